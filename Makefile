@@ -1,0 +1,37 @@
+# Makefile - the two entry points README gives (make demo, make check) and a few helpers.
+# The real build is meson; this file installs dependencies and wires the steps together.
+
+BUILD ?= build
+DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite3 \
+       libssl-dev libjson-c-dev util-linux iproute2 jq shellcheck python3
+
+.PHONY: all deps build demo check bench print-bin clean
+
+all: build
+
+# Install only when something is missing, so repeated runs stay fast; CI installs explicitly.
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	meson compile -C $(BUILD)
+
+print-bin:
+	@echo $(abspath $(BUILD))/volmount
+
+demo: deps build
+	scripts/demo.sh $(abspath $(BUILD))/volmount
+
+check: deps
+	scripts/check.sh
+
+clean:
+	rm -rf $(BUILD) build-san build-tsan

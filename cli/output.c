@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * output.c - plain-text and JSON presentation of command results, and the one-line diagnostics.
+ * It only formats: it never calls anything that changes state, never decides an exit code, and
+ * never writes more than one document to stdout per command. The JSON field names are a
+ * stable interface (snake_case, see DESIGN.md); strings that are not valid UTF-8 are repaired
+ * with U+FFFD so that the document is always valid JSON, and text output escapes control
+ * characters so that one record is always one line.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf() */
+#endif
+
+#include "output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+#include "volmount.h"
+
+static void json_putp(struct json_object **o)
+{
+	json_object_put(*o); /* accepts NULL */
+}
+
+#define _cleanup_json_ _cleanup_(json_putp)
+
+/* ---- text helpers ---- */
+
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+/* Write @s to @f with control characters as \xNN; returns the number of columns written. */
+static size_t put_escaped(FILE *f, const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		s = "-";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (is_control(*p)) {
+			fprintf(f, "\\x%02x", *p);
+			n += 4;
+		} else {
+			putc(*p, f);
+			n++;
+		}
+	}
+	return n;
+}
+
+static size_t escaped_len(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		n += is_control(*p) ? 4 : 1;
+	return n;
+}
+
+static void put_padded(FILE *f, const char *s, size_t width)
+{
+	size_t n = put_escaped(f, s);
+
+	for (; n < width; n++)
+		putc(' ', f);
+}
+
+__attribute__((format(printf, 2, 0))) static void vdiag(const char *prefix, const char *fmt,
+							va_list ap)
+{
+	_cleanup_free_ char *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	fputs("volmount: ", stderr);
+	if (prefix) {
+		put_escaped(stderr, prefix);
+		fputs(": ", stderr);
+	}
+	put_escaped(stderr, msg ? msg : "out of memory while formatting a message");
+	putc('\n', stderr);
+	fflush(stderr);
+}
+
+void output_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(verb, fmt, ap);
+	va_end(ap);
+}
+
+void output_warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag("warning", fmt, ap);
+	va_end(ap);
+}
+
+int output_flush(void)
+{
+	if (fflush(stdout) != 0)
+		return errno > 0 ? -errno : -EIO;
+	if (ferror(stdout))
+		return -EIO; /* an earlier write failed; its errno is gone */
+	return 0;
+}
+
+/* ---- JSON helpers: each returns 0 or -ENOMEM, and consumes what it is given ---- */
+
+/* Length of the well-formed UTF-8 sequence at @s (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), or 0. Never reads past a NUL. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80;
+	unsigned char hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		if (s[0] == 0xed)
+			hi = 0x9f;
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		if (s[0] == 0xf4)
+			hi = 0x8f;
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* A JSON string for @s, with every ill-formed byte replaced by U+FFFD. NULL on ENOMEM. */
+static struct json_object *json_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	_cleanup_free_ char *fixed = NULL;
+	size_t len = strlen(s);
+	size_t n = 0;
+	bool valid = true;
+
+	for (size_t i = 0; i < len;) {
+		size_t l = utf8_len(p + i);
+
+		if (l == 0) {
+			valid = false;
+			break;
+		}
+		i += l;
+	}
+	if (valid)
+		return json_object_new_string(s);
+
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	fixed = malloc(len * 3 + 1);
+	if (!fixed)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t l = utf8_len(p + i);
+
+		if (l == 0) {
+			memcpy(fixed + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		} else {
+			memcpy(fixed + n, p + i, l);
+			n += l;
+			i += l;
+		}
+	}
+	fixed[n] = '\0';
+	return json_object_new_string(fixed);
+}
+
+/* Add @v (consumed; NULL is JSON null) under @key. */
+static int add(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (json_object_object_add(o, key, v) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_string(struct json_object *o, const char *key, const char *s)
+{
+	struct json_object *v = NULL;
+
+	if (s) {
+		v = json_string(s);
+		if (!v)
+			return -ENOMEM;
+	}
+	return add(o, key, v);
+}
+
+static int add_uint(struct json_object *o, const char *key, uint64_t n)
+{
+	struct json_object *v = json_object_new_uint64(n);
+
+	if (!v)
+		return -ENOMEM;
+	return add(o, key, v);
+}
+
+static int add_bool(struct json_object *o, const char *key, bool b)
+{
+	struct json_object *v = json_object_new_boolean(b);
+
+	if (!v)
+		return -ENOMEM;
+	return add(o, key, v);
+}
+
+static int append(struct json_object *array, struct json_object *v)
+{
+	if (json_object_array_add(array, v) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Print @o as the one JSON document of this command. */
+static int print_json(struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_SPACED |
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (!s)
+		return -ENOMEM;
+	fputs(s, stdout);
+	putchar('\n');
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int add_attachment(struct json_object *o, const struct output_attachment *a)
+{
+	int r;
+
+	r = add_string(o, "driver", a->driver);
+	if (r < 0)
+		return r;
+	r = add_string(o, "export", a->export);
+	if (r < 0)
+		return r;
+	r = add_string(o, "volume", a->volume);
+	if (r < 0)
+		return r;
+	return add_string(o, "owner", a->owner);
+}
+
+int output_attach(bool json, const struct output_attachment *a, const char *device_path,
+		  const char *mountpoint)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	int r;
+
+	if (!json) {
+		printf("%s\n", device_path);
+		return 0;
+	}
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "device_path", device_path);
+	if (r < 0)
+		return r;
+	r = add_string(o, "mountpoint", mountpoint);
+	if (r < 0)
+		return r;
+	r = add_attachment(o, a);
+	if (r < 0)
+		return r;
+	return print_json(o);
+}
+
+int output_detach(bool json, const struct output_attachment *a, bool detached)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	int r;
+
+	if (!json)
+		return 0;
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_bool(o, "detached", detached);
+	if (r < 0)
+		return r;
+	r = add_attachment(o, a);
+	if (r < 0)
+		return r;
+	return print_json(o);
+}
+
+int output_path(bool json, const char *mountpoint)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	int r;
+
+	if (!json) {
+		printf("%s\n", mountpoint);
+		return 0;
+	}
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "mountpoint", mountpoint);
+	if (r < 0)
+		return r;
+	return print_json(o);
+}
+
+static int share_to_json(const struct volmount_snapshot *s, size_t i, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	_cleanup_json_ struct json_object *atts = NULL;
+	size_t n = volmount_snapshot_share_n_attachments(s, i);
+	uint64_t mount_id = volmount_snapshot_share_mount_id(s, i);
+	int r;
+
+	o = json_object_new_object();
+	atts = json_object_new_array();
+	if (!o || !atts)
+		return -ENOMEM;
+
+	r = add_string(o, "mountpoint", volmount_snapshot_share_mountpoint(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "driver", volmount_snapshot_share_driver(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "export", volmount_snapshot_share_export(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "options", volmount_snapshot_share_options(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "state", volmount_snapshot_share_state(s, i));
+	if (r < 0)
+		return r;
+	/* 0 is never a valid mount id: it means "not mounted" */
+	if (mount_id == 0)
+		r = add(o, "mount_id", NULL);
+	else
+		r = add_uint(o, "mount_id", mount_id);
+	if (r < 0)
+		return r;
+
+	for (size_t j = 0; j < n; j++) {
+		struct json_object *a = json_object_new_object();
+
+		if (!a)
+			return -ENOMEM;
+		r = append(atts, a);
+		if (r < 0)
+			return r;
+		r = add_string(a, "volume", volmount_snapshot_attachment_volume(s, i, j));
+		if (r < 0)
+			return r;
+		r = add_string(a, "owner", volmount_snapshot_attachment_owner(s, i, j));
+		if (r < 0)
+			return r;
+	}
+	r = add(o, "attachments", TAKE_PTR(atts));
+	if (r < 0)
+		return r;
+
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
+static int list_json(const struct volmount_snapshot *s)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *shares = NULL;
+	size_t n = volmount_snapshot_n_shares(s);
+	int r;
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "host_state", volmount_snapshot_host_state(s));
+	if (r < 0)
+		return r;
+	r = add_uint(o, "generation", volmount_snapshot_generation(s));
+	if (r < 0)
+		return r;
+	shares = json_object_new_array();
+	if (!shares)
+		return -ENOMEM;
+	r = add(o, "shares", shares); /* o owns it from here */
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *share = NULL;
+
+		r = share_to_json(s, i, &share);
+		if (r < 0)
+			return r;
+		r = append(shares, share);
+		if (r < 0)
+			return r;
+	}
+	return print_json(o);
+}
+
+static void list_text(const struct volmount_snapshot *s)
+{
+	size_t n = volmount_snapshot_n_shares(s);
+	size_t w_state = strlen("STATE");
+	size_t w_driver = strlen("DRIVER");
+	size_t w_export = strlen("EXPORT");
+	size_t w_mountpoint = strlen("MOUNTPOINT");
+	size_t l;
+
+	for (size_t i = 0; i < n; i++) {
+		l = escaped_len(volmount_snapshot_share_state(s, i));
+		if (l > w_state)
+			w_state = l;
+		l = escaped_len(volmount_snapshot_share_driver(s, i));
+		if (l > w_driver)
+			w_driver = l;
+		l = escaped_len(volmount_snapshot_share_export(s, i));
+		if (l > w_export)
+			w_export = l;
+		l = escaped_len(volmount_snapshot_share_mountpoint(s, i));
+		if (l > w_mountpoint)
+			w_mountpoint = l;
+	}
+
+	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w_state, "STATE", (int)w_driver, "DRIVER",
+	       (int)w_export, "EXPORT", (int)w_mountpoint, "MOUNTPOINT", "ATTACHMENTS");
+	for (size_t i = 0; i < n; i++) {
+		size_t n_att = volmount_snapshot_share_n_attachments(s, i);
+
+		put_padded(stdout, volmount_snapshot_share_state(s, i), w_state + 2);
+		put_padded(stdout, volmount_snapshot_share_driver(s, i), w_driver + 2);
+		put_padded(stdout, volmount_snapshot_share_export(s, i), w_export + 2);
+		put_padded(stdout, volmount_snapshot_share_mountpoint(s, i), w_mountpoint + 2);
+		printf("%zu\n", n_att);
+		for (size_t j = 0; j < n_att; j++) {
+			fputs("    ", stdout);
+			put_escaped(stdout, volmount_snapshot_attachment_volume(s, i, j));
+			putchar(' ');
+			put_escaped(stdout, volmount_snapshot_attachment_owner(s, i, j));
+			putchar('\n');
+		}
+	}
+}
+
+int output_list(bool json, const struct volmount_snapshot *s)
+{
+	if (json)
+		return list_json(s);
+	list_text(s);
+	return 0;
+}
+
+int output_status(bool json, const struct volmount_snapshot *s)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	size_t n = volmount_snapshot_n_shares(s);
+	uint64_t attachments = 0;
+	uint64_t mounted = 0;
+	uint64_t unhealthy = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *state = volmount_snapshot_share_state(s, i);
+
+		attachments += volmount_snapshot_share_n_attachments(s, i);
+		if (state && strcmp(state, "mounted") == 0)
+			mounted++;
+		else if (!state || strcmp(state, "unmounted") != 0)
+			unhealthy++;
+	}
+
+	if (!json) {
+		fputs("host_state: ", stdout);
+		put_escaped(stdout, volmount_snapshot_host_state(s));
+		printf("\ngeneration: %" PRIu64 "\n", volmount_snapshot_generation(s));
+		printf("shares: %zu\n", n);
+		printf("attachments: %" PRIu64 "\n", attachments);
+		printf("mounted: %" PRIu64 "\n", mounted);
+		printf("unhealthy: %" PRIu64 "\n", unhealthy);
+		return 0;
+	}
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "host_state", volmount_snapshot_host_state(s));
+	if (r < 0)
+		return r;
+	r = add_uint(o, "generation", volmount_snapshot_generation(s));
+	if (r < 0)
+		return r;
+	r = add_uint(o, "shares", n);
+	if (r < 0)
+		return r;
+	r = add_uint(o, "attachments", attachments);
+	if (r < 0)
+		return r;
+	r = add_uint(o, "mounted", mounted);
+	if (r < 0)
+		return r;
+	r = add_uint(o, "unhealthy", unhealthy);
+	if (r < 0)
+		return r;
+	return print_json(o);
+}
+
+static int host_up_json(const struct volmount_report *rep, const struct volmount_snapshot *s)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *actions = NULL;
+	size_t n = rep ? volmount_report_n_entries(rep) : 0;
+	int r;
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "host_state", "up");
+	if (r < 0)
+		return r;
+	if (s)
+		r = add_uint(o, "generation", volmount_snapshot_generation(s));
+	else
+		r = add(o, "generation", NULL);
+	if (r < 0)
+		return r;
+	actions = json_object_new_array();
+	if (!actions)
+		return -ENOMEM;
+	r = add(o, "actions", actions); /* o owns it from here */
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *a = json_object_new_object();
+
+		if (!a)
+			return -ENOMEM;
+		r = append(actions, a);
+		if (r < 0)
+			return r;
+		r = add_string(a, "path", volmount_report_entry_path(rep, i));
+		if (r < 0)
+			return r;
+		r = add_string(a, "action", volmount_report_entry_action(rep, i));
+		if (r < 0)
+			return r;
+		r = add_string(a, "detail", volmount_report_entry_detail(rep, i));
+		if (r < 0)
+			return r;
+	}
+	return print_json(o);
+}
+
+int output_host_up(bool json, const struct volmount_report *r, const struct volmount_snapshot *s)
+{
+	size_t n = r ? volmount_report_n_entries(r) : 0;
+
+	if (json)
+		return host_up_json(r, s);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *detail = volmount_report_entry_detail(r, i);
+
+		put_escaped(stdout, volmount_report_entry_action(r, i));
+		putchar(' ');
+		put_escaped(stdout, volmount_report_entry_path(r, i));
+		if (detail && detail[0]) {
+			fputs(": ", stdout);
+			put_escaped(stdout, detail);
+		}
+		putchar('\n');
+	}
+	if (s)
+		printf("host up, generation %" PRIu64 "\n", volmount_snapshot_generation(s));
+	else
+		printf("host up\n");
+	return 0;
+}
+
+int output_host_down(bool json)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	int r;
+
+	if (!json) {
+		printf("host down\n");
+		return 0;
+	}
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "host_state", "down");
+	if (r < 0)
+		return r;
+	return print_json(o);
+}

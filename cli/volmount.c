@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * volmount.c - the volmount command: global options, configuration precedence, dispatch to one
+ * function per command, and exit codes. It is a thin front over libvolmount: it validates only
+ * the shape of the command line (which options, how many), never the meaning of an export,
+ * volume or owner, which is the library's job. It prints nothing itself except through
+ * output.c, and every failure is exactly one line on stderr.
+ *
+ * Precedence, lowest first: built-in defaults < configuration file < environment
+ * (VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR, VOLMOUNT_CONFIG) < flags.
+ *
+ * Adding a command: write "static int verb_x(struct volmount_ctx *ctx)" and add one row to
+ * verbs[] saying which command options it accepts and requires.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* secure_getenv() */
+#endif
+
+#include "volmount.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "output.h"
+#include "util/cleanup.h"
+
+#define DEFAULT_CONFIG	"/etc/volmount.conf"
+#define N_OPTIONS_MAX	64	/* --option may repeat this often (the library's cap too) */
+#define TIMEOUT_MAX_SEC 86400.0 /* the library accepts 1 ms .. 24 h */
+
+/* Global options (before COMMAND). NULL / 0: not given, so environment, config or default. */
+static const char *arg_state_dir;
+static const char *arg_base_dir;
+static const char *arg_run_dir;
+static const char *arg_config;
+static unsigned arg_timeout_ms;
+static bool arg_json;
+
+/* Command options. */
+static const char *arg_type;
+static const char *arg_export;
+static const char *arg_volume;
+static const char *arg_owner;
+static const char *arg_options[N_OPTIONS_MAX];
+static size_t arg_n_options;
+
+/* The command being run, for messages. */
+static const char *arg_verb;
+
+/* Command options, as bits, so a command's table row can say which it takes. */
+enum {
+	OPT_TYPE = 1u << 0,
+	OPT_EXPORT = 1u << 1,
+	OPT_VOLUME = 1u << 2,
+	OPT_OWNER = 1u << 3,
+	OPT_OPTION = 1u << 4,
+};
+
+/* getopt values of long-only options; above every char so they never look like "-x". */
+enum {
+	ARG_STATE_DIR = 0x100,
+	ARG_BASE_DIR,
+	ARG_RUN_DIR,
+	ARG_CONFIG,
+	ARG_TIMEOUT,
+	ARG_JSON,
+	ARG_VERSION,
+	ARG_TYPE,
+	ARG_EXPORT,
+	ARG_VOLUME,
+	ARG_OWNER,
+	ARG_OPTION,
+};
+
+struct verb {
+	const char *name;
+	const char *synopsis; /* its options, for --help */
+	const char *summary;
+	unsigned accepts; /* OPT_* bits */
+	unsigned requires;
+	int (*run)(struct volmount_ctx *ctx); /* returns an exit status */
+};
+
+/* Drivers the library knows, for --help. Add a row when a driver is added to the library. */
+static const struct {
+	const char *name;
+	const char *export;
+} drivers[] = {
+	{ "bind", "the absolute path of an existing local directory" },
+};
+
+static void ctx_freep(struct volmount_ctx **ctx)
+{
+	volmount_ctx_free(*ctx);
+}
+
+static void snapshot_freep(struct volmount_snapshot **s)
+{
+	volmount_snapshot_free(*s);
+}
+
+static void report_freep(struct volmount_report **r)
+{
+	volmount_report_free(*r);
+}
+
+static int exit_status(enum volmount_errkind kind)
+{
+	switch (kind) {
+	case VOLMOUNT_ERR_INPUT:
+		return EX_DATAERR;
+	case VOLMOUNT_ERR_HOSTDOWN:
+		return EX_UNAVAILABLE;
+	case VOLMOUNT_ERR_MOUNTPOINT:
+		return EX_CANTCREAT;
+	case VOLMOUNT_ERR_IO:
+		return EX_IOERR;
+	case VOLMOUNT_ERR_TEMPFAIL:
+		return EX_TEMPFAIL;
+	case VOLMOUNT_ERR_PERM:
+		return EX_NOPERM;
+	case VOLMOUNT_ERR_CONFIG:
+		return EX_CONFIG;
+	case VOLMOUNT_ERR_NONE: /* a failure without a kind is a library bug */
+	case VOLMOUNT_ERR_INTERNAL:
+	case _VOLMOUNT_ERR_MAX:
+		break;
+	}
+	return EX_SOFTWARE;
+}
+
+/* The library's message for its failure @r, or the errno text if it left none. */
+static const char *errmsg(struct volmount_ctx *ctx, int r)
+{
+	const char *msg = volmount_ctx_errmsg(ctx);
+
+	return msg && msg[0] ? msg : strerror(-r);
+}
+
+/* Report the library's failure @r of the current command; returns the exit status. */
+static int fail(struct volmount_ctx *ctx, int r)
+{
+	output_error(arg_verb, "%s", errmsg(ctx, r));
+	return exit_status(volmount_ctx_errkind(ctx));
+}
+
+/* An output_*() failed (it can only run out of memory building JSON). */
+static int fail_output(int r)
+{
+	output_error(arg_verb, "cannot format the result: %s", strerror(-r));
+	return EX_SOFTWARE;
+}
+
+/*
+ * Decimal seconds ("30", "2.5", ".5") into milliseconds, rounded up so a wait never gets
+ * shorter than asked. Only digits and one dot: strtod() never sees a sign, exponent, hex, "inf"
+ * or "nan". Returns 0 or -EINVAL.
+ */
+static int parse_seconds(const char *s, unsigned *ret_ms)
+{
+	size_t digits = 0;
+	size_t dots = 0;
+	char *end = NULL;
+	double sec;
+	double ms;
+	unsigned v;
+
+	for (const char *p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.')
+			dots++;
+		else
+			return -EINVAL;
+	}
+	if (digits == 0 || dots > 1 || digits + dots > 32)
+		return -EINVAL;
+
+	errno = 0;
+	sec = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE)
+		return -EINVAL;
+	if (!(sec > 0.0) || sec > TIMEOUT_MAX_SEC)
+		return -EINVAL;
+
+	ms = sec * 1000.0;
+	v = (unsigned)ms;
+	if ((double)v < ms)
+		v++;
+	*ret_ms = v;
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int verb_attach(struct volmount_ctx *ctx)
+{
+	_cleanup_free_ char *device_path = NULL;
+	_cleanup_free_ char *mountpoint = NULL;
+	const struct output_attachment a = {
+		.driver = arg_type,
+		.export = arg_export,
+		.volume = arg_volume,
+		.owner = arg_owner,
+	};
+	int r;
+
+	r = volmount_attach(ctx, arg_type, arg_export, arg_volume, arg_owner, arg_options,
+			    arg_n_options, &device_path);
+	if (r < 0)
+		return fail(ctx, r);
+
+	if (arg_json) {
+		/* The attach succeeded, so the share's path is computable; failing here would
+		 * be a library bug, and the device path is still worth printing. */
+		r = volmount_share_path(ctx, arg_type, arg_export, &mountpoint);
+		if (r < 0)
+			return fail(ctx, r);
+	}
+
+	r = output_attach(arg_json, &a, device_path, mountpoint);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+static int verb_detach(struct volmount_ctx *ctx)
+{
+	const struct output_attachment a = {
+		.driver = arg_type,
+		.export = arg_export,
+		.volume = arg_volume,
+		.owner = arg_owner,
+	};
+	int r;
+
+	r = volmount_detach(ctx, arg_type, arg_export, arg_volume, arg_owner);
+	if (r < 0)
+		return fail(ctx, r);
+	if (r == 1)
+		output_warning("volume '%s' of owner '%s' is not attached to %s share '%s', "
+			       "nothing to do",
+			       arg_volume, arg_owner, arg_type, arg_export);
+
+	r = output_detach(arg_json, &a, r == 0);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+static int verb_path(struct volmount_ctx *ctx)
+{
+	_cleanup_free_ char *mountpoint = NULL;
+	int r;
+
+	r = volmount_share_path(ctx, arg_type, arg_export, &mountpoint);
+	if (r < 0)
+		return fail(ctx, r);
+
+	r = output_path(arg_json, mountpoint);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+static int verb_list(struct volmount_ctx *ctx)
+{
+	_cleanup_(snapshot_freep) struct volmount_snapshot *s = NULL;
+	int r;
+
+	r = volmount_snapshot_new(ctx, &s);
+	if (r < 0)
+		return fail(ctx, r);
+
+	r = output_list(arg_json, s);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+static int verb_status(struct volmount_ctx *ctx)
+{
+	_cleanup_(snapshot_freep) struct volmount_snapshot *s = NULL;
+	int r;
+
+	r = volmount_snapshot_new(ctx, &s);
+	if (r < 0)
+		return fail(ctx, r);
+
+	r = output_status(arg_json, s);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+static int verb_host_up(struct volmount_ctx *ctx)
+{
+	_cleanup_(report_freep) struct volmount_report *report = NULL;
+	_cleanup_(snapshot_freep) struct volmount_snapshot *s = NULL;
+	int r;
+
+	r = volmount_host_up(ctx, &report);
+	if (r < 0)
+		return fail(ctx, r);
+
+	/* host-up does not return the generation it set; read it back. The host is up either
+	 * way, so a failure here is only a warning. */
+	r = volmount_snapshot_new(ctx, &s);
+	if (r < 0)
+		output_warning("host is up, but its generation cannot be read: %s", errmsg(ctx, r));
+
+	r = output_host_up(arg_json, report, s);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+static int verb_host_down(struct volmount_ctx *ctx)
+{
+	int r;
+
+	r = volmount_host_down(ctx);
+	if (r < 0)
+		return fail(ctx, r);
+
+	r = output_host_down(arg_json);
+	if (r < 0)
+		return fail_output(r);
+	return EX_OK;
+}
+
+#define OPTS_SHARE	(OPT_TYPE | OPT_EXPORT)
+#define OPTS_ATTACHMENT (OPT_TYPE | OPT_EXPORT | OPT_VOLUME | OPT_OWNER)
+
+static const struct verb verbs[] = {
+	{
+		.name = "attach",
+		.synopsis = "--type DRIVER --export EXPORT --volume NAME --owner ID "
+			    "[--option OPT[=VAL]]...",
+		.summary = "attach a volume, mounting its share if needed; prints the device path",
+		.accepts = OPTS_ATTACHMENT | OPT_OPTION,
+		.requires = OPTS_ATTACHMENT,
+		.run = verb_attach,
+	},
+	{
+		.name = "detach",
+		.synopsis = "--type DRIVER --export EXPORT --volume NAME --owner ID",
+		.summary = "detach a volume, unmounting its share after the last one",
+		.accepts = OPTS_ATTACHMENT,
+		.requires = OPTS_ATTACHMENT,
+		.run = verb_detach,
+	},
+	{
+		.name = "path",
+		.synopsis = "--type DRIVER --export EXPORT",
+		.summary = "print the mountpoint of a share; changes nothing",
+		.accepts = OPTS_SHARE,
+		.requires = OPTS_SHARE,
+		.run = verb_path,
+	},
+	{
+		.name = "list",
+		.synopsis = "",
+		.summary = "list shares, their state and attachments",
+		.run = verb_list,
+	},
+	{
+		.name = "status",
+		.synopsis = "",
+		.summary = "show host state (up/down), generation and counts",
+		.run = verb_status,
+	},
+	{
+		.name = "host-up",
+		.synopsis = "",
+		.summary = "reconcile the ledger with the kernel and mark the host up",
+		.run = verb_host_up,
+	},
+	{
+		.name = "host-down",
+		.synopsis = "",
+		.summary = "drain operations and mark the host down (mounts are kept)",
+		.run = verb_host_down,
+	},
+};
+
+static void help(void)
+{
+	printf("Usage: volmount [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+	       "\n"
+	       "Mount shared filesystem exports once per host: a share is mounted when its first\n"
+	       "volume is attached and unmounted when its last one is detached.\n"
+	       "\nCommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+		printf("  %s%s%s\n", verbs[i].name, verbs[i].synopsis[0] ? " " : "",
+		       verbs[i].synopsis);
+		printf("      %s\n", verbs[i].summary);
+	}
+	printf("\nGlobal options (before COMMAND):\n"
+	       "  --state-dir DIR  ledger directory (default /var/lib/volmount)\n"
+	       "  --base-dir DIR   where mountpoints are made (default /var/lib/volmount/mnt)\n"
+	       "  --run-dir DIR    lock files (default /run/volmount)\n"
+	       "  --config FILE    configuration file (default " DEFAULT_CONFIG ", optional)\n"
+	       "  --timeout SEC    bound for every wait, in decimal seconds (default 30)\n"
+	       "  --json           print one JSON document (also accepted after COMMAND)\n"
+	       "  -h, --help       show this help\n"
+	       "  --version        show the version\n"
+	       "\nEnvironment: VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR and\n"
+	       "VOLMOUNT_CONFIG override the configuration file; options override both.\n"
+	       "\nDrivers (--type):\n");
+	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
+		printf("  %-8s EXPORT is %s\n", drivers[i].name, drivers[i].export);
+	printf("\nExit status:\n"
+	       "  0 ok, 64 usage, 65 invalid input, 69 host down or server unreachable,\n"
+	       "  70 internal error, 73 mountpoint cannot be created or is occupied,\n"
+	       "  74 I/O error, 75 temporary failure (timeout, busy), 77 permission denied,\n"
+	       "  78 bad configuration\n");
+}
+
+static void version(void)
+{
+	unsigned v = volmount_version_number();
+
+	printf("volmount %d.%d.%d (libvolmount %u.%u.%u)\n", VOLMOUNT_VERSION_MAJOR,
+	       VOLMOUNT_VERSION_MINOR, VOLMOUNT_VERSION_PATCH, v / 10000, v / 100 % 100, v % 100);
+}
+
+/* getopt() reported '?' or ':' for argv[optind - 1] (or the short option optopt). */
+static int usage_error(int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+
+	if (optopt > 0 && optopt < 0x100)
+		arg = shortopt;
+	if (c == ':')
+		output_error(arg_verb, "option '%s' requires a value", arg);
+	else
+		output_error(arg_verb, "unrecognized option '%s'", arg);
+	return EX_USAGE;
+}
+
+static int set_once(const char **slot, const char *value, const char *name)
+{
+	if (*slot) {
+		output_error(arg_verb, "option '--%s' given twice", name);
+		return EX_USAGE;
+	}
+	*slot = value;
+	return EX_OK;
+}
+
+static int check_dir(const char *value, const char *name)
+{
+	if (value[0] != '/') {
+		output_error(arg_verb, "--%s '%s' is not an absolute path", name, value);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+/*
+ * Global options. Returns -1 to go on with the command at argv[optind], or an exit status
+ * (after --help, --version or a usage error).
+ */
+static int parse_global(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
+		{ "base-dir", required_argument, NULL, ARG_BASE_DIR },
+		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{}
+	};
+	bool timeout_set = false;
+	int c;
+	int r;
+
+	opterr = 0; /* we print our own one-line errors */
+	/* '+': stop at COMMAND, whose options are parsed separately */
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+		switch (c) {
+		case ARG_STATE_DIR:
+			r = set_once(&arg_state_dir, optarg, "state-dir");
+			if (r == EX_OK)
+				r = check_dir(optarg, "state-dir");
+			break;
+		case ARG_BASE_DIR:
+			r = set_once(&arg_base_dir, optarg, "base-dir");
+			if (r == EX_OK)
+				r = check_dir(optarg, "base-dir");
+			break;
+		case ARG_RUN_DIR:
+			r = set_once(&arg_run_dir, optarg, "run-dir");
+			if (r == EX_OK)
+				r = check_dir(optarg, "run-dir");
+			break;
+		case ARG_CONFIG:
+			r = set_once(&arg_config, optarg, "config");
+			if (r == EX_OK && !optarg[0]) {
+				output_error(NULL, "--config needs a file name");
+				r = EX_USAGE;
+			}
+			break;
+		case ARG_TIMEOUT:
+			r = EX_OK;
+			if (timeout_set) {
+				output_error(NULL, "option '--timeout' given twice");
+				r = EX_USAGE;
+			} else if (parse_seconds(optarg, &arg_timeout_ms) < 0) {
+				output_error(NULL,
+					     "--timeout '%s' is not a number of seconds "
+					     "more than 0 and at most %.0f",
+					     optarg, TIMEOUT_MAX_SEC);
+				r = EX_USAGE;
+			}
+			timeout_set = true;
+			break;
+		case ARG_JSON:
+			arg_json = true;
+			r = EX_OK;
+			break;
+		case 'h':
+			help();
+			return EX_OK;
+		case ARG_VERSION:
+			version();
+			return EX_OK;
+		default: /* '?' or ':' */
+			return usage_error(c, argv);
+		}
+		if (r != EX_OK)
+			return r;
+	}
+	return -1;
+}
+
+/* Command options; bit 0 means every command takes it. */
+static const struct {
+	unsigned bit;
+	const char **slot; /* where a single-valued option is stored */
+	struct option opt;
+} verb_options[] = {
+	{ OPT_TYPE, &arg_type, { "type", required_argument, NULL, ARG_TYPE } },
+	{ OPT_EXPORT, &arg_export, { "export", required_argument, NULL, ARG_EXPORT } },
+	{ OPT_VOLUME, &arg_volume, { "volume", required_argument, NULL, ARG_VOLUME } },
+	{ OPT_OWNER, &arg_owner, { "owner", required_argument, NULL, ARG_OWNER } },
+	{ OPT_OPTION, NULL, { "option", required_argument, NULL, ARG_OPTION } },
+	{ 0, NULL, { "json", no_argument, NULL, ARG_JSON } },
+	{ 0, NULL, { "help", no_argument, NULL, 'h' } },
+};
+
+/* The options of command @v. Returns -1 to go on, or an exit status. */
+static int parse_verb(const struct verb *v, int argc, char **argv)
+{
+	struct option options[ELEMENTSOF(verb_options) + 1] = {};
+	size_t n = 0;
+	int c;
+	int r;
+
+	for (size_t i = 0; i < ELEMENTSOF(verb_options); i++)
+		if (verb_options[i].bit == 0 || (v->accepts & verb_options[i].bit))
+			options[n++] = verb_options[i].opt;
+
+	optind = 0; /* glibc: start over, on a new argv */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+		switch (c) {
+		case ARG_TYPE:
+		case ARG_EXPORT:
+		case ARG_VOLUME:
+		case ARG_OWNER:
+			r = EX_SOFTWARE;
+			for (size_t i = 0; i < ELEMENTSOF(verb_options); i++)
+				if (verb_options[i].opt.val == c)
+					r = set_once(verb_options[i].slot, optarg,
+						     verb_options[i].opt.name);
+			break;
+		case ARG_OPTION:
+			r = EX_OK;
+			if (arg_n_options >= N_OPTIONS_MAX) {
+				output_error(arg_verb, "too many --option (at most %d)",
+					     N_OPTIONS_MAX);
+				r = EX_USAGE;
+			} else {
+				arg_options[arg_n_options++] = optarg;
+			}
+			break;
+		case ARG_JSON:
+			arg_json = true;
+			r = EX_OK;
+			break;
+		case 'h':
+			help();
+			return EX_OK;
+		default: /* '?' or ':' */
+			return usage_error(c, argv);
+		}
+		if (r != EX_OK)
+			return r;
+	}
+
+	if (optind < argc) {
+		output_error(arg_verb, "unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+
+	for (size_t i = 0; i < ELEMENTSOF(verb_options); i++) {
+		if (!(v->requires & verb_options[i].bit) || !verb_options[i].slot)
+			continue;
+		if (!*verb_options[i].slot) {
+			output_error(arg_verb, "missing --%s", verb_options[i].opt.name);
+			return EX_USAGE;
+		}
+	}
+	return -1;
+}
+
+/* An environment variable, or NULL if unset or empty. */
+static const char *env(const char *name)
+{
+	const char *e = secure_getenv(name); /* NULL in setuid or capability-raised runs */
+
+	return e && e[0] ? e : NULL;
+}
+
+/* Build the context: defaults < config file < environment < flags. Returns -1 or an exit
+ * status after printing why. */
+static int setup(struct volmount_ctx **ret)
+{
+	static const struct {
+		enum volmount_path which;
+		const char *env;
+		const char *option;
+		const char **flag;
+	} paths[] = {
+		{ VOLMOUNT_PATH_STATE_DIR, "VOLMOUNT_STATE_DIR", "state-dir", &arg_state_dir },
+		{ VOLMOUNT_PATH_BASE_DIR, "VOLMOUNT_BASE_DIR", "base-dir", &arg_base_dir },
+		{ VOLMOUNT_PATH_RUN_DIR, "VOLMOUNT_RUN_DIR", "run-dir", &arg_run_dir },
+	};
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = NULL;
+	const char *config = arg_config;
+	bool must_exist = true;
+	int r;
+
+	r = volmount_ctx_new(&ctx);
+	if (r < 0) {
+		output_error(arg_verb, "cannot create a context: %s", strerror(-r));
+		return EX_SOFTWARE;
+	}
+
+	if (!config)
+		config = env("VOLMOUNT_CONFIG");
+	if (!config) {
+		config = DEFAULT_CONFIG;
+		must_exist = false;
+	}
+	r = volmount_ctx_load_config(ctx, config, must_exist);
+	if (r < 0)
+		return fail(ctx, r);
+
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+		const char *e = env(paths[i].env);
+
+		if (!e)
+			continue;
+		r = volmount_ctx_set_path(ctx, paths[i].which, e);
+		if (r < 0) {
+			output_error(arg_verb, "%s: %s", paths[i].env, errmsg(ctx, r));
+			return EX_CONFIG;
+		}
+	}
+
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+		const char *f = *paths[i].flag;
+
+		if (!f)
+			continue;
+		r = volmount_ctx_set_path(ctx, paths[i].which, f);
+		if (r < 0) {
+			output_error(arg_verb, "--%s: %s", paths[i].option, errmsg(ctx, r));
+			return EX_USAGE;
+		}
+	}
+
+	if (arg_timeout_ms > 0) {
+		r = volmount_ctx_set_timeout(ctx, arg_timeout_ms);
+		if (r < 0) {
+			output_error(arg_verb, "--timeout: %s", errmsg(ctx, r));
+			return EX_USAGE;
+		}
+	}
+
+	*ret = TAKE_PTR(ctx);
+	return -1;
+}
+
+/* Everything but the final flush of stdout. Returns the exit status. */
+static int run(int argc, char **argv)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = NULL;
+	const struct verb *verb = NULL;
+	int status;
+
+	status = parse_global(argc, argv);
+	if (status >= 0)
+		return status;
+
+	if (optind >= argc) {
+		output_error(NULL, "missing command (see 'volmount --help')");
+		return EX_USAGE;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (strcmp(argv[optind], verbs[i].name) == 0)
+			verb = &verbs[i];
+	if (!verb) {
+		output_error(NULL, "unknown command '%s' (see 'volmount --help')", argv[optind]);
+		return EX_USAGE;
+	}
+	arg_verb = verb->name;
+
+	status = parse_verb(verb, argc - optind, argv + optind);
+	if (status >= 0)
+		return status;
+
+	status = setup(&ctx);
+	if (status >= 0)
+		return status;
+
+	return verb->run(ctx);
+}
+
+int main(int argc, char **argv)
+{
+	int status = run(argc, argv);
+	int r;
+
+	r = output_flush();
+	if (r < 0 && status == EX_OK) {
+		output_error(arg_verb, "cannot write the output: %s", strerror(-r));
+		status = EX_IOERR;
+	}
+	return status;
+}

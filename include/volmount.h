@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * volmount.h - the public interface of libvolmount.
+ *
+ * libvolmount makes shared filesystem exports available to the many consumers of one host: an
+ * export ("share") is mounted once when its first volume is attached, kept while any attachment
+ * uses it, and unmounted when the last attachment leaves. State is kept in a SQLite ledger,
+ * operations on a share are serialised by locks that work between threads and processes, and
+ * every mount is verified by its kernel mount id.
+ *
+ * Conventions:
+ *  - Every call returns 0 (or a documented positive value) on success and a negative errno-style
+ *    code on failure. The human-readable cause of the calling thread's last failure is returned
+ *    by volmount_ctx_errmsg(), its category by volmount_ctx_errkind().
+ *  - Strings returned through ret_ parameters are owned by the caller (free()). Getters return
+ *    borrowed pointers valid until the object they came from is freed.
+ *  - Thread-safety: one struct volmount_ctx may be shared by several threads once it is
+ *    configured (after the last volmount_ctx_set_*() call). Objects obtained from it
+ *    (snapshots, reports) belong to the thread that created them.
+ */
+#ifndef VOLMOUNT_H
+#define VOLMOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define VOLMOUNT_WUR __attribute__((warn_unused_result))
+#else
+#define VOLMOUNT_WUR
+#endif
+
+#define VOLMOUNT_VERSION_MAJOR 0
+#define VOLMOUNT_VERSION_MINOR 1
+#define VOLMOUNT_VERSION_PATCH 0
+#define VOLMOUNT_VERSION_NUMBER \
+	(VOLMOUNT_VERSION_MAJOR * 10000 + VOLMOUNT_VERSION_MINOR * 100 + VOLMOUNT_VERSION_PATCH)
+
+/* Returns VOLMOUNT_VERSION_NUMBER of the library actually loaded. */
+unsigned volmount_version_number(void);
+
+struct volmount_ctx;
+struct volmount_snapshot;
+struct volmount_report;
+
+/* Paths a context uses; each has a production default (see volmount_ctx_new()). */
+enum volmount_path {
+	VOLMOUNT_PATH_STATE_DIR, /* ledger; default /var/lib/volmount */
+	VOLMOUNT_PATH_BASE_DIR,  /* mountpoints; default /var/lib/volmount/mnt */
+	VOLMOUNT_PATH_RUN_DIR,   /* lock files; default /run/volmount */
+	_VOLMOUNT_PATH_MAX
+};
+
+/* What kind of failure the calling thread's last failed call was (for exit codes). */
+enum volmount_errkind {
+	VOLMOUNT_ERR_NONE,
+	VOLMOUNT_ERR_INPUT,      /* invalid export, volume, owner or option */
+	VOLMOUNT_ERR_HOSTDOWN,   /* host is down, or the server is unreachable */
+	VOLMOUNT_ERR_INTERNAL,   /* a bug, or an unexpected system error */
+	VOLMOUNT_ERR_MOUNTPOINT, /* mountpoint cannot be created or is occupied */
+	VOLMOUNT_ERR_IO,         /* I/O error (ledger, mount, unmount) */
+	VOLMOUNT_ERR_TEMPFAIL,   /* a lock wait or deadline passed; the share is busy */
+	VOLMOUNT_ERR_PERM,       /* permission denied */
+	VOLMOUNT_ERR_CONFIG,     /* bad configuration */
+	_VOLMOUNT_ERR_MAX
+};
+
+/* Ledger durability: NORMAL survives any process crash (WAL, synchronous=NORMAL); FULL also
+ * survives power loss (fsync per commit). */
+enum volmount_durability {
+	VOLMOUNT_DURABILITY_NORMAL,
+	VOLMOUNT_DURABILITY_FULL,
+	_VOLMOUNT_DURABILITY_MAX
+};
+
+/*
+ * volmount_ctx_new() - allocate a context with the default paths, a 30 s timeout and normal
+ * durability. Nothing is opened until the first operation. Returns 0 or -ENOMEM.
+ */
+int volmount_ctx_new(struct volmount_ctx **ret) VOLMOUNT_WUR;
+
+/* Frees the context and everything it holds. NULL is accepted. */
+void volmount_ctx_free(struct volmount_ctx *ctx);
+
+/* Sets one of the paths (copied). The path must be absolute. -EINVAL otherwise; -EBUSY once
+ * the context has been used. */
+int volmount_ctx_set_path(struct volmount_ctx *ctx, enum volmount_path which, const char *path);
+
+/* Borrowed; valid until the path is set again or the context is freed. */
+const char *volmount_ctx_get_path(const struct volmount_ctx *ctx, enum volmount_path which);
+
+/* Bound for every wait (locks, drains, helpers), in milliseconds; 1..86400000. */
+int volmount_ctx_set_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);
+
+int volmount_ctx_set_durability(struct volmount_ctx *ctx, enum volmount_durability d);
+
+/*
+ * volmount_ctx_load_config() - read a configuration file of "key = value" lines ('#' starts a
+ * comment). Keys: state_dir, base_dir, run_dir, timeout (seconds), durability (normal|full).
+ * The file must be a regular file owned by root and not writable by group or others.
+ * If @must_exist is false, a missing file is not an error. Values set here are overridden by
+ * later volmount_ctx_set_*() calls. Returns 0, -ENOENT, -EPERM or -EINVAL (errkind CONFIG).
+ */
+int volmount_ctx_load_config(struct volmount_ctx *ctx, const char *path, bool must_exist);
+
+/* The calling thread's last failure message, or "" if none. Borrowed, thread-local. */
+const char *volmount_ctx_errmsg(const struct volmount_ctx *ctx);
+enum volmount_errkind volmount_ctx_errkind(const struct volmount_ctx *ctx);
+
+/*
+ * volmount_attach() - attach (@volume, @owner) to the share (@driver, @export), mounting the
+ * share if this is its first attachment. @options (@n_options strings "opt" or "opt=val") are
+ * only used when the share is mounted; a later attach with different options fails with
+ * -EINVAL. Attaching an existing attachment again is a no-op. On success sets *ret_device_path
+ * (may be NULL) to "<mountpoint>/<volume>" (caller frees).
+ */
+int volmount_attach(struct volmount_ctx *ctx, const char *driver, const char *export,
+		    const char *volume, const char *owner, const char *const *options,
+		    size_t n_options, char **ret_device_path);
+
+/*
+ * volmount_detach() - remove (@volume, @owner) from the share; unmounts the share and removes
+ * its mountpoint when it was the last attachment. Returns 0 when the attachment was removed,
+ * 1 when there was no such attachment (nothing changed), or -errno.
+ */
+int volmount_detach(struct volmount_ctx *ctx, const char *driver, const char *export,
+		    const char *volume, const char *owner);
+
+/* Sets *ret_path to the share's mountpoint (caller frees). Changes nothing on the host. */
+int volmount_share_path(struct volmount_ctx *ctx, const char *driver, const char *export,
+			char **ret_path);
+
+/*
+ * volmount_host_up() - drain in-flight operations, reconcile the ledger with the kernel (mount
+ * shares that have attachments, unmount those that have none, report foreign mounts), mark
+ * the host up and raise the generation. If @ret_report is not NULL, it receives what was done.
+ */
+int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_report);
+
+/* Drain in-flight operations and mark the host down: attach and detach then fail with
+ * -EHOSTDOWN until volmount_host_up(). Mounts are left as they are. */
+int volmount_host_down(struct volmount_ctx *ctx);
+
+/* ---- snapshots: the ledger joined with what the kernel shows ---- */
+
+/*
+ * volmount_snapshot_new() - read every share, its attachments and its observed state.
+ * Takes no lock and never touches a path inside a mount.
+ */
+int volmount_snapshot_new(struct volmount_ctx *ctx, struct volmount_snapshot **ret);
+void volmount_snapshot_free(struct volmount_snapshot *s);
+
+const char *volmount_snapshot_host_state(const struct volmount_snapshot *s); /* "up"|"down" */
+uint64_t volmount_snapshot_generation(const struct volmount_snapshot *s);
+size_t volmount_snapshot_n_shares(const struct volmount_snapshot *s);
+/* Share @i (< n_shares). Out-of-range indexes return NULL / 0. */
+const char *volmount_snapshot_share_driver(const struct volmount_snapshot *s, size_t i);
+const char *volmount_snapshot_share_export(const struct volmount_snapshot *s, size_t i);
+const char *volmount_snapshot_share_mountpoint(const struct volmount_snapshot *s, size_t i);
+const char *volmount_snapshot_share_options(const struct volmount_snapshot *s, size_t i);
+/* "mounted", "unmounted", "stale", "hung", "foreign", "missing" or "stacked". */
+const char *volmount_snapshot_share_state(const struct volmount_snapshot *s, size_t i);
+uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s, size_t i);
+size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s, size_t i);
+const char *volmount_snapshot_attachment_volume(const struct volmount_snapshot *s, size_t i,
+						size_t j);
+const char *volmount_snapshot_attachment_owner(const struct volmount_snapshot *s, size_t i,
+					       size_t j);
+
+/* ---- reports: what host-up (and later repair, gc) did ---- */
+size_t volmount_report_n_entries(const struct volmount_report *r);
+/* Mountpoint (or path) the entry is about. */
+const char *volmount_report_entry_path(const struct volmount_report *r, size_t i);
+/* "kept", "mounted", "unmounted", "adopted", "removed", "foreign", "failed", ... */
+const char *volmount_report_entry_action(const struct volmount_report *r, size_t i);
+/* Human detail, may be "". */
+const char *volmount_report_entry_detail(const struct volmount_report *r, size_t i);
+void volmount_report_free(struct volmount_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VOLMOUNT_H */

@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * attach.c - attach and detach, and the share primitives they are built from.
+ *
+ * Design notes:
+ * (1) Invariant: after any completed call, a share is mounted exactly when it has at least one
+ *     attachment, and then exactly once.
+ * (2) Crash ordering. attach: host lock (shared) -> share lock -> [first attachment: insert a
+ *     pending share row -> mkdir -> mount -> verify] -> commit the attachment (and mount id).
+ *     detach: host lock (shared) -> share lock -> commit the removal -> [last: unmount ->
+ *     verify -> rmdir -> delete the share row]. A crash anywhere leaves a row that says what
+ *     may be half done ("pending" or "unmounting"), which host-up or the next call for that
+ *     share finishes.
+ * (3) A mount is ours only if the kernel shows exactly one mount at the mountpoint and its id
+ *     is the one we recorded (or, for a mount we just made, the one we made). A helper's or a
+ *     syscall's success alone proves nothing.
+ * (4) Nothing is mounted on a mountpoint that is a symlink, already a mountpoint, or not empty;
+ *     mountpoints are opened O_PATH|O_NOFOLLOW and mounted through the fd.
+ * (5) A rejected request changes nothing: all validation happens before the first write.
+ *
+ *     (no row) --attach--> pending --mount+verify--> mounted --last detach--> unmounting
+ *         ^                   |                                                   |
+ *         +----rollback-------+-------------------unmount+rmdir-------------------+
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "ledger.h"
+#include "lock.h"
+#include "util/cleanup.h"
+
+void share_req_done(struct share_req *req)
+{
+	if (!req)
+		return;
+	free(req->export);
+	free(req->mountpoint);
+	driver_opts_done(&req->opts);
+	if (req->src_fd >= 0)
+		(void)close(req->src_fd);
+	req->export = req->mountpoint = NULL;
+	req->src_fd = -EBADF;
+}
+
+static bool path_is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * Bind: resolve symlinks in the parent directories (never in the last component), so that one
+ * directory reached through two spellings is one share. When the parent does not exist, the
+ * lexical form is kept (detach and path must still work after the source is gone).
+ */
+static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool open_source)
+{
+	const char *base = ctx->paths[VOLMOUNT_PATH_BASE_DIR];
+	char *slash = strrchr(req->export, '/');
+	_cleanup_free_ char *parent = NULL, *resolved = NULL, *full = NULL;
+
+	if (path_is_under(req->export, base) || path_is_under(base, req->export))
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+				 "export '%s' must not contain or be inside the base directory '%s'",
+				 req->export, base);
+	parent = strndup(req->export, (size_t)(slash - req->export));
+	if (!parent)
+		return -ENOMEM;
+	resolved = realpath(parent[0] ? parent : "/", NULL);
+	if (!resolved) {
+		if (!open_source)
+			return 0;
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+				 "export '%s': parent directory cannot be resolved: %s", req->export,
+				 strerror(errno));
+	}
+	if (asprintf(&full, "%s/%s", strcmp(resolved, "/") == 0 ? "" : resolved, slash + 1) < 0)
+		return -ENOMEM;
+	if (strlen(full) > VOLMOUNT_EXPORT_MAX)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' resolves to a path that is too long",
+				 req->export);
+	if (path_is_under(full, base) || path_is_under(base, full))
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+				 "export '%s' resolves to '%s', which contains or is inside the base directory",
+				 req->export, full);
+	free(req->export);
+	req->export = TAKE_PTR(full);
+	if (!open_source)
+		return 0;
+	req->src_fd = open(req->export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (req->src_fd < 0) {
+		int r = -errno;
+
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' %s", req->export,
+				 r == -ELOOP ? "is a symlink" :
+				 r == -ENOTDIR ? "is not a directory" :
+				 r == -ENOENT ? "does not exist" : strerror(-r));
+	}
+	return 0;
+}
+
+int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *export,
+		   const char *const *opts, size_t n_opts, bool open_source, struct share_req *ret)
+{
+	struct share_req req = { .src_fd = -EBADF };
+	const char *why = NULL;
+	int r;
+
+	req.drv = driver_find(driver);
+	if (!req.drv)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "unknown driver '%.64s'",
+				 driver ? driver : "(null)");
+	r = req.drv->normalize(export, &req.export, &why);
+	if (r < 0)
+		return r == -ENOMEM ? r :
+		       ctx_error(ctx, r, VOLMOUNT_ERR_INPUT, "invalid %s export: %s", req.drv->name,
+				 why);
+	if (opts) {
+		r = req.drv->options(opts, n_opts, &req.opts, &why);
+		if (r < 0) {
+			share_req_done(&req);
+			return r == -ENOMEM ? r :
+			       ctx_error(ctx, r, VOLMOUNT_ERR_INPUT, "invalid %s option: %s",
+					 req.drv->name, why);
+		}
+	}
+	if (req.drv->kind == DRIVER_KIND_BIND) {
+		r = bind_resolve(ctx, &req, open_source);
+		if (r < 0) {
+			share_req_done(&req);
+			return r;
+		}
+	}
+	r = share_hash(req.drv->name, req.export, req.hash);
+	if (r >= 0 && asprintf(&req.mountpoint, "%s/%s/%s", ctx->paths[VOLMOUNT_PATH_BASE_DIR],
+			       req.drv->name, req.hash) < 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		share_req_done(&req);
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
+				 strerror(-r));
+	}
+	*ret = req;
+	return 0;
+}
+
+/* Split a canonical "a,b,c" option string into a vector (no escaping: canonical options never
+ * contain ','). */
+static int split_options(const char *canonical, char **ret_buf, const char **vec, size_t cap,
+			 size_t *ret_n)
+{
+	char *buf = strdup(canonical), *save = NULL;
+	size_t n = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == cap) {
+			free(buf);
+			return -E2BIG;
+		}
+		vec[n++] = t;
+	}
+	*ret_buf = buf;
+	*ret_n = n;
+	return 0;
+}
+
+int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
+		       struct share_req *ret)
+{
+	const char *vec[VOLMOUNT_OPTIONS_MAX];
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0;
+	int r;
+
+	r = split_options(row->options, &buf, vec, ELEMENTSOF(vec), &n);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "share '%s': bad recorded options '%s'",
+				 row->mountpoint, row->options);
+	r = share_req_init(ctx, row->driver, row->export, vec, n, true, ret);
+	if (r < 0)
+		return r;
+	if (strcmp(ret->hash, row->hash) != 0) {
+		/* The export now resolves elsewhere (a parent symlink changed): not this share. */
+		share_req_done(ret);
+		return ctx_error(ctx, -ESTALE, VOLMOUNT_ERR_INPUT,
+				 "export '%s' no longer resolves to share %s", row->export, row->hash);
+	}
+	return 0;
+}
+
+/* Does @m look like what mounting @req produces? */
+static int matches_expected(const struct share_req *req, const struct kview_mount *m)
+{
+	struct kview_mount src = {};
+	_cleanup_free_ char *root = NULL;
+	const char *rel;
+	int r, match;
+
+	if (req->drv->kind != DRIVER_KIND_BIND || req->src_fd < 0)
+		return 0;
+	r = kview_of_fd(req->src_fd, &src);
+	if (r < 0)
+		return r;
+	rel = req->export;
+	if (strcmp(src.mnt_point, "/") != 0)
+		rel += strlen(src.mnt_point);
+	if (asprintf(&root, "%s%s", strcmp(src.mnt_root, "/") == 0 && *rel ? "" : src.mnt_root,
+		     rel) < 0) {
+		kview_mount_done(&src);
+		return -ENOMEM;
+	}
+	match = m->dev_major == src.dev_major && m->dev_minor == src.dev_minor &&
+		strcmp(m->fstype, src.fstype) == 0 && strcmp(m->mnt_root, root) == 0;
+	kview_mount_done(&src);
+	return match;
+}
+
+int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t recorded_id,
+		  const struct share_req *req, uint64_t *ret_id)
+{
+	struct kview_mount top = {};
+	int n, r = OBS_NONE;
+
+	n = kview_at(mountpoint, &top);
+	if (n < 0)
+		return ctx_error(ctx, n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
+				 "cannot inspect mountpoint '%s': %s", mountpoint, strerror(-n));
+	if (ret_id)
+		*ret_id = n > 0 ? top.mnt_id : 0;
+	if (n == 0)
+		return OBS_NONE;
+	if (n > 1)
+		r = OBS_STACKED;
+	else if (recorded_id != 0 && top.mnt_id == recorded_id)
+		r = OBS_OURS;
+	else if (req) {
+		int m = matches_expected(req, &top);
+
+		r = m > 0 ? OBS_MATCH : OBS_FOREIGN;
+	} else
+		r = OBS_FOREIGN;
+	kview_mount_done(&top);
+	return r;
+}
+
+/* Open (creating 0755 if needed) <base>/<driver>. */
+static int open_driver_dir(struct volmount_ctx *ctx, const char *driver, bool create)
+{
+	int fd;
+
+	fd = openat(ctx->base_fd, driver, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(ctx->base_fd, driver, 0755) < 0 && errno != EEXIST)
+			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+					 "cannot create '%s/%s': %s",
+					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], driver, strerror(errno));
+		fd = openat(ctx->base_fd, driver, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fchmod(fd, 0755) < 0) {
+			(void)close(fd);
+			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot chmod '%s/%s'",
+					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], driver);
+		}
+	}
+	if (fd < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+				 "cannot open '%s/%s': %s%s", ctx->paths[VOLMOUNT_PATH_BASE_DIR],
+				 driver, strerror(errno),
+				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
+	return fd;
+}
+
+int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req,
+			   bool *ret_exists)
+{
+	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+	struct kview_mount top = {};
+	struct dirent *de;
+	DIR *d;
+	int n;
+
+	n = kview_at(req->mountpoint, &top);
+	if (n == -ELOOP)
+		return ctx_error(ctx, -ELOOP, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' is a symlink; refusing to mount through it",
+				 req->mountpoint);
+	if (n < 0 && n != -ENOTDIR)
+		return ctx_error(ctx, n, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
+				 req->mountpoint, strerror(-n));
+	if (n > 0) {
+		int r = ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				  "mountpoint '%s' is already a mountpoint of something else (%s '%s'); refusing to mount over it",
+				  req->mountpoint, top.fstype, top.source);
+
+		kview_mount_done(&top);
+		return r;
+	}
+	dfd = open_driver_dir(ctx, req->drv->name, false);
+	if (dfd < 0) {
+		if (errno == ENOENT) {
+			ctx_clear_error(ctx);
+			*ret_exists = false;
+			return 0;
+		}
+		return dfd;
+	}
+	/* O_NOFOLLOW|O_DIRECTORY: a symlink or a file planted at the mountpoint is refused. The
+	 * directory is not a mountpoint (checked above), so reading it cannot reach a mount. */
+	fd = openat(dfd, req->hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			*ret_exists = false;
+			return 0;
+		}
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "mountpoint '%s' %s",
+				 req->mountpoint,
+				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
+								      strerror(errno));
+	}
+	d = fdopendir(fd);
+	if (!d)
+		return -errno;
+	fd = -EBADF; /* owned by d now */
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			(void)closedir(d);
+			return ctx_error(ctx, -ENOTEMPTY, VOLMOUNT_ERR_MOUNTPOINT,
+					 "mountpoint '%s' is not empty; refusing to mount over it",
+					 req->mountpoint);
+		}
+	(void)closedir(d);
+	*ret_exists = true;
+	return 0;
+}
+
+int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req)
+{
+	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+
+	dfd = open_driver_dir(ctx, req->drv->name, true);
+	if (dfd < 0)
+		return dfd;
+	if (mkdirat(dfd, req->hash, 0700) < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
+				 req->mountpoint, strerror(errno));
+	fd = openat(dfd, req->hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0700) < 0) /* mkdirat honours the umask */
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
+				 req->mountpoint, strerror(errno));
+	return 0;
+}
+
+int share_rmdir(struct volmount_ctx *ctx, const char *driver, const char *hash,
+		const char *mountpoint)
+{
+	_cleanup_close_ int dfd = -EBADF;
+
+	dfd = openat(ctx->base_fd, driver, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (unlinkat(dfd, hash, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+				 "cannot remove mountpoint directory '%s': %s", mountpoint,
+				 strerror(errno));
+	return 0;
+}
+
+static unsigned long attr_flags(unsigned long ms)
+{
+	unsigned long a = 0;
+
+	if (ms & MS_RDONLY)
+		a |= MOUNT_ATTR_RDONLY;
+	if (ms & MS_NOSUID)
+		a |= MOUNT_ATTR_NOSUID;
+	if (ms & MS_NODEV)
+		a |= MOUNT_ATTR_NODEV;
+	if (ms & MS_NOEXEC)
+		a |= MOUNT_ATTR_NOEXEC;
+	return a;
+}
+
+/* Bind: clone the source (not its submounts), set the flags on the detached clone, then move
+ * it onto the mountpoint fd. No path is re-resolved between check and mount, and the flags
+ * are in place before the mount becomes visible (no remount step). */
+static int mount_bind(struct volmount_ctx *ctx, const struct share_req *req, int mp_fd,
+		      int *ret_tree)
+{
+	_cleanup_close_ int tree = -EBADF;
+	struct mount_attr attr = { .attr_set = attr_flags(req->opts.flags) };
+
+	tree = open_tree(req->src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot clone '%s': %s", req->export,
+				 strerror(errno));
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot set mount flags on '%s': %s",
+				 req->export, strerror(errno));
+	if (move_mount(tree, "", mp_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot mount '%s' on '%s': %s",
+				 req->export, req->mountpoint, strerror(errno));
+	*ret_tree = TAKE_FD(tree);
+	return 0;
+}
+
+int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id)
+{
+	_cleanup_close_ int dfd = -EBADF, mp_fd = -EBADF, tree = -EBADF;
+	struct kview_mount mine = {};
+	uint64_t top_id = 0;
+	int r, obs;
+
+	dfd = open_driver_dir(ctx, req->drv->name, false);
+	if (dfd < 0)
+		return dfd;
+	mp_fd = openat(dfd, req->hash, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mp_fd < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot open mountpoint '%s': %s",
+				 req->mountpoint, strerror(errno));
+	if (req->drv->kind != DRIVER_KIND_BIND)
+		return ctx_error(ctx, -EOPNOTSUPP, VOLMOUNT_ERR_INTERNAL, "driver '%s' cannot mount yet",
+				 req->drv->name);
+	r = mount_bind(ctx, req, mp_fd, &tree);
+	if (r < 0)
+		return r;
+	/* Verify (invariant 2): the mount we made is the only one at the mountpoint. */
+	r = kview_of_fd(tree, &mine);
+	if (r < 0) {
+		(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
+		return ctx_error(ctx, r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
+				 req->mountpoint, strerror(-r));
+	}
+	obs = share_observe(ctx, req->mountpoint, mine.mnt_id, req, &top_id);
+	if (obs != OBS_OURS) {
+		/* Someone raced a mount onto the same place: take ours away, touch nothing else. */
+		if (top_id == mine.mnt_id)
+			(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
+		kview_mount_done(&mine);
+		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mount at '%s' did not verify (%s); refusing to keep it",
+				 req->mountpoint, obs == OBS_STACKED ? "stacked mounts" : "not ours");
+	}
+	*ret_mount_id = mine.mnt_id;
+	kview_mount_done(&mine);
+	return 0;
+}
+
+int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id)
+{
+	uint64_t top = 0;
+	int obs;
+
+	obs = share_observe(ctx, mountpoint, mount_id, NULL, &top);
+	if (obs < 0)
+		return obs;
+	if (obs == OBS_NONE)
+		return 0;
+	if (obs != OBS_OURS)
+		/* Stacked, or not ours: never unmount what we cannot prove is ours. */
+		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' holds %s; not unmounting it", mountpoint,
+				 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
+	if (umount2(mountpoint, UMOUNT_NOFOLLOW) < 0) {
+		int r = -errno;
+
+		return ctx_error(ctx, r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
+				 "cannot unmount '%s': %s", mountpoint, strerror(-r));
+	}
+	/* Verify (CWE-691): it is gone before anyone mounts there again. */
+	obs = share_observe(ctx, mountpoint, mount_id, NULL, &top);
+	if (obs < 0)
+		return obs;
+	if (obs == OBS_OURS)
+		return ctx_error(ctx, -EBUSY, VOLMOUNT_ERR_IO, "'%s' is still mounted after unmount",
+				 mountpoint);
+	return 0;
+}
+
+/* Check the host is up; reconcile first if the ledger comes from another boot. */
+static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, int *ret_host_fd)
+{
+	struct ledger_host h;
+	int fd, r;
+
+	r = host_check_boot(ctx, deadline);
+	if (r < 0)
+		return r;
+	fd = lock_host(ctx, false, deadline);
+	if (fd < 0)
+		return fd;
+	ctx_db_lock(ctx);
+	r = ledger_host_get(ctx->ledger, &h);
+	ctx_db_unlock(ctx);
+	if (r < 0) {
+		lock_release(fd);
+		return r;
+	}
+	if (strcmp(h.state, "up") != 0) {
+		lock_release(fd);
+		return ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
+				 "host is down (generation %llu); run host-up first",
+				 (unsigned long long)h.generation);
+	}
+	*ret_host_fd = fd;
+	return 0;
+}
+
+static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
+{
+	int fd = lock_share(ctx, req->hash, deadline);
+
+	if (fd == -ETIMEDOUT)
+		return ctx_error(ctx, fd, VOLMOUNT_ERR_TEMPFAIL,
+				 "timed out after %u ms waiting for the lock of share '%s' (%s)",
+				 ctx->timeout_ms, req->export, req->mountpoint);
+	if (fd < 0 && !ctx_has_error(ctx))
+		return ctx_error(ctx, fd, VOLMOUNT_ERR_INTERNAL, "share lock of '%s': %s",
+				 req->mountpoint, strerror(-fd));
+	return fd;
+}
+
+/* First attachment: make the directory, mount, verify. The pending row comes first so a crash
+ * at any later point leaves a record that host-up resolves. On failure undo everything. */
+static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_id)
+{
+	struct ledger_share row = {
+		.hash = (char *)req->hash,
+		.driver = (char *)req->drv->name,
+		.export = req->export,
+		.mountpoint = req->mountpoint,
+		.options = req->opts.canonical,
+		.state = (char *)LEDGER_PENDING,
+	};
+	bool exists = false;
+	int r;
+
+	r = share_check_mountpoint(ctx, req, &exists);
+	if (r < 0)
+		return r;
+	row.dir_created = !exists;
+	ctx_db_lock(ctx);
+	r = ledger_share_insert(ctx->ledger, &row);
+	ctx_db_unlock(ctx);
+	if (r < 0)
+		return r;
+	if (!exists)
+		r = share_mkdir(ctx, req);
+	if (r >= 0)
+		r = share_mount(ctx, req, ret_id);
+	if (r < 0) {
+		if (!exists)
+			(void)share_rmdir(ctx, req->drv->name, req->hash, req->mountpoint);
+		ctx_db_lock(ctx);
+		(void)ledger_share_delete(ctx->ledger, req->hash); /* keep the first error */
+		ctx_db_unlock(ctx);
+	}
+	return r;
+}
+
+/* A share row exists: make sure its mount is there and ours, mending what a crash left. */
+static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req,
+			   const struct ledger_share *row, uint64_t *ret_id)
+{
+	uint64_t top = 0;
+	int obs;
+
+	if (strcmp(row->options, req->opts.canonical) != 0)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+				 "share '%s' is mounted with options '%s'; this attach asks for '%s'",
+				 req->export, row->options, req->opts.canonical);
+	obs = share_observe(ctx, req->mountpoint, row->mount_id, req, &top);
+	if (obs < 0)
+		return obs;
+	switch (obs) {
+	case OBS_OURS:
+		*ret_id = strcmp(row->state, LEDGER_MOUNTED) == 0 ? 0 : top;
+		return 0;
+	case OBS_MATCH:
+		if (strcmp(row->state, LEDGER_MOUNTED) != 0) {
+			/* Our own mount from an attach that crashed before its commit. */
+			*ret_id = top;
+			return 0;
+		}
+		break;
+	case OBS_NONE: {
+		bool exists = false;
+		int r = share_check_mountpoint(ctx, req, &exists);
+
+		if (r < 0)
+			return r;
+		if (!exists) {
+			if (!row->dir_created)
+				return ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
+						 "mountpoint '%s' has disappeared", req->mountpoint);
+			r = share_mkdir(ctx, req);
+			if (r < 0)
+				return r;
+		}
+		return share_mount(ctx, req, ret_id);
+	}
+	default:
+		break;
+	}
+	return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+			 "mountpoint '%s' of share '%s' holds %s; refusing to attach",
+			 req->mountpoint, req->export,
+			 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
+}
+
+VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver,
+				    const char *export, const char *volume, const char *owner,
+				    const char *const *options, size_t n_options,
+				    char **ret_device_path)
+{
+	struct share_req req = { .src_fd = -EBADF };
+	struct ledger_share row = {};
+	_cleanup_free_ char *device = NULL;
+	const char *why = NULL;
+	int host_fd = -EBADF, share_fd = -EBADF, r;
+	uint64_t deadline, mount_id = 0;
+	bool added = false;
+
+	if (!ctx || (n_options && !options))
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	if (volume_name_check(volume, &why) < 0)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
+	if (owner_check(owner, &why) < 0)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+	r = ctx_open(ctx);
+	if (r < 0)
+		return r;
+	r = share_req_init(ctx, driver, export, options ? options : (const char *const[]){ NULL },
+			   n_options, true, &req);
+	if (r < 0)
+		return r;
+	if (asprintf(&device, "%s/%s", req.mountpoint, volume) < 0) {
+		share_req_done(&req);
+		return -ENOMEM;
+	}
+	deadline = now_ms() + ctx->timeout_ms;
+	r = enter_host(ctx, deadline, &host_fd);
+	if (r < 0)
+		goto out;
+	share_fd = enter_share(ctx, &req, deadline);
+	if (share_fd < 0) {
+		r = share_fd;
+		goto out;
+	}
+	ctx_db_lock(ctx);
+	r = ledger_share_get(ctx->ledger, req.hash, &row);
+	ctx_db_unlock(ctx);
+	if (r == -ENOENT)
+		r = attach_first(ctx, &req, &mount_id);
+	else if (r >= 0)
+		r = attach_existing(ctx, &req, &row, &mount_id);
+	if (r < 0)
+		goto out;
+	ctx_db_lock(ctx);
+	r = ledger_attach(ctx->ledger, req.hash, mount_id, volume, owner, &added);
+	ctx_db_unlock(ctx);
+	/* A failed commit after a fresh mount leaves a pending row and a mount: the next call for
+	 * this share or host-up resolves it (crash ordering), so there is nothing to undo here. */
+out:
+	lock_release(share_fd);
+	lock_release(host_fd);
+	ledger_share_done(&row);
+	share_req_done(&req);
+	if (r < 0)
+		return r;
+	if (ret_device_path)
+		*ret_device_path = TAKE_PTR(device);
+	return 0;
+}
+
+/* The last attachment left: unmount, verify, remove the directory, forget the share. */
+static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row)
+{
+	int r = share_unmount(ctx, row->mountpoint, row->mount_id);
+
+	if (r < 0)
+		return r;
+	if (row->dir_created) {
+		r = share_rmdir(ctx, row->driver, row->hash, row->mountpoint);
+		if (r < 0)
+			return r;
+	}
+	ctx_db_lock(ctx);
+	r = ledger_share_delete(ctx->ledger, row->hash);
+	ctx_db_unlock(ctx);
+	return r;
+}
+
+VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver,
+				    const char *export, const char *volume, const char *owner)
+{
+	struct share_req req = { .src_fd = -EBADF };
+	struct ledger_share row = {};
+	const char *why = NULL;
+	int host_fd = -EBADF, share_fd = -EBADF, r;
+	uint64_t deadline;
+	size_t remaining = 0;
+	bool removed = false;
+
+	if (!ctx)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	if (volume_name_check(volume, &why) < 0)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
+	if (owner_check(owner, &why) < 0)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+	r = ctx_open(ctx);
+	if (r < 0)
+		return r;
+	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
+	if (r < 0)
+		return r;
+	deadline = now_ms() + ctx->timeout_ms;
+	r = enter_host(ctx, deadline, &host_fd);
+	if (r < 0)
+		goto out;
+	share_fd = enter_share(ctx, &req, deadline);
+	if (share_fd < 0) {
+		r = share_fd;
+		goto out;
+	}
+	ctx_db_lock(ctx);
+	r = ledger_share_get(ctx->ledger, req.hash, &row);
+	if (r >= 0)
+		r = ledger_detach(ctx->ledger, req.hash, volume, owner, &removed, &remaining);
+	ctx_db_unlock(ctx);
+	if (r == -ENOENT) {
+		r = 1; /* no such share, so no such attachment: nothing to do */
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	/* Finish the unmount also when this attachment was already gone: a detach retried after
+	 * a failed unmount completes the clean-up. */
+	if (remaining == 0)
+		r = finish_share(ctx, &row);
+	if (r >= 0)
+		r = removed ? 0 : 1;
+out:
+	lock_release(share_fd);
+	lock_release(host_fd);
+	ledger_share_done(&row);
+	share_req_done(&req);
+	return r;
+}
+
+VOLMOUNT_EXPORT int volmount_share_path(struct volmount_ctx *ctx, const char *driver,
+					const char *export, char **ret_path)
+{
+	struct share_req req = { .src_fd = -EBADF };
+	int r;
+
+	if (!ctx || !ret_path)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	/* No ctx_open(): path must work read-only and create nothing. */
+	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
+	if (r < 0)
+		return r;
+	if (!ctx->opened) {
+		/* Name the mountpoint as an opened context would: under the canonical base. */
+		_cleanup_free_ char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL);
+		char *p = NULL;
+
+		if (canon && asprintf(&p, "%s/%s/%s", canon, req.drv->name, req.hash) >= 0) {
+			free(req.mountpoint);
+			req.mountpoint = p;
+		}
+	}
+	*ret_path = TAKE_PTR(req.mountpoint);
+	share_req_done(&req);
+	return 0;
+}

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ctx.c - the handle: paths, timeouts, durability, the lazily opened ledger and directory fds,
+ * and the thread-local error slot. It owns the creation and permission checks of the state,
+ * base and run directories (CWE-732): each is created 0700 (base 0755) independent of umask,
+ * and refused if it is not root-owned (our euid) or is writable by group or others.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "ledger.h"
+#include "util/cleanup.h"
+
+/* One error slot per thread: a context may be shared by threads, and each must read the cause
+ * of its own last failure. */
+static __thread char tls_errmsg[1024];
+static __thread enum volmount_errkind tls_errkind;
+
+VOLMOUNT_EXPORT unsigned volmount_version_number(void)
+{
+	return VOLMOUNT_VERSION_NUMBER;
+}
+
+int ctx_error(struct volmount_ctx *ctx, int r, enum volmount_errkind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)ctx;
+	va_start(ap, fmt);
+	(void)vsnprintf(tls_errmsg, sizeof(tls_errmsg), fmt, ap); /* truncation is acceptable */
+	va_end(ap);
+	tls_errkind = kind;
+	return r;
+}
+
+void ctx_clear_error(struct volmount_ctx *ctx)
+{
+	(void)ctx;
+	tls_errmsg[0] = '\0';
+	tls_errkind = VOLMOUNT_ERR_NONE;
+}
+
+bool ctx_has_error(const struct volmount_ctx *ctx)
+{
+	(void)ctx;
+	return tls_errkind != VOLMOUNT_ERR_NONE;
+}
+
+VOLMOUNT_EXPORT const char *volmount_ctx_errmsg(const struct volmount_ctx *ctx)
+{
+	(void)ctx;
+	return tls_errmsg;
+}
+
+VOLMOUNT_EXPORT enum volmount_errkind volmount_ctx_errkind(const struct volmount_ctx *ctx)
+{
+	(void)ctx;
+	return tls_errkind;
+}
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail with a valid clock id */
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int read_boot_id(char *buf, size_t size)
+{
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	if (size < 37)
+		return -EINVAL;
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		return -errno;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	if (n == 0)
+		return -EIO;
+	buf[n] = '\0';
+	return 0;
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
+{
+	static const char *const defaults[_VOLMOUNT_PATH_MAX] = {
+		[VOLMOUNT_PATH_STATE_DIR] = VOLMOUNT_DEFAULT_STATE_DIR,
+		[VOLMOUNT_PATH_BASE_DIR] = VOLMOUNT_DEFAULT_BASE_DIR,
+		[VOLMOUNT_PATH_RUN_DIR] = VOLMOUNT_DEFAULT_RUN_DIR,
+	};
+	struct volmount_ctx *ctx;
+
+	if (!ret)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->base_fd = -EBADF;
+	ctx->locks_fd = -EBADF;
+	ctx->run_fd = -EBADF;
+	ctx->timeout_ms = VOLMOUNT_DEFAULT_TIMEOUT_MS;
+	ctx->durability = VOLMOUNT_DURABILITY_NORMAL;
+	(void)pthread_mutex_init(&ctx->open_lock, NULL); /* cannot fail with default attrs */
+	(void)pthread_mutex_init(&ctx->db_lock, NULL);
+	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
+		ctx->paths[i] = strdup(defaults[i]);
+		if (!ctx->paths[i]) {
+			volmount_ctx_free(ctx);
+			return -ENOMEM;
+		}
+	}
+	*ret = ctx;
+	return 0;
+}
+
+VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	ledger_close(ctx->ledger);
+	if (ctx->base_fd >= 0)
+		(void)close(ctx->base_fd);
+	if (ctx->locks_fd >= 0)
+		(void)close(ctx->locks_fd);
+	if (ctx->run_fd >= 0)
+		(void)close(ctx->run_fd);
+	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++)
+		free(ctx->paths[i]);
+	(void)pthread_mutex_destroy(&ctx->open_lock);
+	(void)pthread_mutex_destroy(&ctx->db_lock);
+	free(ctx);
+}
+
+/* Lexically clean an absolute path: no "//", no trailing "/", no "." segments; ".." refused.
+ * Used for the configured directories, which later become string prefixes of mountpoints. */
+static int clean_abs_path(const char *in, char **ret)
+{
+	size_t n = strlen(in), o = 0;
+	char *out;
+
+	if (in[0] != '/' || n >= PATH_MAX)
+		return -EINVAL;
+	out = malloc(n + 1);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t j;
+
+		while (in[i] == '/')
+			i++;
+		j = i;
+		while (in[j] && in[j] != '/')
+			j++;
+		if (j == i)
+			break;
+		if (j - i == 1 && in[i] == '.') {
+			i = j;
+			continue;
+		}
+		if (j - i == 2 && in[i] == '.' && in[i + 1] == '.') {
+			free(out);
+			return -EINVAL;
+		}
+		out[o++] = '/';
+		memcpy(out + o, in + i, j - i);
+		o += j - i;
+		i = j;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	out[o] = '\0';
+	*ret = out;
+	return 0;
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_set_path(struct volmount_ctx *ctx, enum volmount_path which,
+					  const char *path)
+{
+	char *p;
+	int r;
+
+	if (!ctx || !path || (unsigned)which >= _VOLMOUNT_PATH_MAX)
+		return -EINVAL;
+	if (ctx->opened)
+		return -EBUSY;
+	r = clean_abs_path(path, &p);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_CONFIG,
+				 "path '%s' must be absolute, without '..' and shorter than %d",
+				 path, PATH_MAX);
+	if (strcmp(p, "/") == 0) {
+		free(p);
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "path '/' is not allowed");
+	}
+	free(ctx->paths[which]);
+	ctx->paths[which] = p;
+	return 0;
+}
+
+VOLMOUNT_EXPORT const char *volmount_ctx_get_path(const struct volmount_ctx *ctx,
+						  enum volmount_path which)
+{
+	if (!ctx || (unsigned)which >= _VOLMOUNT_PATH_MAX)
+		return NULL;
+	return ctx->paths[which];
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_set_timeout(struct volmount_ctx *ctx, unsigned timeout_ms)
+{
+	if (!ctx || timeout_ms == 0 || timeout_ms > 86400000u)
+		return -EINVAL;
+	ctx->timeout_ms = timeout_ms;
+	return 0;
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_set_durability(struct volmount_ctx *ctx,
+						enum volmount_durability d)
+{
+	if (!ctx || (unsigned)d >= _VOLMOUNT_DURABILITY_MAX)
+		return -EINVAL;
+	if (ctx->opened)
+		return -EBUSY;
+	ctx->durability = d;
+	return 0;
+}
+
+/*
+ * Open (creating if needed) the directory @path with @mode, refusing symlinks at every
+ * component we create and checking the result on the fd: owned by our euid, and not writable
+ * by group or others (or more permissive than @mode when we created it). Parents that already
+ * exist are only required to be directories. Returns an O_PATH fd.
+ */
+static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mode,
+			   const char *what)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *copy = strdup(path);
+	struct stat st;
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	/* Walk from "/" so no component of a path we create can be swapped for a symlink. */
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (char *c = copy + 1, *next; c && *c; c = next) {
+		int nfd;
+		bool last;
+
+		next = strchr(c, '/');
+		if (next)
+			*next++ = '\0';
+		last = !next || !*next;
+		nfd = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT) {
+			if (mkdirat(fd, c, last ? mode : 0755) < 0 && errno != EEXIST)
+				return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+						 "cannot create %s '%s': %s", what, path,
+						 strerror(errno));
+			nfd = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			/* mkdirat honours the umask: set the mode we mean on the fd. */
+			if (nfd >= 0 && fchmod(nfd, last ? mode : 0755) < 0) {
+				r = -errno;
+				(void)close(nfd);
+				return ctx_error(ctx, r, VOLMOUNT_ERR_PERM, "cannot chmod %s '%s'",
+						 what, path);
+			}
+		}
+		if (nfd < 0) {
+			r = -errno;
+			if (r == -ELOOP || r == -ENOTDIR)
+				return ctx_error(ctx, r, VOLMOUNT_ERR_MOUNTPOINT,
+						 "%s '%s' is, or passes through, a symlink or a non-directory",
+						 what, path);
+			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM, "cannot open %s '%s': %s", what,
+					 path, strerror(-r));
+		}
+		(void)close(fd);
+		fd = nfd;
+	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != geteuid())
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
+				 (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 0022)
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "%s '%s' is writable by group or others (mode %04o)", what, path,
+				 (unsigned)(st.st_mode & 07777));
+	if ((st.st_mode & 07777 & ~mode) != 0)
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "%s '%s' has mode %04o, more permissive than %04o", what, path,
+				 (unsigned)(st.st_mode & 07777), (unsigned)mode);
+	return TAKE_FD(fd);
+}
+
+static int do_open(struct volmount_ctx *ctx)
+{
+	_cleanup_close_ int state_fd = -EBADF, run_fd = -EBADF, base_fd = -EBADF,
+			    locks_fd = -EBADF;
+	int r;
+
+	r = read_boot_id(ctx->boot_id, sizeof(ctx->boot_id));
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot read the boot id: %s",
+				 strerror(-r));
+	state_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_STATE_DIR], 0700,
+				   "state directory");
+	if (state_fd < 0)
+		return state_fd;
+	run_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_RUN_DIR], 0700, "run directory");
+	if (run_fd < 0)
+		return run_fd;
+	base_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_BASE_DIR], 0755,
+				  "base directory");
+	if (base_fd < 0)
+		return base_fd;
+	{
+		/* Mountpoints are compared with what the kernel reports, which is canonical:
+		 * name them under the canonical base (its parents may be symlinks). */
+		char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL);
+
+		if (!canon)
+			return -errno;
+		free(ctx->paths[VOLMOUNT_PATH_BASE_DIR]);
+		ctx->paths[VOLMOUNT_PATH_BASE_DIR] = canon;
+	}
+	{
+		_cleanup_free_ char *locks = NULL;
+
+		if (asprintf(&locks, "%s/locks", ctx->paths[VOLMOUNT_PATH_RUN_DIR]) < 0)
+			return -ENOMEM;
+		locks_fd = open_secure_dir(ctx, locks, 0700, "lock directory");
+		if (locks_fd < 0)
+			return locks_fd;
+	}
+	r = ledger_open(ctx, state_fd, ctx->paths[VOLMOUNT_PATH_STATE_DIR], ctx->durability,
+			ctx->timeout_ms, &ctx->ledger);
+	if (r < 0)
+		return r;
+	ctx->base_fd = TAKE_FD(base_fd);
+	ctx->locks_fd = TAKE_FD(locks_fd);
+	ctx->run_fd = TAKE_FD(run_fd);
+	return 0;
+}
+
+int ctx_open(struct volmount_ctx *ctx)
+{
+	int r = 0;
+
+	(void)pthread_mutex_lock(&ctx->open_lock);
+	if (!ctx->opened) {
+		r = do_open(ctx);
+		if (r >= 0)
+			ctx->opened = true;
+	}
+	(void)pthread_mutex_unlock(&ctx->open_lock);
+	return r;
+}
+
+void ctx_db_lock(struct volmount_ctx *ctx)
+{
+	(void)pthread_mutex_lock(&ctx->db_lock);
+}
+
+void ctx_db_unlock(struct volmount_ctx *ctx)
+{
+	(void)pthread_mutex_unlock(&ctx->db_lock);
+}

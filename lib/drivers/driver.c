@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * driver.c - the driver table and what drivers share: option list handling. Pure.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+const struct driver *const driver_table[] = {
+	&driver_bind,
+	NULL,
+};
+
+const struct driver *driver_find(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; driver_table[i]; i++)
+		if (strcmp(driver_table[i]->name, name) == 0)
+			return driver_table[i];
+	return NULL;
+}
+
+void driver_opts_done(struct driver_opts *o)
+{
+	if (!o)
+		return;
+	free(o->canonical);
+	o->canonical = NULL;
+	o->flags = 0;
+}

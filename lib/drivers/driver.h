@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * driver.h - the driver interface: one filesystem family each. Drivers are pure functions
+ * without I/O (and therefore fuzzed): they parse and normalize an export, validate options,
+ * and say what the kernel must show after a mount. The engine does everything else.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How a share of this driver is mounted. */
+enum driver_kind {
+	DRIVER_KIND_BIND,   /* mount(2) family directly: open_tree + mount_setattr + move_mount */
+	DRIVER_KIND_HELPER, /* a helper program run by the executor */
+};
+
+/* Parsed, validated options of one share. */
+struct driver_opts {
+	char *canonical;     /* sorted, de-duplicated "a,b=c" form: what defines the share */
+	unsigned long flags; /* MS_* (bind): MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+};
+
+void driver_opts_done(struct driver_opts *o);
+
+struct driver {
+	const char *name;
+	enum driver_kind kind;
+	/*
+	 * Normalize @export into *ret (caller frees). On invalid input returns -EINVAL and sets
+	 * *reterr to a static string saying why. Pure: no I/O.
+	 */
+	int (*normalize)(const char *export, char **ret, const char **reterr);
+	/*
+	 * Validate @opts and fill *ret. -EINVAL with *reterr (static) on a refused option. Pure.
+	 */
+	int (*options)(const char *const *opts, size_t n, struct driver_opts *ret,
+		       const char **reterr);
+};
+
+/* The driver called @name, or NULL. */
+const struct driver *driver_find(const char *name);
+
+/* Names of all drivers, NULL-terminated (for help and errors). */
+extern const struct driver *const driver_table[];
+
+extern const struct driver driver_bind;
+
+/* ---- shared validation, also pure (share.c) ---- */
+
+/* A volume name: one path component of [A-Za-z0-9._-], not starting with '.' or '-', 1..255. */
+int volume_name_check(const char *v, const char **reterr);
+/* An owner id: 1..128 printable bytes, no '/', no whitespace. */
+int owner_check(const char *o, const char **reterr);
+/* Lower-case hex SHA-256 of "<driver>\0<normalized export>" into @ret (65 bytes). */
+int share_hash(const char *driver, const char *normalized, char ret[65]);

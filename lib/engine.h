@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * engine.h - the pieces attach/detach, host-up and snapshots share: resolving a request to a
+ * share, observing what the kernel has at its mountpoint, mounting and unmounting it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "driver.h"
+#include "kview.h"
+
+struct volmount_ctx;
+struct ledger_share;
+
+/* A request resolved to a share. */
+struct share_req {
+	const struct driver *drv;
+	char *export;     /* normalized (bind: parent directory resolved) */
+	char hash[65];
+	char *mountpoint; /* <base>/<driver>/<hash> */
+	struct driver_opts opts;
+	int src_fd;       /* bind: O_PATH of the source directory, or -EBADF */
+};
+
+void share_req_done(struct share_req *req);
+
+/*
+ * Validate @driver and @export and fill @ret. With @open_source (attach), the bind source
+ * directory must exist, is opened O_PATH|O_NOFOLLOW and kept in ret->src_fd; otherwise a
+ * missing source only means the export cannot be resolved further than lexically.
+ * @opts may be NULL (no option check). Errors are INPUT (65).
+ */
+int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *export,
+		   const char *const *opts, size_t n_opts, bool open_source, struct share_req *ret);
+
+/* Rebuild the request of a ledger row (for host-up); opens the source. */
+int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
+		       struct share_req *ret);
+
+enum observed {
+	OBS_NONE,    /* nothing mounted at the mountpoint */
+	OBS_OURS,    /* exactly one mount, and its id is the one recorded */
+	OBS_MATCH,   /* exactly one mount, not the recorded id, but of the expected type/source */
+	OBS_FOREIGN, /* exactly one mount of something else */
+	OBS_STACKED, /* more than one mount */
+};
+
+/*
+ * What the kernel has at @mountpoint compared with @recorded_id, and (when @req has an open
+ * source) with what the driver expects. *ret_id receives the top mount's id (0 if none).
+ */
+int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t recorded_id,
+		  const struct share_req *req, uint64_t *ret_id);
+
+/*
+ * Make sure the mountpoint directory can take a mount: not a symlink, not a mountpoint, empty.
+ * Creates nothing. Sets *ret_exists. Errors are MOUNTPOINT (73).
+ */
+int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req,
+			   bool *ret_exists);
+
+/* Create the mountpoint directory (0700, whatever the umask). */
+int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req);
+
+/* Remove the mountpoint directory (only ever called for directories we created). */
+int share_rmdir(struct volmount_ctx *ctx, const char *driver, const char *hash,
+		const char *mountpoint);
+
+/* Mount the share and verify it: exactly one mount, ours, of the expected kind. */
+int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id);
+
+/* Unmount @mount_id at @mountpoint (never anything else) and verify it is gone. */
+int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id);
+
+/* Run the reconcile of host-up. Caller holds the exclusive host lock. @report may be NULL. */
+struct volmount_report;
+int host_reconcile(struct volmount_ctx *ctx, struct volmount_report *report);
+/* If the ledger was written under another boot, reconcile now (takes the host lock). */
+int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms);

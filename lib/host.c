@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host.c - host-up (drain, reconcile, raise the generation), host-down (drain, refuse), the
+ * reboot check, and the report object that says what was done.
+ *
+ * Reconcile rules, for each share in the ledger (the exclusive host lock is held, so no
+ * attach or detach runs meanwhile, in this process or any other):
+ *   attachments, our mount present          -> kept
+ *   attachments, no mount                   -> mounted again (and verified)
+ *   attachments, a matching mount not ours  -> adopted (a crash between mount and commit, or
+ *                                              a mount that survived our ledger's last commit)
+ *   no attachments, our or matching mount   -> unmounted, directory removed, row deleted
+ *   no attachments, no mount                -> directory removed, row deleted
+ *   something else at the mountpoint        -> reported as foreign (or stacked), never touched
+ * Then every mount below the base directory that no row accounts for is reported as foreign.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "ledger.h"
+#include "lock.h"
+#include "util/cleanup.h"
+
+struct report_entry {
+	char *path;
+	char *action;
+	char *detail;
+};
+
+struct volmount_report {
+	struct report_entry *e;
+	size_t n, cap;
+};
+
+static int report_add(struct volmount_report *rep, const char *path, const char *action,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int report_add(struct volmount_report *rep, const char *path, const char *action,
+		      const char *fmt, ...)
+{
+	struct report_entry e = {};
+	va_list ap;
+	int k;
+
+	if (!rep)
+		return 0;
+	if (rep->n == rep->cap) {
+		size_t ncap = rep->cap ? rep->cap * 2 : 16;
+		struct report_entry *ne = reallocarray(rep->e, ncap, sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		rep->e = ne;
+		rep->cap = ncap;
+	}
+	va_start(ap, fmt);
+	k = vasprintf(&e.detail, fmt, ap);
+	va_end(ap);
+	e.path = strdup(path);
+	e.action = strdup(action);
+	if (k < 0 || !e.path || !e.action) {
+		if (k >= 0)
+			free(e.detail);
+		free(e.path);
+		free(e.action);
+		return -ENOMEM;
+	}
+	rep->e[rep->n++] = e;
+	return 0;
+}
+
+VOLMOUNT_EXPORT size_t volmount_report_n_entries(const struct volmount_report *r)
+{
+	return r ? r->n : 0;
+}
+
+VOLMOUNT_EXPORT const char *volmount_report_entry_path(const struct volmount_report *r, size_t i)
+{
+	return r && i < r->n ? r->e[i].path : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_report_entry_action(const struct volmount_report *r,
+							 size_t i)
+{
+	return r && i < r->n ? r->e[i].action : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_report_entry_detail(const struct volmount_report *r,
+							 size_t i)
+{
+	return r && i < r->n ? r->e[i].detail : NULL;
+}
+
+VOLMOUNT_EXPORT void volmount_report_free(struct volmount_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->e[i].path);
+		free(r->e[i].action);
+		free(r->e[i].detail);
+	}
+	free(r->e);
+	free(r);
+}
+
+static int delete_row(struct volmount_ctx *ctx, const char *hash)
+{
+	int r;
+
+	ctx_db_lock(ctx);
+	r = ledger_share_delete(ctx->ledger, hash);
+	ctx_db_unlock(ctx);
+	return r;
+}
+
+/* A share without attachments: take its mount (if ours) away and forget it. */
+static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
+			    struct share_req *req, struct volmount_report *rep)
+{
+	uint64_t top = 0;
+	int obs, r;
+
+	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
+	if (obs < 0)
+		return obs;
+	if (obs == OBS_FOREIGN || obs == OBS_STACKED) {
+		(void)report_add(rep, row->mountpoint, obs == OBS_STACKED ? "stacked" : "foreign",
+				 "share '%s' has no attachments, but %s; left untouched",
+				 row->export,
+				 obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
+						      "something else is mounted on its mountpoint");
+		return delete_row(ctx, row->hash);
+	}
+	if (obs == OBS_OURS || obs == OBS_MATCH) {
+		r = share_unmount(ctx, row->mountpoint, top);
+		if (r < 0)
+			return r;
+	}
+	if (row->dir_created) {
+		r = share_rmdir(ctx, row->driver, row->hash, row->mountpoint);
+		if (r < 0)
+			return r;
+	}
+	r = delete_row(ctx, row->hash);
+	if (r < 0)
+		return r;
+	return report_add(rep, row->mountpoint, obs == OBS_NONE ? "removed" : "unmounted",
+			  "share '%s' had no attachments", row->export);
+}
+
+static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *row,
+			  struct share_req *req, struct volmount_report *rep)
+{
+	uint64_t top = 0, id = 0;
+	int obs, r;
+
+	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
+	if (obs < 0)
+		return obs;
+	switch (obs) {
+	case OBS_OURS:
+		if (strcmp(row->state, LEDGER_MOUNTED) != 0) {
+			ctx_db_lock(ctx);
+			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
+			ctx_db_unlock(ctx);
+			if (r < 0)
+				return r;
+		}
+		return report_add(rep, row->mountpoint, "kept", "%zu attachment(s)",
+				  row->n_attachments);
+	case OBS_MATCH:
+		ctx_db_lock(ctx);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
+		ctx_db_unlock(ctx);
+		if (r < 0)
+			return r;
+		return report_add(rep, row->mountpoint, "adopted",
+				  "mount id %llu of '%s' verified and recorded",
+				  (unsigned long long)top, row->export);
+	case OBS_NONE: {
+		bool exists = false;
+
+		r = share_check_mountpoint(ctx, req, &exists);
+		if (r >= 0 && !exists)
+			r = share_mkdir(ctx, req);
+		if (r >= 0)
+			r = share_mount(ctx, req, &id);
+		if (r < 0)
+			return r;
+		ctx_db_lock(ctx);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, id);
+		ctx_db_unlock(ctx);
+		if (r < 0)
+			return r;
+		return report_add(rep, row->mountpoint, "mounted",
+				  "'%s' mounted again for %zu attachment(s)", row->export,
+				  row->n_attachments);
+	}
+	default:
+		return report_add(rep, row->mountpoint, obs == OBS_STACKED ? "stacked" : "foreign",
+				  "share '%s' has %zu attachment(s), but %s; left untouched",
+				  row->export, row->n_attachments,
+				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
+						       "something else is mounted on its mountpoint");
+	}
+}
+
+static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row,
+			 struct volmount_report *rep)
+{
+	struct share_req req = { .src_fd = -EBADF };
+	int r;
+
+	r = share_req_from_row(ctx, row, &req);
+	if (r < 0) {
+		/* The export is gone or changed: without it we cannot mount, and a mount at the
+		 * mountpoint can only be judged by its recorded id. */
+		if (row->n_attachments > 0)
+			return r;
+		ctx_clear_error(ctx);
+		req.drv = driver_find(row->driver);
+		if (!req.drv)
+			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL,
+					 "ledger names unknown driver '%s'", row->driver);
+		req.mountpoint = strdup(row->mountpoint);
+		if (!req.mountpoint)
+			return -ENOMEM;
+		memcpy(req.hash, row->hash, sizeof(req.hash));
+	}
+	if (row->n_attachments > 0)
+		r = reconcile_used(ctx, row, &req, rep);
+	else
+		r = reconcile_unused(ctx, row, &req, rep);
+	share_req_done(&req);
+	return r;
+}
+
+int host_reconcile(struct volmount_ctx *ctx, struct volmount_report *rep)
+{
+	struct ledger_share *rows = NULL;
+	struct kview_mount *mounts = NULL;
+	size_t n_rows = 0, n_mounts = 0;
+	int r, failed = 0;
+
+	ctx_db_lock(ctx);
+	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
+	ctx_db_unlock(ctx);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_rows; i++) {
+		r = reconcile_one(ctx, &rows[i], rep);
+		if (r == -ENOMEM)
+			break;
+		if (r < 0) {
+			/* Keep going: one bad share must not keep the others from their state. */
+			if (!failed)
+				failed = r;
+			(void)report_add(rep, rows[i].mountpoint, "failed", "%s",
+					 volmount_ctx_errmsg(ctx));
+		}
+	}
+	if (r != -ENOMEM) {
+		r = kview_list_under(ctx->paths[VOLMOUNT_PATH_BASE_DIR], &mounts, &n_mounts);
+		if (r < 0)
+			r = ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
+				      strerror(-r));
+	}
+	for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < n_rows && !known; j++)
+			known = strcmp(rows[j].mountpoint, mounts[i].mnt_point) == 0;
+		if (!known)
+			r = report_add(rep, mounts[i].mnt_point, "foreign",
+				       "%s '%s' is mounted under the base directory, but not by volmount; left untouched",
+				       mounts[i].fstype, mounts[i].source);
+	}
+	kview_mounts_free(mounts, n_mounts);
+	ledger_shares_free(rows, n_rows);
+	if (r < 0)
+		return r;
+	if (failed)
+		return ctx_error(ctx, failed, ctx_has_error(ctx) ? volmount_ctx_errkind(ctx) :
+								   VOLMOUNT_ERR_IO,
+				 "reconcile could not bring every share to its state (see the report)");
+	return 0;
+}
+
+static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
+{
+	struct volmount_report *rep = NULL;
+	uint64_t deadline;
+	int fd, r;
+
+	if (!ctx)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	r = ctx_open(ctx);
+	if (r < 0)
+		return r;
+	if (ret_report) {
+		rep = calloc(1, sizeof(*rep));
+		if (!rep)
+			return -ENOMEM;
+	}
+	deadline = now_ms() + ctx->timeout_ms;
+	fd = lock_host(ctx, true, deadline); /* drains attach/detach in every process */
+	if (fd < 0) {
+		volmount_report_free(rep);
+		return fd;
+	}
+	r = up ? host_reconcile(ctx, rep) : 0;
+	if (r >= 0 || up) {
+		/* host-up marks the host up even when a share failed: the others are fine, and
+		 * the failure is reported; the caller sees the error. */
+		int k;
+
+		ctx_db_lock(ctx);
+		k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, up ? ctx->boot_id : NULL);
+		ctx_db_unlock(ctx);
+		if (r >= 0)
+			r = k;
+	}
+	lock_release(fd);
+	if (ret_report && (r >= 0 || ctx_has_error(ctx)))
+		*ret_report = rep;
+	else
+		volmount_report_free(rep);
+	return r;
+}
+
+VOLMOUNT_EXPORT int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_report)
+{
+	return host_set(ctx, true, ret_report);
+}
+
+VOLMOUNT_EXPORT int volmount_host_down(struct volmount_ctx *ctx)
+{
+	return host_set(ctx, false, NULL);
+}
+
+int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
+{
+	struct ledger_host h;
+	int fd, r;
+
+	ctx_db_lock(ctx);
+	r = ledger_host_get(ctx->ledger, &h);
+	ctx_db_unlock(ctx);
+	if (r < 0)
+		return r;
+	if (strcmp(h.boot_id, ctx->boot_id) == 0)
+		return 0;
+	/* First call since a reboot (or ever): every recorded mount id is from another boot.
+	 * Reconcile before anyone relies on them; host state and generation are kept. */
+	fd = lock_host(ctx, true, deadline_ms);
+	if (fd < 0)
+		return fd;
+	ctx_db_lock(ctx);
+	r = ledger_host_get(ctx->ledger, &h);
+	ctx_db_unlock(ctx);
+	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) != 0) {
+		r = host_reconcile(ctx, NULL);
+		if (r >= 0) {
+			ctx_db_lock(ctx);
+			r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+			ctx_db_unlock(ctx);
+		}
+	}
+	lock_release(fd);
+	return r;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * internal.h - private declarations shared by the modules of libvolmount: the context, the
+ * thread-local error slot, and small helpers. Never installed.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "volmount.h"
+
+#define VOLMOUNT_EXPORT __attribute__((visibility("default")))
+
+#define VOLMOUNT_DEFAULT_STATE_DIR "/var/lib/volmount"
+#define VOLMOUNT_DEFAULT_BASE_DIR  "/var/lib/volmount/mnt"
+#define VOLMOUNT_DEFAULT_RUN_DIR   "/run/volmount"
+#define VOLMOUNT_DEFAULT_TIMEOUT_MS 30000u
+
+/* Input caps (CWE-400): nothing a caller sends may make us allocate or loop without bound. */
+#define VOLMOUNT_EXPORT_MAX  4096
+#define VOLMOUNT_VOLUME_MAX  255
+#define VOLMOUNT_OWNER_MAX   128
+#define VOLMOUNT_OPTIONS_MAX 64
+#define VOLMOUNT_OPTION_MAX  1024
+
+struct ledger;
+
+struct volmount_ctx {
+	char *paths[_VOLMOUNT_PATH_MAX];
+	unsigned timeout_ms;
+	enum volmount_durability durability;
+
+	/* Opened lazily by ctx_open(); guarded by open_lock. */
+	pthread_mutex_t open_lock;
+	bool opened;
+	/* The SQLite connection is shared by the threads using this context; db_lock makes each
+	 * ledger transaction atomic with respect to the others. Never held across a mount. */
+	pthread_mutex_t db_lock;
+	struct ledger *ledger;
+	int base_fd;  /* O_PATH of the base directory, checked root-owned and not writable by others */
+	int run_fd;   /* O_PATH of the run directory (host.lock) */
+	int locks_fd; /* O_PATH of <run>/locks */
+	char boot_id[40];
+};
+
+/* Make the state, base and run directories (checking their owner and mode) and open the
+ * ledger. Idempotent and thread-safe. */
+int ctx_open(struct volmount_ctx *ctx);
+
+/*
+ * Record the calling thread's failure: returns @r (a negative errno) so callers can write
+ * "return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "bad volume '%s'", v);".
+ */
+int ctx_error(struct volmount_ctx *ctx, int r, enum volmount_errkind kind, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Clear the calling thread's error slot (at the start of every public call). */
+void ctx_clear_error(struct volmount_ctx *ctx);
+/* True if the calling thread's slot already holds a failure (so callers don't overwrite the
+ * more specific message of a callee). */
+bool ctx_has_error(const struct volmount_ctx *ctx);
+
+/* Monotonic clock in milliseconds. */
+uint64_t now_ms(void);
+/* Sleep for @ms milliseconds (restarted on EINTR). */
+void sleep_ms(unsigned ms);
+
+/* Read /proc/sys/kernel/random/boot_id into @buf (at least 37 bytes). */
+int read_boot_id(char *buf, size_t size);
+
+/* Ledger access serialised per context. */
+void ctx_db_lock(struct volmount_ctx *ctx);
+void ctx_db_unlock(struct volmount_ctx *ctx);

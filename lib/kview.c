@@ -1,0 +1,751 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kview.c - the kernel's view of what is mounted: which mounts sit at a path, which mount holds an
+ * fd, what a mount id names, and which mounts lie below a directory. It owns the two back-ends
+ * (statx(STATX_MNT_ID_UNIQUE) + statmount(2)/listmount(2), and libmount's parsing of
+ * /proc/self/mountinfo) and the one-time probe that picks between them. It is the only file that
+ * includes <libmount.h>. It must never stat, statfs or open anything inside a mount (a hung FUSE
+ * or network server would hang us): its only path-based call is statx(AT_SYMLINK_NOFOLLOW |
+ * AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT), answered from cached attributes. It keeps no shared
+ * mutable state but the back-end choice; buffers and libmount tables are per call, so any number
+ * of threads may call in at once.
+ *
+ * (1) Both back-ends answer in the same terms for the same mount: fstype is type[.subtype],
+ *     source/mnt_root/mnt_point are unescaped, dev is the superblock's device. Only the id space
+ *     differs (64-bit unique ids vs mountinfo ids), and ids of one back-end mean nothing to the
+ *     other.
+ * (2) A mount whose mount point is not reachable from our root (the namespace's rootfs, mounts
+ *     outside a chroot) does not exist for us: mountinfo omits it, and so do we with statmount.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <libmount.h>
+
+#include "kview.h"
+#include "util/cleanup.h"
+
+/*
+ * The build headers are Linux 6.1; statmount/listmount arrived in 6.8, sb_source and fs_subtype in
+ * 6.13. The structures get names of our own: newer uapi and libc headers define struct statmount
+ * too, possibly in an older layout, and we want exactly this one.
+ * FIXME: use <linux/mount.h> once the oldest build host ships 6.13+ uapi headers.
+ */
+#ifndef __NR_statmount
+#define __NR_statmount 457 /* same number on every architecture but alpha */
+#endif
+#ifndef __NR_listmount
+#define __NR_listmount 458
+#endif
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#endif
+#ifndef STATMOUNT_SB_BASIC
+#define STATMOUNT_SB_BASIC 0x00000001U
+#endif
+#ifndef STATMOUNT_MNT_BASIC
+#define STATMOUNT_MNT_BASIC 0x00000002U
+#endif
+#ifndef STATMOUNT_MNT_ROOT
+#define STATMOUNT_MNT_ROOT 0x00000008U
+#endif
+#ifndef STATMOUNT_MNT_POINT
+#define STATMOUNT_MNT_POINT 0x00000010U
+#endif
+#ifndef STATMOUNT_FS_TYPE
+#define STATMOUNT_FS_TYPE 0x00000020U
+#endif
+#ifndef STATMOUNT_FS_SUBTYPE
+#define STATMOUNT_FS_SUBTYPE 0x00000100U
+#endif
+#ifndef STATMOUNT_SB_SOURCE
+#define STATMOUNT_SB_SOURCE 0x00000200U
+#endif
+#ifndef LSMT_ROOT
+#define LSMT_ROOT 0xffffffffffffffffULL
+#endif
+#ifndef MNT_ID_REQ_SIZE_VER0
+#define MNT_ID_REQ_SIZE_VER0 24U
+#endif
+
+struct kv_mnt_id_req {
+	uint32_t size;
+	uint32_t spare;
+	uint64_t mnt_id;
+	uint64_t param;
+	uint64_t mnt_ns_id; /* VER1 only; we send VER0 */
+};
+
+struct kv_statmount {
+	uint32_t size;
+	uint32_t mnt_opts;
+	uint64_t mask;
+	uint32_t sb_dev_major, sb_dev_minor;
+	uint64_t sb_magic;
+	uint32_t sb_flags;
+	uint32_t fs_type;
+	uint64_t mnt_id, mnt_parent_id;
+	uint32_t mnt_id_old, mnt_parent_id_old;
+	uint64_t mnt_attr, mnt_propagation, mnt_peer_group, mnt_master, propagate_from;
+	uint32_t mnt_root, mnt_point;
+	uint64_t mnt_ns_id;
+	uint32_t fs_subtype, sb_source, opt_num, opt_array, opt_sec_num, opt_sec_array;
+	uint64_t supported_mask;
+	uint32_t mnt_uidmap_num, mnt_uidmap, mnt_gidmap_num, mnt_gidmap;
+	uint64_t spare2[43];
+	char str[]; /* string fields above are offsets into this */
+};
+
+_Static_assert(offsetof(struct kv_statmount, str) == 512, "struct statmount layout");
+_Static_assert(offsetof(struct kv_mnt_id_req, mnt_ns_id) == MNT_ID_REQ_SIZE_VER0, "mnt_id_req layout");
+
+#define SM_MASK_WALK (STATMOUNT_MNT_BASIC | STATMOUNT_MNT_POINT)
+#define SM_MASK_FULL                                                                              \
+	(STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_MNT_ROOT | STATMOUNT_MNT_POINT |       \
+	 STATMOUNT_FS_TYPE | STATMOUNT_FS_SUBTYPE | STATMOUNT_SB_SOURCE)
+/* The kernel leaves out empty strings: no subtype, or no mount point when unreachable (2). */
+#define SM_MASK_NEEDED (SM_MASK_FULL & ~(STATMOUNT_FS_SUBTYPE | STATMOUNT_MNT_POINT))
+
+#define SM_BUF_MIN ((size_t)4096)
+#define SM_BUF_MAX ((size_t)1024 * 1024)
+#define LM_PAGE 4096            /* ids per listmount() call */
+#define LIST_MAX (1024 * 1024)  /* mounts per kview_list_under() answer */
+#define STACK_MAX 256           /* mounts counted at one path */
+#define AT_RETRIES 3            /* statx/statmount races with an umount */
+
+#define MOUNTINFO_PATH "/proc/self/mountinfo"
+#define STATX_FLAGS (AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT)
+
+/* ---- back-end choice ---- */
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static bool probe_statmount_ok; /* written once, inside probe_once */
+static _Atomic int backend_forced = KVIEW_BACKEND_AUTO;
+
+/* ---- statmount back-end ---- */
+
+struct smbuf {
+	struct kv_statmount *sm;
+	size_t size;
+};
+
+static void smbuf_done(struct smbuf *b)
+{
+	free(b->sm);
+	b->sm = NULL;
+	b->size = 0;
+}
+
+static int sm_fetch(struct smbuf *b, uint64_t mnt_id, uint64_t mask)
+{
+	struct kv_mnt_id_req req = {
+		.size = MNT_ID_REQ_SIZE_VER0,
+		.mnt_id = mnt_id,
+		.param = mask,
+	};
+
+	if (!b->sm) {
+		b->sm = malloc(SM_BUF_MIN);
+		if (!b->sm)
+			return -ENOMEM;
+		b->size = SM_BUF_MIN;
+	}
+
+	/* Grows 4 KiB -> 1 MiB by doubling: at most nine calls. */
+	for (;;) {
+		struct kv_statmount *n;
+
+		if (syscall(__NR_statmount, &req, b->sm, b->size, 0) >= 0)
+			break;
+		if (errno != EOVERFLOW)
+			return -errno;
+		if (b->size >= SM_BUF_MAX)
+			return -EOVERFLOW;
+		n = malloc(b->size * 2);
+		if (!n)
+			return -ENOMEM;
+		free(b->sm);
+		b->sm = n;
+		b->size *= 2;
+	}
+
+	if (b->sm->size < offsetof(struct kv_statmount, str) || b->sm->size > b->size)
+		return -EBADMSG;
+	return 0;
+}
+
+/* The string at offset @off of the last answer, or NULL if the kernel did not set @flag. */
+static const char *sm_str(const struct smbuf *b, uint64_t flag, uint32_t off)
+{
+	size_t avail = b->sm->size - offsetof(struct kv_statmount, str);
+
+	if (!(b->sm->mask & flag) || off >= avail || !memchr(b->sm->str + off, 0, avail - off))
+		return NULL;
+	return b->sm->str + off;
+}
+
+static int mount_fill(struct kview_mount *ret, uint64_t id, uint64_t parent_id, unsigned maj,
+		      unsigned min, const char *type, const char *subtype, const char *source,
+		      const char *root, const char *point)
+{
+	_cleanup_(kview_mount_done) struct kview_mount m = {
+		.mnt_id = id,
+		.parent_id = parent_id,
+		.dev_major = maj,
+		.dev_minor = min,
+	};
+
+	if (subtype && subtype[0]) {
+		if (asprintf(&m.fstype, "%s.%s", type, subtype) < 0)
+			m.fstype = NULL;
+	} else
+		m.fstype = strdup(type);
+	m.source = strdup(source);
+	m.mnt_root = strdup(root);
+	m.mnt_point = strdup(point);
+	if (!m.fstype || !m.source || !m.mnt_root || !m.mnt_point)
+		return -ENOMEM;
+
+	*ret = m;
+	m = (struct kview_mount){ 0 };
+	return 0;
+}
+
+/* -ENOENT if the mount is not visible from our root (2). */
+static int sm_to_mount(const struct smbuf *b, struct kview_mount *ret)
+{
+	const struct kv_statmount *sm = b->sm;
+	const char *type, *subtype, *source, *root, *point;
+
+	point = sm_str(b, STATMOUNT_MNT_POINT, sm->mnt_point);
+	if (!point)
+		return -ENOENT;
+	if ((sm->mask & SM_MASK_NEEDED) != SM_MASK_NEEDED)
+		return -EBADMSG;
+	type = sm_str(b, STATMOUNT_FS_TYPE, sm->fs_type);
+	subtype = sm_str(b, STATMOUNT_FS_SUBTYPE, sm->fs_subtype);
+	source = sm_str(b, STATMOUNT_SB_SOURCE, sm->sb_source);
+	root = sm_str(b, STATMOUNT_MNT_ROOT, sm->mnt_root);
+	if (!type || !source || !root)
+		return -EBADMSG;
+
+	return mount_fill(ret, sm->mnt_id, sm->mnt_parent_id, sm->sb_dev_major, sm->sb_dev_minor,
+			  type, subtype, source, root, point);
+}
+
+static void probe(void)
+{
+	_cleanup_(smbuf_done) struct smbuf b = { 0 };
+	struct statx stx;
+
+	if (statx(AT_FDCWD, "/", STATX_FLAGS, STATX_MNT_ID_UNIQUE, &stx) < 0)
+		return;
+	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return;
+	if (sm_fetch(&b, stx.stx_mnt_id, SM_MASK_FULL) < 0)
+		return;
+	/* 6.8-6.12 have statmount without sb_source (added with fs_subtype, in 6.13). */
+	if ((b.sm->mask & (SM_MASK_NEEDED | STATMOUNT_MNT_POINT)) !=
+	    (SM_MASK_NEEDED | STATMOUNT_MNT_POINT))
+		return;
+	probe_statmount_ok = true;
+}
+
+static bool have_statmount(void)
+{
+	int r = pthread_once(&probe_once, probe);
+
+	assert(r == 0); /* pthread_once() only fails on invalid arguments */
+	(void)r;
+	return probe_statmount_ok;
+}
+
+int kview_set_backend(enum kview_backend b)
+{
+	switch (b) {
+	case KVIEW_BACKEND_AUTO:
+	case KVIEW_BACKEND_MOUNTINFO:
+		break;
+	case KVIEW_BACKEND_STATMOUNT:
+		if (!have_statmount())
+			return -EOPNOTSUPP;
+		break;
+	default:
+		return -EINVAL;
+	}
+	atomic_store(&backend_forced, (int)b);
+	return 0;
+}
+
+enum kview_backend kview_get_backend(void)
+{
+	int b = atomic_load(&backend_forced);
+
+	if (b != KVIEW_BACKEND_AUTO)
+		return (enum kview_backend)b;
+	return have_statmount() ? KVIEW_BACKEND_STATMOUNT : KVIEW_BACKEND_MOUNTINFO;
+}
+
+static bool use_statmount(void)
+{
+	return kview_get_backend() == KVIEW_BACKEND_STATMOUNT;
+}
+
+/* ---- mountinfo back-end ---- */
+
+static void unref_tablep(struct libmnt_table **tb)
+{
+	mnt_unref_table(*tb);
+}
+
+static void free_iterp(struct libmnt_iter **it)
+{
+	mnt_free_iter(*it);
+}
+
+static int mi_load(struct libmnt_table **ret)
+{
+	_cleanup_(unref_tablep) struct libmnt_table *tb = mnt_new_table();
+	int r;
+
+	if (!tb)
+		return -ENOMEM;
+	r = mnt_table_parse_file(tb, MOUNTINFO_PATH);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return -EBADMSG;
+	*ret = TAKE_PTR(tb);
+	return 0;
+}
+
+static int mi_to_mount(struct libmnt_fs *fs, struct kview_mount *ret)
+{
+	const char *type = mnt_fs_get_fstype(fs);
+	const char *source = mnt_fs_get_source(fs);
+	const char *root = mnt_fs_get_root(fs);
+	const char *point = mnt_fs_get_target(fs);
+	int id = mnt_fs_get_id(fs), parent_id = mnt_fs_get_parent_id(fs);
+	dev_t dev = mnt_fs_get_devno(fs);
+
+	if (!type || !root || !point || id < 0 || parent_id < 0)
+		return -EBADMSG;
+	/* A mountinfo line always has a source ("none" when the kernel has none); be safe anyway. */
+	if (!source)
+		source = "none";
+	return mount_fill(ret, (uint64_t)id, (uint64_t)parent_id, major(dev), minor(dev), type, NULL,
+			  source, root, point);
+}
+
+/* Borrowed from @tb; -ENOENT if absent. */
+static int mi_find_id(struct libmnt_table *tb, uint64_t id, struct libmnt_fs **ret)
+{
+	_cleanup_(free_iterp) struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	int r;
+
+	if (!it)
+		return -ENOMEM;
+	if (id > INT_MAX)
+		return -ENOENT;
+	while ((r = mnt_table_next_fs(tb, it, &fs)) == 0)
+		if (mnt_fs_get_id(fs) == (int)id) {
+			*ret = fs;
+			return 0;
+		}
+	return r < 0 ? r : -ENOENT;
+}
+
+static bool target_is(struct libmnt_fs *fs, const char *path)
+{
+	const char *t = mnt_fs_get_target(fs);
+
+	return t && strcmp(t, path) == 0;
+}
+
+/*
+ * Kernels before 5.8 have no STATX_MNT_ID: all mountinfo entries at @path count, and the top is the
+ * last one that no other entry there has as its parent. Unlike the id walk, this also counts
+ * mounts at @path that a mount on an ancestor hides.
+ */
+static int mi_at_by_target(struct libmnt_table *tb, const char *path, struct libmnt_fs **ret_top)
+{
+	_cleanup_(free_iterp) struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *at[STACK_MAX], *fs, *top = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!it)
+		return -ENOMEM;
+	while ((r = mnt_table_next_fs(tb, it, &fs)) == 0)
+		if (target_is(fs, path) && n < ELEMENTSOF(at))
+			at[n++] = fs;
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < n; i++) {
+		bool covered = false;
+
+		for (size_t j = 0; j < n && !covered; j++)
+			covered = j != i && mnt_fs_get_parent_id(at[j]) == mnt_fs_get_id(at[i]);
+		if (!covered)
+			top = at[i];
+	}
+	if (n > 0 && !top)
+		top = at[n - 1]; /* a parent loop: only a corrupt table has one */
+	*ret_top = top;
+	return (int)n;
+}
+
+static int mi_at(const char *path, struct kview_mount *ret_top)
+{
+	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
+	struct libmnt_fs *top = NULL, *cur;
+	struct statx stx;
+	int r, n;
+
+	if (statx(AT_FDCWD, path, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID, &stx) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
+		return -ELOOP;
+
+	r = mi_load(&tb);
+	if (r < 0)
+		return r;
+
+	if (!(stx.stx_mask & STATX_MNT_ID)) {
+		n = mi_at_by_target(tb, path, &top);
+		if (n <= 0)
+			return n;
+	} else {
+		/* Same walk as the statmount back-end: the top mount, then its parents at @path. */
+		r = mi_find_id(tb, stx.stx_mnt_id, &top);
+		if (r == -ENOENT)
+			return 0; /* unmounted since statx() */
+		if (r < 0)
+			return r;
+		if (!target_is(top, path))
+			return 0;
+		for (n = 1, cur = top; n < STACK_MAX; n++) {
+			struct libmnt_fs *parent;
+			int pid = mnt_fs_get_parent_id(cur);
+
+			if (pid < 0 || pid == mnt_fs_get_id(cur))
+				break;
+			r = mi_find_id(tb, (uint64_t)pid, &parent);
+			if (r == -ENOENT)
+				break;
+			if (r < 0)
+				return r;
+			if (!target_is(parent, path))
+				break;
+			cur = parent;
+		}
+	}
+
+	if (ret_top) {
+		r = mi_to_mount(top, ret_top);
+		if (r < 0)
+			return r;
+	}
+	return n;
+}
+
+static int mi_by_id(uint64_t mnt_id, struct kview_mount *ret)
+{
+	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
+	struct libmnt_fs *fs;
+	int r = mi_load(&tb);
+
+	if (r < 0)
+		return r;
+	r = mi_find_id(tb, mnt_id, &fs);
+	if (r < 0)
+		return r;
+	return mi_to_mount(fs, ret);
+}
+
+/* ---- statmount versions ---- */
+
+static int sm_at(const char *path, struct kview_mount *ret_top)
+{
+	_cleanup_(smbuf_done) struct smbuf b = { 0 };
+	_cleanup_(kview_mount_done) struct kview_mount top = { 0 };
+	struct statx stx;
+	const char *point;
+	uint64_t cur, parent;
+	int r = -ENOENT, n;
+
+	for (int i = 0; i < AT_RETRIES && r == -ENOENT; i++) {
+		if (statx(AT_FDCWD, path, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+			return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+		if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
+			return -ELOOP;
+		if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+			return -EOPNOTSUPP;
+		/* ENOENT: unmounted between the two calls; look at the path again. */
+		r = sm_fetch(&b, stx.stx_mnt_id, SM_MASK_FULL);
+	}
+	if (r < 0)
+		return r;
+
+	point = sm_str(&b, STATMOUNT_MNT_POINT, b.sm->mnt_point);
+	if (!point || strcmp(point, path) != 0)
+		return 0;
+	r = sm_to_mount(&b, &top);
+	if (r < 0)
+		return r;
+
+	/* Stacked mounts: each one's parent is the mount it covers, at the same mount point. */
+	cur = top.mnt_id;
+	parent = top.parent_id;
+	for (n = 1; n < STACK_MAX && parent != cur; n++) {
+		r = sm_fetch(&b, parent, SM_MASK_WALK);
+		if (r == -ENOENT)
+			break; /* unmounted meanwhile */
+		if (r < 0)
+			return r;
+		point = sm_str(&b, STATMOUNT_MNT_POINT, b.sm->mnt_point);
+		if (!point || strcmp(point, path) != 0)
+			break;
+		cur = parent;
+		parent = b.sm->mnt_parent_id;
+	}
+
+	if (ret_top) {
+		*ret_top = top;
+		top = (struct kview_mount){ 0 };
+	}
+	return n;
+}
+
+/* ---- public ---- */
+
+void kview_mount_done(struct kview_mount *m)
+{
+	if (!m)
+		return;
+	free(m->fstype);
+	free(m->source);
+	free(m->mnt_root);
+	free(m->mnt_point);
+	m->fstype = m->source = m->mnt_root = m->mnt_point = NULL;
+}
+
+void kview_mounts_free(struct kview_mount *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++)
+		kview_mount_done(&m[i]);
+	free(m);
+}
+
+/*
+ * A count of STACK_MAX is a lower bound: we stop walking there rather than fail, so the caller
+ * still learns the path is mounted and what is on top.
+ */
+int kview_at(const char *path, struct kview_mount *ret_top)
+{
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	return use_statmount() ? sm_at(path, ret_top) : mi_at(path, ret_top);
+}
+
+int kview_of_fd(int fd, struct kview_mount *ret)
+{
+	struct statx stx;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!ret)
+		return -EINVAL;
+
+	if (use_statmount()) {
+		_cleanup_(smbuf_done) struct smbuf b = { 0 };
+		int r;
+
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &stx) < 0)
+			return -errno;
+		if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+			return -EOPNOTSUPP;
+		r = sm_fetch(&b, stx.stx_mnt_id, SM_MASK_FULL);
+		if (r < 0)
+			return r;
+		return sm_to_mount(&b, ret);
+	}
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP;
+	return mi_by_id(stx.stx_mnt_id, ret);
+}
+
+int kview_by_id(uint64_t mnt_id, struct kview_mount *ret)
+{
+	if (!ret)
+		return -EINVAL;
+
+	if (use_statmount()) {
+		_cleanup_(smbuf_done) struct smbuf b = { 0 };
+		int r = sm_fetch(&b, mnt_id, SM_MASK_FULL);
+
+		/* EINVAL: an id outside the unique-id range (an old mountinfo id, 0) names nothing. */
+		if (r == -EINVAL)
+			return -ENOENT;
+		if (r < 0)
+			return r;
+		return sm_to_mount(&b, ret);
+	}
+	return mi_by_id(mnt_id, ret);
+}
+
+static bool is_under(const char *point, const char *prefix, size_t plen)
+{
+	return strncmp(point, prefix, plen) == 0 && point[plen] == '/' && point[plen + 1] != '\0';
+}
+
+struct mlist {
+	struct kview_mount *m;
+	size_t n, cap;
+};
+
+static void mlist_done(struct mlist *l)
+{
+	kview_mounts_free(l->m, l->n);
+	*l = (struct mlist){ 0 };
+}
+
+/* Returns the slot to fill, zeroed, or NULL. */
+static struct kview_mount *mlist_add(struct mlist *l, int *reterr)
+{
+	if (l->n >= LIST_MAX) {
+		*reterr = -E2BIG;
+		return NULL;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct kview_mount *m = reallocarray(l->m, cap, sizeof(*m));
+
+		if (!m) {
+			*reterr = -ENOMEM;
+			return NULL;
+		}
+		l->m = m;
+		l->cap = cap;
+	}
+	l->m[l->n] = (struct kview_mount){ 0 };
+	return &l->m[l->n];
+}
+
+static int sm_list_under(const char *prefix, size_t plen, struct mlist *l)
+{
+	_cleanup_(smbuf_done) struct smbuf b = { 0 };
+	_cleanup_free_ uint64_t *ids = calloc(LM_PAGE, sizeof(*ids));
+	uint64_t last = 0;
+
+	if (!ids)
+		return -ENOMEM;
+
+	for (;;) {
+		struct kv_mnt_id_req req = {
+			.size = MNT_ID_REQ_SIZE_VER0,
+			.mnt_id = LSMT_ROOT,
+			.param = last,
+		};
+		long n = syscall(__NR_listmount, &req, ids, (size_t)LM_PAGE, 0);
+
+		if (n < 0)
+			return -errno;
+		for (long i = 0; i < n; i++) {
+			struct kview_mount *slot;
+			const char *point;
+			int r = sm_fetch(&b, ids[i], SM_MASK_FULL);
+
+			if (r == -ENOENT)
+				continue; /* unmounted since listmount() */
+			if (r < 0)
+				return r;
+			point = sm_str(&b, STATMOUNT_MNT_POINT, b.sm->mnt_point);
+			if (!point || !is_under(point, prefix, plen))
+				continue;
+			slot = mlist_add(l, &r);
+			if (!slot)
+				return r;
+			r = sm_to_mount(&b, slot);
+			if (r < 0)
+				return r;
+			l->n++;
+		}
+		if (n < LM_PAGE)
+			return 0;
+		last = ids[n - 1];
+	}
+}
+
+static int mi_list_under(const char *prefix, size_t plen, struct mlist *l)
+{
+	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
+	_cleanup_(free_iterp) struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	int r;
+
+	if (!it)
+		return -ENOMEM;
+	r = mi_load(&tb);
+	if (r < 0)
+		return r;
+	while ((r = mnt_table_next_fs(tb, it, &fs)) == 0) {
+		const char *point = mnt_fs_get_target(fs);
+		struct kview_mount *slot;
+
+		if (!point || !is_under(point, prefix, plen))
+			continue;
+		slot = mlist_add(l, &r);
+		if (!slot)
+			return r;
+		r = mi_to_mount(fs, slot);
+		if (r < 0)
+			return r;
+		l->n++;
+	}
+	return r < 0 ? r : 0;
+}
+
+int kview_list_under(const char *prefix, struct kview_mount **ret, size_t *ret_n)
+{
+	_cleanup_(mlist_done) struct mlist l = { 0 };
+	size_t plen;
+	int r;
+
+	if (!prefix || prefix[0] != '/' || !ret || !ret_n)
+		return -EINVAL;
+	/* "/a/b/" means "/a/b"; "/" becomes "", under which every other mount point lies. */
+	plen = strlen(prefix);
+	while (plen > 0 && prefix[plen - 1] == '/')
+		plen--;
+
+	r = use_statmount() ? sm_list_under(prefix, plen, &l) : mi_list_under(prefix, plen, &l);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(l.m);
+	*ret_n = l.n;
+	l.n = 0;
+	return 0;
+}

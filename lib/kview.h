@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kview.h - the kernel's view of what is mounted, by mount id.
+ *
+ * Two back-ends: statx(STATX_MNT_ID_UNIQUE) + statmount(2)/listmount(2) on kernels that have them
+ * (6.8+), libmount's parsing of /proc/self/mountinfo otherwise. Nothing here ever calls
+ * stat/statfs/open on a path inside a mount: the only path-based call is
+ * statx(AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC), which the kernel answers from cached
+ * attributes and which does not block even on a hung FUSE mount.
+ *
+ * The only file that includes <libmount.h>.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kview_mount {
+	uint64_t mnt_id;    /* unique id (statmount back-end) or mountinfo id (fallback) */
+	uint64_t parent_id; /* same id space as mnt_id */
+	uint32_t dev_major, dev_minor;
+	char *fstype;    /* "ext4", "tmpfs", "fuse.sshfs" (type and subtype joined with '.') */
+	char *source;    /* superblock source as mountinfo shows it ("/dev/vda", "127.0.0.2:/tvol") */
+	char *mnt_root;  /* root of the mount within its filesystem ("/", "/srv/a" for a bind) */
+	char *mnt_point; /* where it is mounted, as seen from this process's root */
+};
+
+void kview_mount_done(struct kview_mount *m); /* frees the strings; NULL-safe, idempotent */
+
+enum kview_backend {
+	KVIEW_BACKEND_AUTO,      /* statmount if the kernel has it, else mountinfo */
+	KVIEW_BACKEND_STATMOUNT,
+	KVIEW_BACKEND_MOUNTINFO,
+};
+
+/* Choose the back-end for this process (tests force MOUNTINFO to cover the fallback).
+ * Returns -EOPNOTSUPP if STATMOUNT is asked for and the kernel lacks it. */
+int kview_set_backend(enum kview_backend b);
+/* The back-end in effect after AUTO was resolved. */
+enum kview_backend kview_get_backend(void);
+
+/*
+ * kview_at() - how many mounts sit exactly at @path (absolute, normalized, no symlinks),
+ * and the topmost one.
+ * Returns the count (0 when @path is not a mountpoint or does not exist; 2 or more when
+ * mounts are stacked) and, when the count is > 0 and @ret_top is not NULL, fills *ret_top
+ * (caller calls kview_mount_done()). Returns -errno on failure (ELOOP if @path's last
+ * component is a symlink).
+ */
+int kview_at(const char *path, struct kview_mount *ret_top);
+
+/*
+ * kview_of_fd() - the mount that contains the object @fd refers to (any fd, O_PATH included).
+ */
+int kview_of_fd(int fd, struct kview_mount *ret);
+
+/*
+ * kview_by_id() - the mount with id @mnt_id. Returns -ENOENT if there is none.
+ */
+int kview_by_id(uint64_t mnt_id, struct kview_mount *ret);
+
+/*
+ * kview_list_under() - every mount whose mount point is strictly below the directory @prefix
+ * (so "/a/b" matches "/a/b/c", not "/a/bc" nor "/a/b" itself), in mount order.
+ * Sets *ret (array, caller frees each with kview_mount_done() and the array with free())
+ * and *ret_n. Used by reconcile; cost is linear in the mount table.
+ */
+int kview_list_under(const char *prefix, struct kview_mount **ret, size_t *ret_n);
+
+/* Free an array from kview_list_under(). */
+void kview_mounts_free(struct kview_mount *m, size_t n);

@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ledger.c - desired state in SQLite: the host row (state, generation, boot id), shares and
+ * their attachments. The only file that includes <sqlite3.h>; everything above it sees -errno
+ * and plain structs.
+ *
+ * Design notes:
+ * (1) Every write is one BEGIN IMMEDIATE ... COMMIT, so the write lock is taken up front and a
+ *     concurrent writer waits (bounded by the busy timeout) instead of failing mid-transaction.
+ * (2) No transaction is ever open when a function here returns: a mount is never performed
+ *     while the database is locked.
+ * (3) SQL is static text with bound parameters; statements are prepared once per connection.
+ * (4) Durability NORMAL = WAL + synchronous=NORMAL: every commit survives a process crash;
+ *     FULL = synchronous=FULL: a commit also survives power loss.
+ * (5) The schema version is PRAGMA user_version; migrations are append-only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "ledger.h"
+#include "util/cleanup.h"
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_HOST_GET,
+	ST_HOST_SET,
+	ST_HOST_BUMP,
+	ST_HOST_BOOT,
+	ST_SHARE_GET,
+	ST_SHARE_INSERT,
+	ST_SHARE_SET,
+	ST_SHARE_SET_STATE,
+	ST_SHARE_DELETE,
+	ST_ATT_INSERT,
+	ST_ATT_DELETE,
+	ST_ATT_COUNT,
+	ST_SHARES_LIST,
+	ST_ATTS_LIST,
+	_ST_MAX
+};
+
+static const char *const stmt_sql[_ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_HOST_GET] = "SELECT state, generation, boot_id FROM host WHERE id = 1",
+	[ST_HOST_SET] = "UPDATE host SET state = ?1 WHERE id = 1",
+	[ST_HOST_BUMP] = "UPDATE host SET generation = generation + 1 WHERE id = 1",
+	[ST_HOST_BOOT] = "UPDATE host SET boot_id = ?1 WHERE id = 1",
+	[ST_SHARE_GET] = "SELECT s.hash, s.driver, s.export, s.mountpoint, s.options, s.state,"
+			 " s.mount_id, s.dir_created,"
+			 " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
+			 " FROM shares s WHERE s.hash = ?1",
+	[ST_SHARE_INSERT] = "INSERT INTO shares (hash, driver, export, mountpoint, options, state,"
+			    " mount_id, dir_created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_SHARE_SET] = "UPDATE shares SET state = ?2, mount_id = ?3 WHERE hash = ?1",
+	[ST_SHARE_SET_STATE] = "UPDATE shares SET state = ?2 WHERE hash = ?1",
+	[ST_SHARE_DELETE] = "DELETE FROM shares WHERE hash = ?1",
+	[ST_ATT_INSERT] = "INSERT OR IGNORE INTO attachments (hash, volume, owner) VALUES (?1, ?2, ?3)",
+	[ST_ATT_DELETE] = "DELETE FROM attachments WHERE hash = ?1 AND volume = ?2 AND owner = ?3",
+	[ST_ATT_COUNT] = "SELECT count(*) FROM attachments WHERE hash = ?1",
+	[ST_SHARES_LIST] = "SELECT s.hash, s.driver, s.export, s.mountpoint, s.options, s.state,"
+			   " s.mount_id, s.dir_created,"
+			   " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
+			   " FROM shares s ORDER BY s.mountpoint",
+	[ST_ATTS_LIST] = "SELECT volume, owner FROM attachments WHERE hash = ?1"
+			 " ORDER BY volume, owner",
+};
+
+/* Append-only: entry N brings the schema from version N-1 to N. */
+static const char *const migrations[] = {
+	[1] = "CREATE TABLE host ("
+	      "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	      "  state TEXT NOT NULL CHECK (state IN ('up', 'down')),"
+	      "  generation INTEGER NOT NULL,"
+	      "  boot_id TEXT NOT NULL) STRICT;"
+	      "INSERT INTO host (id, state, generation, boot_id) VALUES (1, 'up', 0, '');"
+	      "CREATE TABLE shares ("
+	      "  hash TEXT PRIMARY KEY,"
+	      "  driver TEXT NOT NULL,"
+	      "  export TEXT NOT NULL,"
+	      "  mountpoint TEXT NOT NULL UNIQUE,"
+	      "  options TEXT NOT NULL,"
+	      "  state TEXT NOT NULL CHECK (state IN ('pending', 'mounted', 'unmounting')),"
+	      "  mount_id INTEGER NOT NULL DEFAULT 0,"
+	      "  dir_created INTEGER NOT NULL) STRICT;"
+	      "CREATE TABLE attachments ("
+	      "  hash TEXT NOT NULL REFERENCES shares (hash) ON DELETE CASCADE,"
+	      "  volume TEXT NOT NULL,"
+	      "  owner TEXT NOT NULL,"
+	      "  PRIMARY KEY (hash, volume, owner)) STRICT, WITHOUT ROWID;",
+};
+
+#define LEDGER_SCHEMA_VERSION ((int)ELEMENTSOF(migrations) - 1)
+
+struct ledger {
+	struct volmount_ctx *ctx;
+	sqlite3 *db;
+	sqlite3_stmt *st[_ST_MAX];
+};
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EAGAIN;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+	case SQLITE_READONLY:
+		return -EACCES;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	default:
+		return -EIO;
+	}
+}
+
+/* Record the SQLite failure on the calling thread's error slot; returns the -errno. */
+static int fail(struct ledger *l, int rc, const char *what)
+{
+	int r = map_rc(rc);
+	enum volmount_errkind kind = r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL :
+				     r == -ENOMEM ? VOLMOUNT_ERR_INTERNAL :
+				     r == -EACCES ? VOLMOUNT_ERR_PERM :
+						    VOLMOUNT_ERR_IO;
+
+	if (r == 0)
+		r = -EIO;
+	return ctx_error(l->ctx, r, kind, "ledger: %s: %s", what,
+			 l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+}
+
+static int stmt(struct ledger *l, enum stmt_id id, sqlite3_stmt **ret)
+{
+	int rc;
+
+	if (!l->st[id]) {
+		rc = sqlite3_prepare_v3(l->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					&l->st[id], NULL);
+		if (rc != SQLITE_OK)
+			return fail(l, rc, "prepare");
+	}
+	*ret = l->st[id];
+	return 0;
+}
+
+static void stmt_done(sqlite3_stmt *s)
+{
+	(void)sqlite3_reset(s); /* the error, if any, was reported by sqlite3_step() */
+	(void)sqlite3_clear_bindings(s);
+}
+
+/* Run a statement that returns no rows, with up to three text/int bindings already bound. */
+static int step_done(struct ledger *l, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	stmt_done(s);
+	if (rc != SQLITE_DONE)
+		return fail(l, rc, what);
+	return 0;
+}
+
+static int exec_id(struct ledger *l, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, id, &s);
+
+	if (r < 0)
+		return r;
+	return step_done(l, s, what);
+}
+
+static int begin(struct ledger *l)
+{
+	return exec_id(l, ST_BEGIN, "begin");
+}
+
+/* COMMIT if @r >= 0, else ROLLBACK if a transaction is open; returns the first error.
+ * Safe to call when begin() itself failed. */
+static int end(struct ledger *l, int r)
+{
+	if (r >= 0) {
+		int k = exec_id(l, ST_COMMIT, "commit");
+
+		if (k >= 0)
+			return r;
+		r = k;
+	}
+	if (sqlite3_get_autocommit(l->db) == 0)
+		(void)exec_id(l, ST_ROLLBACK, "rollback"); /* keep the first error */
+	return r;
+}
+
+static int bind_text(struct ledger *l, sqlite3_stmt *s, int i, const char *v)
+{
+	int rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+
+	return rc == SQLITE_OK ? 0 : fail(l, rc, "bind");
+}
+
+static int bind_u64(struct ledger *l, sqlite3_stmt *s, int i, uint64_t v)
+{
+	int rc = sqlite3_bind_int64(s, i, (sqlite3_int64)v);
+
+	return rc == SQLITE_OK ? 0 : fail(l, rc, "bind");
+}
+
+static int col_strdup(sqlite3_stmt *s, int i, char **ret)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	*ret = strdup(t ? (const char *)t : "");
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int migrate(struct ledger *l)
+{
+	sqlite3_stmt *s = NULL;
+	int version, rc, r;
+
+	rc = sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "read schema version");
+	rc = sqlite3_step(s);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	(void)sqlite3_finalize(s);
+	if (version < 0)
+		return fail(l, rc, "read schema version");
+	if (version > LEDGER_SCHEMA_VERSION)
+		return ctx_error(l->ctx, -EPROTO, VOLMOUNT_ERR_CONFIG,
+				 "ledger schema version %d is newer than this volmount (%d)",
+				 version, LEDGER_SCHEMA_VERSION);
+	for (int v = version + 1; v <= LEDGER_SCHEMA_VERSION; v++) {
+		char pragma[64];
+
+		r = begin(l);
+		if (r < 0)
+			return r;
+		/* Another process may have migrated while we waited for the write lock. */
+		rc = sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &s, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+		    sqlite3_column_int(s, 0) >= v) {
+			(void)sqlite3_finalize(s);
+			(void)end(l, 0);
+			continue;
+		}
+		(void)sqlite3_finalize(s);
+		rc = sqlite3_exec(l->db, migrations[v], NULL, NULL, NULL);
+		if (rc == SQLITE_OK) {
+			(void)snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v);
+			rc = sqlite3_exec(l->db, pragma, NULL, NULL, NULL);
+		}
+		r = rc == SQLITE_OK ? 0 : fail(l, rc, "migrate");
+		r = end(l, r);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
+		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct ledger *l;
+	struct stat st;
+	int rc, r;
+
+	/* Create the file ourselves so its mode is 0600 whatever the umask, and check what
+	 * is there on the fd: a regular file of ours, not a symlink planted in its place. */
+	fd = openat(state_fd, "ledger.db", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		    0600);
+	if (fd < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
+				 state_dir, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
+				 state_dir, (unsigned)geteuid());
+	if ((st.st_mode & 0077) != 0 && fchmod(fd, 0600) < 0)
+		return -errno;
+	if (asprintf(&path, "%s/ledger.db", state_dir) < 0)
+		return -ENOMEM;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ctx = ctx;
+	rc = sqlite3_open_v2(path, &l->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = fail(l, rc, "open");
+		ledger_close(l);
+		return r;
+	}
+	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	(void)sqlite3_busy_timeout(l->db, (int)busy_timeout_ms);
+	rc = sqlite3_exec(l->db,
+			  d == VOLMOUNT_DURABILITY_FULL ?
+				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				  " PRAGMA foreign_keys=ON;" :
+				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				  " PRAGMA foreign_keys=ON;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = fail(l, rc, "configure");
+		ledger_close(l);
+		return r;
+	}
+	r = migrate(l);
+	if (r < 0) {
+		ledger_close(l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+void ledger_close(struct ledger *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < _ST_MAX; i++)
+		(void)sqlite3_finalize(l->st[i]);
+	(void)sqlite3_close(l->db);
+	free(l);
+}
+
+void ledger_share_done(struct ledger_share *s)
+{
+	if (!s)
+		return;
+	free(s->hash);
+	free(s->driver);
+	free(s->export);
+	free(s->mountpoint);
+	free(s->options);
+	free(s->state);
+	memset(s, 0, sizeof(*s));
+}
+
+void ledger_shares_free(struct ledger_share *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		ledger_share_done(&s[i]);
+	free(s);
+}
+
+void ledger_attachments_free(struct ledger_attachment *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++) {
+		free(a[i].volume);
+		free(a[i].owner);
+	}
+	free(a);
+}
+
+int ledger_host_get(struct ledger *l, struct ledger_host *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_HOST_GET, &s), rc;
+
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host state");
+		stmt_done(s);
+		return r;
+	}
+	memset(ret, 0, sizeof(*ret));
+	(void)snprintf(ret->state, sizeof(ret->state), "%s",
+		       (const char *)sqlite3_column_text(s, 0));
+	ret->generation = (uint64_t)sqlite3_column_int64(s, 1);
+	(void)snprintf(ret->boot_id, sizeof(ret->boot_id), "%s",
+		       (const char *)sqlite3_column_text(s, 2));
+	stmt_done(s);
+	return 0;
+}
+
+int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *boot_id)
+{
+	sqlite3_stmt *s = NULL;
+	int r = begin(l);
+
+	if (r < 0)
+		return r;
+	if (state) {
+		r = stmt(l, ST_HOST_SET, &s);
+		if (r >= 0)
+			r = bind_text(l, s, 1, state);
+		if (r >= 0)
+			r = step_done(l, s, "set host state");
+	}
+	if (r >= 0 && bump)
+		r = exec_id(l, ST_HOST_BUMP, "raise generation");
+	if (r >= 0 && boot_id) {
+		r = stmt(l, ST_HOST_BOOT, &s);
+		if (r >= 0)
+			r = bind_text(l, s, 1, boot_id);
+		if (r >= 0)
+			r = step_done(l, s, "record boot id");
+	}
+	return end(l, r);
+}
+
+static int read_share(sqlite3_stmt *s, struct ledger_share *ret)
+{
+	struct ledger_share sh = {};
+	int r = 0;
+
+	r = r < 0 ? r : col_strdup(s, 0, &sh.hash);
+	r = r < 0 ? r : col_strdup(s, 1, &sh.driver);
+	r = r < 0 ? r : col_strdup(s, 2, &sh.export);
+	r = r < 0 ? r : col_strdup(s, 3, &sh.mountpoint);
+	r = r < 0 ? r : col_strdup(s, 4, &sh.options);
+	r = r < 0 ? r : col_strdup(s, 5, &sh.state);
+	if (r < 0) {
+		ledger_share_done(&sh);
+		return r;
+	}
+	sh.mount_id = (uint64_t)sqlite3_column_int64(s, 6);
+	sh.dir_created = sqlite3_column_int(s, 7) != 0;
+	sh.n_attachments = (size_t)sqlite3_column_int64(s, 8);
+	*ret = sh;
+	return 0;
+}
+
+int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_SHARE_GET, &s), rc;
+
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	if (r < 0) {
+		stmt_done(s);
+		return r;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = read_share(s, ret);
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = fail(l, rc, "read share");
+	stmt_done(s);
+	return r;
+}
+
+int ledger_share_insert(struct ledger *l, const struct ledger_share *sh)
+{
+	sqlite3_stmt *s = NULL;
+	int r = begin(l);
+
+	if (r >= 0)
+		r = stmt(l, ST_SHARE_INSERT, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, sh->hash);
+		r = r < 0 ? r : bind_text(l, s, 2, sh->driver);
+		r = r < 0 ? r : bind_text(l, s, 3, sh->export);
+		r = r < 0 ? r : bind_text(l, s, 4, sh->mountpoint);
+		r = r < 0 ? r : bind_text(l, s, 5, sh->options);
+		r = r < 0 ? r : bind_text(l, s, 6, sh->state ? sh->state : LEDGER_PENDING);
+		r = r < 0 ? r : bind_u64(l, s, 7, sh->mount_id);
+		r = r < 0 ? r : bind_u64(l, s, 8, sh->dir_created ? 1 : 0);
+		if (r >= 0)
+			r = step_done(l, s, "insert share");
+		else
+			stmt_done(s);
+	}
+	return end(l, r);
+}
+
+int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint64_t mount_id)
+{
+	sqlite3_stmt *s = NULL;
+	int r = begin(l);
+
+	if (r >= 0)
+		r = stmt(l, ST_SHARE_SET, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, hash);
+		r = r < 0 ? r : bind_text(l, s, 2, state);
+		r = r < 0 ? r : bind_u64(l, s, 3, mount_id);
+		if (r >= 0)
+			r = step_done(l, s, "update share");
+		else
+			stmt_done(s);
+	}
+	return end(l, r);
+}
+
+int ledger_share_delete(struct ledger *l, const char *hash)
+{
+	sqlite3_stmt *s = NULL;
+	int r = begin(l);
+
+	if (r >= 0)
+		r = stmt(l, ST_SHARE_DELETE, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, hash);
+		if (r >= 0)
+			r = step_done(l, s, "delete share");
+		else
+			stmt_done(s);
+	}
+	return end(l, r);
+}
+
+static int count_attachments(struct ledger *l, const char *hash, size_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_ATT_COUNT, &s), rc;
+
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	if (r >= 0) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			*ret = (size_t)sqlite3_column_int64(s, 0);
+		else
+			r = fail(l, rc, "count attachments");
+	}
+	stmt_done(s);
+	return r;
+}
+
+int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
+		  const char *owner, bool *ret_added)
+{
+	sqlite3_stmt *s = NULL;
+	int r = begin(l);
+
+	if (r < 0)
+		return r;
+	if (mount_id != 0) {
+		r = stmt(l, ST_SHARE_SET, &s);
+		if (r >= 0) {
+			r = bind_text(l, s, 1, hash);
+			r = r < 0 ? r : bind_text(l, s, 2, LEDGER_MOUNTED);
+			r = r < 0 ? r : bind_u64(l, s, 3, mount_id);
+			if (r >= 0)
+				r = step_done(l, s, "record mount");
+			else
+				stmt_done(s);
+		}
+	}
+	if (r >= 0)
+		r = stmt(l, ST_ATT_INSERT, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, hash);
+		r = r < 0 ? r : bind_text(l, s, 2, volume);
+		r = r < 0 ? r : bind_text(l, s, 3, owner);
+		if (r >= 0) {
+			r = step_done(l, s, "insert attachment");
+			if (r >= 0 && ret_added)
+				*ret_added = sqlite3_changes(l->db) > 0;
+		} else
+			stmt_done(s);
+	}
+	return end(l, r);
+}
+
+int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
+		  bool *ret_removed, size_t *ret_remaining)
+{
+	sqlite3_stmt *s = NULL;
+	size_t remaining = 0;
+	bool removed = false;
+	int r = begin(l);
+
+	if (r < 0)
+		return r;
+	r = stmt(l, ST_ATT_DELETE, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, hash);
+		r = r < 0 ? r : bind_text(l, s, 2, volume);
+		r = r < 0 ? r : bind_text(l, s, 3, owner);
+		if (r >= 0) {
+			r = step_done(l, s, "delete attachment");
+			removed = r >= 0 && sqlite3_changes(l->db) > 0;
+		} else
+			stmt_done(s);
+	}
+	if (r >= 0)
+		r = count_attachments(l, hash, &remaining);
+	if (r >= 0 && remaining == 0) {
+		r = stmt(l, ST_SHARE_SET_STATE, &s);
+		if (r >= 0) {
+			r = bind_text(l, s, 1, hash);
+			r = r < 0 ? r : bind_text(l, s, 2, LEDGER_UNMOUNTING);
+			if (r >= 0)
+				r = step_done(l, s, "mark share unmounting");
+			else
+				stmt_done(s);
+		}
+	}
+	r = end(l, r);
+	if (r < 0)
+		return r;
+	if (ret_removed)
+		*ret_removed = removed;
+	if (ret_remaining)
+		*ret_remaining = remaining;
+	return 0;
+}
+
+int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
+{
+	struct ledger_share *v = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_SHARES_LIST, &s), rc;
+
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct ledger_share *nv = reallocarray(v, ncap, sizeof(*v));
+
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		r = read_share(s, &v[n]);
+		if (r < 0)
+			break;
+		n++;
+	}
+	if (r >= 0 && rc != SQLITE_DONE)
+		r = fail(l, rc, "list shares");
+	stmt_done(s);
+	if (r < 0) {
+		ledger_shares_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_attachment **ret,
+			    size_t *ret_n)
+{
+	struct ledger_attachment *v = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_ATTS_LIST, &s), rc = SQLITE_DONE;
+
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	while (r >= 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct ledger_attachment *nv = reallocarray(v, ncap, sizeof(*v));
+
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[n].volume = NULL;
+		v[n].owner = NULL;
+		r = col_strdup(s, 0, &v[n].volume);
+		r = r < 0 ? r : col_strdup(s, 1, &v[n].owner);
+		n++;
+	}
+	if (r >= 0 && rc != SQLITE_DONE)
+		r = fail(l, rc, "list attachments");
+	stmt_done(s);
+	if (r < 0) {
+		ledger_attachments_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}

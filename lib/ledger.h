@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ledger.h - the durable record of shares and attachments (SQLite). The only module that
+ * includes <sqlite3.h>. Every write is one short BEGIN IMMEDIATE transaction; none is ever held
+ * across a mount. Callers hold ctx->db_lock around each call (one connection per context).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "volmount.h"
+
+struct ledger;
+struct volmount_ctx;
+
+/* Share states as recorded (desired/progress, not observation). */
+#define LEDGER_PENDING    "pending"    /* row written, mount not yet verified */
+#define LEDGER_MOUNTED    "mounted"    /* mounted and verified; mount_id recorded */
+#define LEDGER_UNMOUNTING "unmounting" /* last attachment gone; unmount in progress */
+
+struct ledger_share {
+	char *hash;
+	char *driver;
+	char *export;     /* normalized */
+	char *mountpoint;
+	char *options;    /* canonical */
+	char *state;      /* LEDGER_* */
+	uint64_t mount_id; /* 0: none recorded */
+	bool dir_created;  /* we created the mountpoint directory, so we may remove it */
+	size_t n_attachments;
+};
+
+struct ledger_attachment {
+	char *volume;
+	char *owner;
+};
+
+struct ledger_host {
+	char state[8]; /* "up" | "down" */
+	uint64_t generation;
+	char boot_id[40];
+};
+
+void ledger_share_done(struct ledger_share *s);
+void ledger_shares_free(struct ledger_share *s, size_t n);
+void ledger_attachments_free(struct ledger_attachment *a, size_t n);
+
+/* Open or create <state_dir>/ledger.db (0600) through @state_fd, migrate, set pragmas. */
+int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
+		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret);
+void ledger_close(struct ledger *l);
+
+int ledger_host_get(struct ledger *l, struct ledger_host *ret);
+/* Set the host state; with @bump, raise the generation; record @boot_id if not NULL. */
+int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *boot_id);
+
+/* -ENOENT if no share has @hash. */
+int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret);
+/* Insert a share row in state pending (fails with -EEXIST if present). */
+int ledger_share_insert(struct ledger *l, const struct ledger_share *s);
+/* Update state and mount id of a share. */
+int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint64_t mount_id);
+int ledger_share_delete(struct ledger *l, const char *hash);
+
+/*
+ * In one transaction: mark the share mounted with @mount_id (if @mount_id != 0) and add the
+ * attachment (a no-op if present). *ret_added tells whether it was new.
+ */
+int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
+		  const char *owner, bool *ret_added);
+/*
+ * In one transaction: remove the attachment; if none remain, mark the share unmounting.
+ * *ret_removed: whether it existed; *ret_remaining: attachments left.
+ */
+int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
+		  bool *ret_removed, size_t *ret_remaining);
+
+/* All shares (ordered by mountpoint), with n_attachments filled. */
+int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n);
+/* Attachments of one share (ordered by volume, owner). */
+int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_attachment **ret,
+			    size_t *ret_n);

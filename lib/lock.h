@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * lock.h - OFD locks (F_OFD_SETLK) that serialise operations between threads and processes
+ * alike: the host lock (<run>/host.lock; shared for attach/detach, exclusive for host-up and
+ * host-down) and one lock per share (<run>/locks/<hash>.lock). Every wait is bounded by a
+ * deadline; lock files are never deleted while the host is up.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct volmount_ctx;
+
+/* Returns an fd holding the lock (release with lock_release()), -ETIMEDOUT when @deadline_ms
+ * (a now_ms() value) passes, or another -errno. */
+int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms);
+int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms);
+
+/* Close @fd, which releases its locks. Accepts negative fds. */
+void lock_release(int fd);

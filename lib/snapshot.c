@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * snapshot.c - a read-only picture of the ledger joined with what the kernel shows at each
+ * mountpoint. Takes no lock (readers never wait behind a slow mount) and never touches a path
+ * inside a mount: the state comes from mount ids only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "ledger.h"
+
+struct snap_share {
+	struct ledger_share row;
+	const char *state;
+	struct ledger_attachment *att;
+	size_t n_att;
+};
+
+struct volmount_snapshot {
+	char host_state[8];
+	uint64_t generation;
+	struct snap_share *s;
+	size_t n;
+};
+
+VOLMOUNT_EXPORT void volmount_snapshot_free(struct volmount_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		ledger_share_done(&s->s[i].row);
+		ledger_attachments_free(s->s[i].att, s->s[i].n_att);
+	}
+	free(s->s);
+	free(s);
+}
+
+/* Observed state of one share (see volmount.h for the words). */
+static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_share *row)
+{
+	int obs = share_observe(ctx, row->mountpoint, row->mount_id, NULL, NULL);
+
+	switch (obs) {
+	case OBS_NONE:
+		return row->n_attachments > 0 ? "missing" : "unmounted";
+	case OBS_OURS:
+		return "mounted";
+	case OBS_STACKED:
+		return "stacked";
+	case OBS_FOREIGN:
+	case OBS_MATCH:
+		return "foreign";
+	default:
+		return "unknown";
+	}
+}
+
+VOLMOUNT_EXPORT int volmount_snapshot_new(struct volmount_ctx *ctx, struct volmount_snapshot **ret)
+{
+	struct volmount_snapshot *s;
+	struct ledger_share *rows = NULL;
+	struct ledger_host h;
+	size_t n = 0;
+	int r;
+
+	if (!ctx || !ret)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	r = ctx_open(ctx);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	ctx_db_lock(ctx);
+	r = ledger_host_get(ctx->ledger, &h);
+	if (r >= 0)
+		r = ledger_shares_list(ctx->ledger, &rows, &n);
+	if (r >= 0 && n > 0) {
+		s->s = calloc(n, sizeof(*s->s));
+		if (!s->s)
+			r = -ENOMEM;
+	}
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		s->s[i].row = rows[i];
+		memset(&rows[i], 0, sizeof(rows[i]));
+		s->n++;
+		r = ledger_attachments_list(ctx->ledger, s->s[i].row.hash, &s->s[i].att,
+					    &s->s[i].n_att);
+	}
+	ctx_db_unlock(ctx);
+	ledger_shares_free(rows, n);
+	if (r < 0) {
+		volmount_snapshot_free(s);
+		return r;
+	}
+	memcpy(s->host_state, h.state, sizeof(s->host_state));
+	s->generation = h.generation;
+	for (size_t i = 0; i < s->n; i++)
+		s->s[i].state = observe_state(ctx, &s->s[i].row);
+	ctx_clear_error(ctx); /* an observation failure is reported as the state "unknown" */
+	*ret = s;
+	return 0;
+}
+
+#define SHARE(s, i) ((s) && (i) < (s)->n)
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_host_state(const struct volmount_snapshot *s)
+{
+	return s ? s->host_state : NULL;
+}
+
+VOLMOUNT_EXPORT uint64_t volmount_snapshot_generation(const struct volmount_snapshot *s)
+{
+	return s ? s->generation : 0;
+}
+
+VOLMOUNT_EXPORT size_t volmount_snapshot_n_shares(const struct volmount_snapshot *s)
+{
+	return s ? s->n : 0;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_share_driver(const struct volmount_snapshot *s,
+							   size_t i)
+{
+	return SHARE(s, i) ? s->s[i].row.driver : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_share_export(const struct volmount_snapshot *s,
+							   size_t i)
+{
+	return SHARE(s, i) ? s->s[i].row.export : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_share_mountpoint(const struct volmount_snapshot *s,
+							       size_t i)
+{
+	return SHARE(s, i) ? s->s[i].row.mountpoint : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_share_options(const struct volmount_snapshot *s,
+							    size_t i)
+{
+	return SHARE(s, i) ? s->s[i].row.options : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_share_state(const struct volmount_snapshot *s,
+							  size_t i)
+{
+	return SHARE(s, i) ? s->s[i].state : NULL;
+}
+
+VOLMOUNT_EXPORT uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s,
+							  size_t i)
+{
+	return SHARE(s, i) ? s->s[i].row.mount_id : 0;
+}
+
+VOLMOUNT_EXPORT size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s,
+							     size_t i)
+{
+	return SHARE(s, i) ? s->s[i].n_att : 0;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_attachment_volume(const struct volmount_snapshot *s,
+								size_t i, size_t j)
+{
+	return SHARE(s, i) && j < s->s[i].n_att ? s->s[i].att[j].volume : NULL;
+}
+
+VOLMOUNT_EXPORT const char *volmount_snapshot_attachment_owner(const struct volmount_snapshot *s,
+							       size_t i, size_t j)
+{
+	return SHARE(s, i) && j < s->s[i].n_att ? s->s[i].att[j].owner : NULL;
+}

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-kview.c - unit test of lib/kview.c against real mounts (tmpfs, bind, stacked, fuse without
+ * a daemon) made in a private mount namespace of its own, under a private tmpfs over /tmp.
+ * Every case runs once per back-end, and the two back-ends are compared field by field. Exits 77
+ * (skip) when it may not create a mount namespace.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kview.h"
+#include "test.h"
+#include "util/cleanup.h"
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#endif
+
+static char base[64];       /* a tmpfs, private to this test's namespace */
+static bool have_statmount; /* the statmount back-end can be selected */
+
+static const enum kview_backend backends[] = { KVIEW_BACKEND_STATMOUNT, KVIEW_BACKEND_MOUNTINFO };
+
+/* Selects @b; false if this kernel (or valgrind) lacks statmount, which setup() vetted. */
+static bool use(enum kview_backend b)
+{
+	int r = kview_set_backend(b);
+
+	if (b == KVIEW_BACKEND_STATMOUNT && !have_statmount) {
+		ASSERT_EQ(r, -EOPNOTSUPP);
+		return false;
+	}
+	ASSERT_EQ(r, 0);
+	ASSERT_EQ(kview_get_backend(), b);
+	return true;
+}
+
+static char *at_base(const char *rel)
+{
+	char *p;
+
+	ASSERT_TRUE(asprintf(&p, "%s/%s", base, rel) > 0);
+	return p;
+}
+
+static char *mkdir_base(const char *rel)
+{
+	char *p = at_base(rel);
+
+	ASSERT_EQ(mkdir(p, 0755), 0);
+	return p;
+}
+
+static void mount_tmpfs(const char *source, const char *target)
+{
+	ASSERT_EQ(mount(source, target, "tmpfs", 0, "size=1m,mode=0755"), 0);
+}
+
+/* The id statx reports for @path in the back-end's id space. */
+static uint64_t id_of(const char *path, enum kview_backend b)
+{
+	unsigned mask = b == KVIEW_BACKEND_STATMOUNT ? STATX_MNT_ID_UNIQUE : STATX_MNT_ID;
+	struct statx stx;
+
+	ASSERT_EQ(statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, mask, &stx), 0);
+	ASSERT_TRUE(stx.stx_mask & mask);
+	return stx.stx_mnt_id;
+}
+
+static void assert_same_mount(const struct kview_mount *a, const struct kview_mount *b)
+{
+	ASSERT_STREQ(a->fstype, b->fstype);
+	ASSERT_STREQ(a->source, b->source);
+	ASSERT_STREQ(a->mnt_root, b->mnt_root);
+	ASSERT_STREQ(a->mnt_point, b->mnt_point);
+	ASSERT_EQ(a->dev_major, b->dev_major);
+	ASSERT_EQ(a->dev_minor, b->dev_minor);
+}
+
+/* kview_at() through both back-ends: same count, same top; returns the count, top in *ret. */
+static int at_both(const char *path, struct kview_mount *ret)
+{
+	struct kview_mount m[ELEMENTSOF(backends)] = { 0 };
+	int n[ELEMENTSOF(backends)];
+	size_t used = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		if (!use(backends[i]))
+			continue;
+		n[used] = kview_at(path, &m[used]);
+		if (n[used] > 0)
+			ASSERT_EQ(m[used].mnt_id, id_of(path, backends[i]));
+		used++;
+	}
+	ASSERT_TRUE(used > 0);
+	for (size_t i = 1; i < used; i++) {
+		ASSERT_EQ(n[i], n[0]);
+		if (n[0] > 0)
+			assert_same_mount(&m[i], &m[0]);
+	}
+	for (size_t i = 1; i < used; i++)
+		kview_mount_done(&m[i]);
+	if (ret && n[0] > 0)
+		*ret = m[0];
+	else
+		kview_mount_done(&m[0]);
+	return n[0];
+}
+
+static void test_backend_choice(void)
+{
+	ASSERT_EQ(kview_set_backend((enum kview_backend)42), -EINVAL);
+	ASSERT_EQ(kview_set_backend(KVIEW_BACKEND_AUTO), 0);
+	ASSERT_EQ(kview_get_backend(),
+		  have_statmount ? KVIEW_BACKEND_STATMOUNT : KVIEW_BACKEND_MOUNTINFO);
+	ASSERT_EQ(kview_set_backend(KVIEW_BACKEND_MOUNTINFO), 0);
+	ASSERT_EQ(kview_get_backend(), KVIEW_BACKEND_MOUNTINFO);
+	ASSERT_EQ(kview_set_backend(KVIEW_BACKEND_STATMOUNT), have_statmount ? 0 : -EOPNOTSUPP);
+}
+
+static void test_not_mountpoint(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("plain");
+	_cleanup_free_ char *file = at_base("plain/file");
+	_cleanup_free_ char *below_file = at_base("plain/file/x");
+	_cleanup_free_ char *missing = at_base("missing");
+	_cleanup_close_ int fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	struct kview_mount m = { 0 };
+
+	ASSERT_TRUE(fd >= 0);
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		if (!use(backends[i]))
+			continue;
+		ASSERT_EQ(kview_at(dir, &m), 0);
+		ASSERT_EQ(kview_at(file, NULL), 0);
+		ASSERT_EQ(kview_at(missing, &m), 0);
+		ASSERT_EQ(kview_at(below_file, &m), 0);
+		ASSERT_TRUE(m.fstype == NULL); /* untouched */
+		ASSERT_EQ(kview_at("relative/path", &m), -EINVAL);
+		ASSERT_EQ(kview_at(NULL, &m), -EINVAL);
+		ASSERT_EQ(kview_at(base, NULL), 1);
+	}
+	ASSERT_EQ(at_both(base, NULL), 1);
+}
+
+static void test_tmpfs(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("tmp");
+	struct kview_mount m = { 0 }, parent = { 0 };
+	struct stat st;
+
+	mount_tmpfs("kv-source", dir);
+	ASSERT_EQ(stat(dir, &st), 0);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	ASSERT_STREQ(m.fstype, "tmpfs");
+	ASSERT_STREQ(m.source, "kv-source");
+	ASSERT_STREQ(m.mnt_root, "/");
+	ASSERT_STREQ(m.mnt_point, dir);
+	ASSERT_EQ(m.dev_major, major(st.st_dev));
+	ASSERT_EQ(m.dev_minor, minor(st.st_dev));
+	kview_mount_done(&m);
+	kview_mount_done(&m); /* idempotent */
+	kview_mount_done(NULL);
+
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		if (!use(backends[i]))
+			continue;
+		ASSERT_EQ(kview_at(dir, &m), 1);
+		ASSERT_EQ(kview_at(base, &parent), 1);
+		ASSERT_EQ(m.parent_id, parent.mnt_id);
+		kview_mount_done(&m);
+		kview_mount_done(&parent);
+	}
+	ASSERT_EQ(umount2(dir, 0), 0);
+	ASSERT_EQ(at_both(dir, NULL), 0);
+}
+
+static void test_none_source(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("none");
+	struct kview_mount m = { 0 };
+
+	mount_tmpfs("none", dir);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	ASSERT_STREQ(m.source, "none");
+	kview_mount_done(&m);
+	ASSERT_EQ(umount2(dir, 0), 0);
+}
+
+static void test_bind_subdir(void)
+{
+	_cleanup_free_ char *src = mkdir_base("bsrc");
+	_cleanup_free_ char *sub = at_base("bsrc/a");
+	_cleanup_free_ char *subsub = at_base("bsrc/a/b");
+	_cleanup_free_ char *dst = mkdir_base("bdst");
+	struct kview_mount s = { 0 }, d = { 0 };
+
+	mount_tmpfs("bind-src", src);
+	ASSERT_EQ(mkdir(sub, 0755), 0);
+	ASSERT_EQ(mkdir(subsub, 0755), 0);
+	ASSERT_EQ(mount(subsub, dst, "none", MS_BIND, NULL), 0); /* a type: valgrind checks it */
+
+	ASSERT_EQ(at_both(src, &s), 1);
+	ASSERT_EQ(at_both(dst, &d), 1);
+	ASSERT_STREQ(d.mnt_root, "/a/b");
+	ASSERT_STREQ(d.mnt_point, dst);
+	ASSERT_STREQ(d.fstype, "tmpfs");
+	ASSERT_STREQ(d.source, s.source);
+	ASSERT_EQ(d.dev_major, s.dev_major);
+	ASSERT_EQ(d.dev_minor, s.dev_minor);
+	ASSERT_TRUE(d.mnt_id != s.mnt_id);
+	kview_mount_done(&s);
+	kview_mount_done(&d);
+
+	/* The bind source's subdirectory is no mount point. */
+	ASSERT_EQ(at_both(subsub, NULL), 0);
+	ASSERT_EQ(umount2(dst, 0), 0);
+	ASSERT_EQ(umount2(src, 0), 0);
+}
+
+static void test_stacked(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("stack");
+	_cleanup_free_ char *y = at_base("stack/y");
+	struct kview_mount m = { 0 };
+
+	mount_tmpfs("first", dir);
+	ASSERT_EQ(at_both(dir, NULL), 1);
+	ASSERT_EQ(mkdir(y, 0755), 0);
+	mount_tmpfs("hidden", y);
+	mount_tmpfs("second", dir);
+	ASSERT_EQ(at_both(dir, &m), 2);
+	ASSERT_STREQ(m.source, "second");
+	kview_mount_done(&m);
+
+	/* "stack/y" in the covered tmpfs is no longer reachable; a fresh one on top is. */
+	ASSERT_EQ(at_both(y, NULL), 0);
+	ASSERT_EQ(mkdir(y, 0755), 0);
+	mount_tmpfs("visible", y);
+	ASSERT_EQ(at_both(y, &m), 1);
+	ASSERT_STREQ(m.source, "visible");
+	kview_mount_done(&m);
+
+	mount_tmpfs("third", dir);
+	ASSERT_EQ(at_both(dir, &m), 3);
+	ASSERT_STREQ(m.source, "third");
+	kview_mount_done(&m);
+
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+	ASSERT_EQ(at_both(dir, &m), 2);
+	ASSERT_STREQ(m.source, "second");
+	kview_mount_done(&m);
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	ASSERT_STREQ(m.source, "first");
+	kview_mount_done(&m);
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+	ASSERT_EQ(at_both(dir, NULL), 0);
+}
+
+static void test_symlink(void)
+{
+	_cleanup_free_ char *target = mkdir_base("ltarget");
+	_cleanup_free_ char *link = at_base("link");
+	_cleanup_free_ char *dangling = at_base("dangling");
+	_cleanup_free_ char *through = at_base("link/x");
+
+	mount_tmpfs("under-link", target);
+	ASSERT_EQ(symlink(target, link), 0);
+	ASSERT_EQ(symlink("/nonexistent/kview", dangling), 0);
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		struct kview_mount m = { 0 };
+
+		if (!use(backends[i]))
+			continue;
+		ASSERT_EQ(kview_at(link, &m), -ELOOP);
+		ASSERT_EQ(kview_at(dangling, &m), -ELOOP);
+		ASSERT_TRUE(m.fstype == NULL);
+		ASSERT_EQ(kview_at(through, &m), 0); /* nothing at link/x */
+		ASSERT_EQ(kview_at(target, NULL), 1);
+	}
+	ASSERT_EQ(umount2(target, 0), 0);
+}
+
+static void test_odd_names(void)
+{
+	static const char *const names[] = { "with space", "tab\there", "back\\slash", "new\nline",
+					     "oct\\040al" };
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		_cleanup_free_ char *dir = mkdir_base(names[i]);
+		_cleanup_free_ char *src = NULL;
+		struct kview_mount m = { 0 };
+
+		ASSERT_TRUE(asprintf(&src, "src %s", names[i]) > 0);
+		mount_tmpfs(src, dir);
+		ASSERT_EQ(at_both(dir, &m), 1);
+		ASSERT_STREQ(m.mnt_point, dir);
+		ASSERT_STREQ(m.source, src);
+		kview_mount_done(&m);
+		ASSERT_EQ(umount2(dir, 0), 0);
+	}
+}
+
+static void test_long_strings(void)
+{
+	/* Source and mount point together overflow a first 4 KiB statmount buffer. */
+	_cleanup_free_ char *dir = mkdir_base("long");
+	_cleanup_free_ char *src = malloc(4000);
+	size_t len = strlen(dir);
+	struct kview_mount m = { 0 };
+
+	ASSERT_TRUE(src != NULL);
+	memset(src, 's', 3999);
+	src[3999] = '\0';
+	dir = realloc(TAKE_PTR(dir), len + 15 * 201 + 1);
+	ASSERT_TRUE(dir != NULL);
+	for (int i = 0; i < 15; i++) {
+		dir[len++] = '/';
+		memset(dir + len, 'a' + i, 200);
+		len += 200;
+		dir[len] = '\0';
+		ASSERT_EQ(mkdir(dir, 0755), 0);
+	}
+	mount_tmpfs(src, dir);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	ASSERT_STREQ(m.source, src);
+	ASSERT_STREQ(m.mnt_point, dir);
+	kview_mount_done(&m);
+	ASSERT_EQ(umount2(dir, 0), 0);
+}
+
+static void test_fuse_subtype(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("fuse");
+	_cleanup_free_ char *opts = NULL;
+	_cleanup_close_ int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	struct kview_mount m = { 0 };
+
+	if (fd < 0) {
+		printf("# no /dev/fuse (%s): fuse subtype not tested\n", strerror(errno));
+		return;
+	}
+	/* No daemon ever answers: statx(DONT_SYNC) and the mount table do not need one. */
+	ASSERT_TRUE(asprintf(&opts, "fd=%d,rootmode=40000,user_id=0,group_id=0", fd) > 0);
+	ASSERT_EQ(mount("kvhost:/export", dir, "fuse.kvtest", MS_NOSUID | MS_NODEV, opts), 0);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	ASSERT_STREQ(m.fstype, "fuse.kvtest");
+	ASSERT_STREQ(m.source, "kvhost:/export");
+	kview_mount_done(&m);
+	/* Abort the connection first, so nothing can wait for the absent daemon. */
+	ASSERT_EQ(close(TAKE_FD(fd)), 0);
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+}
+
+static void test_of_fd(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("fdm");
+	_cleanup_free_ char *file = at_base("fdm/f");
+	_cleanup_free_ char *plain = mkdir_base("fdplain");
+
+	mount_tmpfs("fd-tmpfs", dir);
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		_cleanup_close_ int fd = -EBADF, pfd = -EBADF, dfd = -EBADF;
+		struct kview_mount top = { 0 }, m = { 0 }, b = { 0 };
+
+		if (!use(backends[i]))
+			continue;
+		fd = open(file, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+		ASSERT_TRUE(fd >= 0);
+		pfd = open(dir, O_PATH | O_CLOEXEC);
+		ASSERT_TRUE(pfd >= 0);
+		dfd = open(plain, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		ASSERT_TRUE(dfd >= 0);
+
+		ASSERT_EQ(kview_at(dir, &top), 1);
+		ASSERT_EQ(kview_of_fd(fd, &m), 0);
+		ASSERT_EQ(m.mnt_id, top.mnt_id);
+		assert_same_mount(&m, &top);
+		kview_mount_done(&m);
+		ASSERT_EQ(kview_of_fd(pfd, &m), 0);
+		ASSERT_EQ(m.mnt_id, top.mnt_id);
+		kview_mount_done(&m);
+
+		ASSERT_EQ(kview_at(base, &b), 1);
+		ASSERT_EQ(kview_of_fd(dfd, &m), 0);
+		ASSERT_EQ(m.mnt_id, b.mnt_id);
+		ASSERT_STREQ(m.mnt_point, base);
+		kview_mount_done(&m);
+
+		ASSERT_EQ(kview_of_fd(-1, &m), -EBADF);
+		ASSERT_EQ(kview_of_fd(fd, NULL), -EINVAL);
+		kview_mount_done(&top);
+		kview_mount_done(&b);
+	}
+	ASSERT_EQ(umount2(dir, 0), 0);
+}
+
+static void test_by_id(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("byid");
+
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		struct kview_mount top = { 0 }, m = { 0 };
+		uint64_t id;
+
+		if (!use(backends[i]))
+			continue;
+		mount_tmpfs("by-id", dir);
+		ASSERT_EQ(kview_at(dir, &top), 1);
+		id = top.mnt_id;
+		ASSERT_EQ(kview_by_id(id, &m), 0);
+		ASSERT_EQ(m.mnt_id, id);
+		ASSERT_EQ(m.parent_id, top.parent_id);
+		assert_same_mount(&m, &top);
+		kview_mount_done(&m);
+		kview_mount_done(&top);
+
+		ASSERT_EQ(umount2(dir, 0), 0);
+		ASSERT_EQ(kview_by_id(id, &m), -ENOENT);
+		ASSERT_TRUE(m.fstype == NULL);
+		ASSERT_EQ(kview_by_id(0, &m), -ENOENT);
+		ASSERT_EQ(kview_by_id(UINT64_MAX, &m), -ENOENT);
+		ASSERT_EQ(kview_by_id(id, NULL), -EINVAL);
+	}
+}
+
+static void test_list_under(void)
+{
+	static const char *const dirs[] = { "lst", "lst/a", "lst/b", "lst/b/c", "lstX", "lstX/d" };
+	static const char *const want[] = { "lst/a", "lst/b", "lst/b/c" };
+	_cleanup_free_ char *prefix = at_base("lst");
+	_cleanup_free_ char *prefix_slash = at_base("lst/");
+	struct kview_mount *lists[ELEMENTSOF(backends)] = { 0 };
+	size_t counts[ELEMENTSOF(backends)] = { 0 }, used = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		_cleanup_free_ char *d = mkdir_base(dirs[i]);
+
+		mount_tmpfs(dirs[i], d);
+	}
+
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		struct kview_mount *l = NULL, *all = NULL;
+		size_t n = 0, n_all = 0;
+		bool seen = false;
+
+		if (!use(backends[i]))
+			continue;
+		ASSERT_EQ(kview_list_under(prefix, &l, &n), 0);
+		ASSERT_EQ(n, ELEMENTSOF(want));
+		for (size_t j = 0; j < n; j++) {
+			_cleanup_free_ char *p = at_base(want[j]);
+
+			ASSERT_STREQ(l[j].mnt_point, p);
+			ASSERT_STREQ(l[j].source, want[j]);
+			ASSERT_STREQ(l[j].fstype, "tmpfs");
+		}
+		kview_mounts_free(l, n);
+
+		ASSERT_EQ(kview_list_under(prefix_slash, &l, &n), 0);
+		ASSERT_EQ(n, ELEMENTSOF(want));
+		lists[used] = l;
+		counts[used] = n;
+		used++;
+
+		/* Everything below "/", which itself is not listed. */
+		ASSERT_EQ(kview_list_under("/", &all, &n_all), 0);
+		ASSERT_TRUE(n_all >= ELEMENTSOF(dirs) + 1);
+		for (size_t j = 0; j < n_all; j++) {
+			ASSERT_TRUE(strcmp(all[j].mnt_point, "/") != 0);
+			seen = seen || strcmp(all[j].mnt_point, prefix) == 0;
+		}
+		ASSERT_TRUE(seen);
+		kview_mounts_free(all, n_all);
+
+		ASSERT_EQ(kview_list_under("relative", &l, &n), -EINVAL);
+		ASSERT_EQ(kview_list_under(prefix, NULL, &n), -EINVAL);
+	}
+
+	for (size_t i = 1; i < used; i++) {
+		ASSERT_EQ(counts[i], counts[0]);
+		for (size_t j = 0; j < counts[0]; j++)
+			assert_same_mount(&lists[i][j], &lists[0][j]);
+	}
+	for (size_t i = 0; i < used; i++)
+		kview_mounts_free(lists[i], counts[i]);
+	kview_mounts_free(NULL, 0);
+
+	/* An empty answer. */
+	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
+		_cleanup_free_ char *leaf = at_base("lst/a");
+		struct kview_mount *l = NULL;
+		size_t n = 1;
+
+		if (!use(backends[i]))
+			continue;
+		ASSERT_EQ(kview_list_under(leaf, &l, &n), 0);
+		ASSERT_EQ(n, 0);
+		free(l);
+	}
+
+	for (size_t i = ELEMENTSOF(dirs); i > 0; i--) {
+		_cleanup_free_ char *d = at_base(dirs[i - 1]);
+
+		ASSERT_EQ(umount2(d, 0), 0);
+	}
+}
+
+/* Many threads asking at once (run under TSan in CI). */
+struct hammer {
+	const char *path;
+	int fails;
+};
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+
+	for (int i = 0; i < 200; i++) {
+		struct kview_mount m = { 0 };
+
+		if (kview_at(h->path, &m) != 2 || strcmp(m.source, "hammer-top") != 0)
+			h->fails++;
+		kview_mount_done(&m);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("threads");
+	pthread_t t[8];
+	struct hammer h[ELEMENTSOF(t)];
+
+	mount_tmpfs("hammer-low", dir);
+	mount_tmpfs("hammer-top", dir);
+	for (size_t b = 0; b < ELEMENTSOF(backends); b++) {
+		if (!use(backends[b]))
+			continue;
+		for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+			h[i] = (struct hammer){ .path = dir };
+			ASSERT_EQ(pthread_create(&t[i], NULL, hammer_run, &h[i]), 0);
+		}
+		for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+			ASSERT_EQ(pthread_join(t[i], NULL), 0);
+			ASSERT_EQ(h[i].fails, 0);
+		}
+	}
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+}
+
+static const struct test tests[] = {
+	{ "backend choice", test_backend_choice },
+	{ "not a mount point", test_not_mountpoint },
+	{ "tmpfs", test_tmpfs },
+	{ "source none", test_none_source },
+	{ "bind of a subdirectory", test_bind_subdir },
+	{ "stacked and hidden mounts", test_stacked },
+	{ "symlink", test_symlink },
+	{ "escaped names", test_odd_names },
+	{ "long strings", test_long_strings },
+	{ "fuse subtype", test_fuse_subtype },
+	{ "of_fd", test_of_fd },
+	{ "by_id", test_by_id },
+	{ "list_under", test_list_under },
+	{ "threads", test_threads },
+};
+
+/*
+ * statmount must be usable when the kernel has it with sb_source (6.13+); valgrind, which does
+ * not know the syscall, answers ENOSYS and so legitimately leaves only mountinfo.
+ */
+static bool kernel_should_have_statmount(void)
+{
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+
+	if (syscall(457, NULL, NULL, 0, 0) == 0 || errno == ENOSYS)
+		return false;
+	ASSERT_EQ(uname(&u), 0);
+	if (sscanf(u.release, "%u.%u", &maj, &min) != 2)
+		return false;
+	return maj > 6 || (maj == 6 && min >= 13);
+}
+
+static void setup(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
+		if (errno == EPERM) {
+			printf("1..0 # SKIP no permission for a private mount namespace\n");
+			exit(EXIT_TEST_SKIP);
+		}
+		TEST_FAIL("private mount namespace: %s", strerror(errno));
+	}
+
+	/* A tmpfs over /tmp, in this namespace only: an aborted run leaves nothing behind. */
+	mount_tmpfs("kview-tmp", "/tmp");
+	strcpy(base, "/tmp/test-kview-XXXXXX");
+	ASSERT_TRUE(mkdtemp(base) != NULL);
+	mount_tmpfs("kview-base", base);
+
+	have_statmount = kview_set_backend(KVIEW_BACKEND_STATMOUNT) == 0;
+	if (!have_statmount) {
+		ASSERT_TRUE(!kernel_should_have_statmount());
+		printf("# statmount back-end unavailable: testing mountinfo only\n");
+	}
+}
+
+static void teardown(void)
+{
+	if (umount2(base, MNT_DETACH) < 0 || rmdir(base) < 0 || umount2("/tmp", MNT_DETACH) < 0)
+		TEST_FAIL("cleanup of %s: %s", base, strerror(errno));
+}
+
+int main(void)
+{
+	int r;
+
+	setup();
+	r = test_run(tests, ELEMENTSOF(tests));
+	teardown();
+	return r;
+}
