@@ -33,6 +33,9 @@ static void json_putp(struct json_object **o)
 
 /* ---- text helpers ---- */
 
+/* stdio results are not checked call by call: a failed write leaves the stream's error flag
+ * set, and output_flush() reports it once, at the end. */
+
 static bool is_control(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -47,10 +50,10 @@ static size_t put_escaped(FILE *f, const char *s)
 		s = "-";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (is_control(*p)) {
-			fprintf(f, "\\x%02x", *p);
+			(void)fprintf(f, "\\x%02x", *p);
 			n += 4;
 		} else {
-			putc(*p, f);
+			(void)putc(*p, f);
 			n++;
 		}
 	}
@@ -73,7 +76,7 @@ static void put_padded(FILE *f, const char *s, size_t width)
 	size_t n = put_escaped(f, s);
 
 	for (; n < width; n++)
-		putc(' ', f);
+		(void)putc(' ', f);
 }
 
 __attribute__((format(printf, 2, 0))) static void vdiag(const char *prefix, const char *fmt,
@@ -83,14 +86,14 @@ __attribute__((format(printf, 2, 0))) static void vdiag(const char *prefix, cons
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	fputs("volmount: ", stderr);
+	(void)fputs("volmount: ", stderr);
 	if (prefix) {
 		put_escaped(stderr, prefix);
-		fputs(": ", stderr);
+		(void)fputs(": ", stderr);
 	}
 	put_escaped(stderr, msg ? msg : "out of memory while formatting a message");
-	putc('\n', stderr);
-	fflush(stderr);
+	(void)putc('\n', stderr);
+	(void)fflush(stderr);
 }
 
 void output_error(const char *verb, const char *fmt, ...)
@@ -255,8 +258,8 @@ static int print_json(struct json_object *o)
 
 	if (!s)
 		return -ENOMEM;
-	fputs(s, stdout);
-	putchar('\n');
+	(void)fputs(s, stdout);
+	(void)putchar('\n');
 	return 0;
 }
 
@@ -473,11 +476,11 @@ static void list_text(const struct volmount_snapshot *s)
 		put_padded(stdout, volmount_snapshot_share_mountpoint(s, i), w_mountpoint + 2);
 		printf("%zu\n", n_att);
 		for (size_t j = 0; j < n_att; j++) {
-			fputs("    ", stdout);
+			(void)fputs("    ", stdout);
 			put_escaped(stdout, volmount_snapshot_attachment_volume(s, i, j));
-			putchar(' ');
+			(void)putchar(' ');
 			put_escaped(stdout, volmount_snapshot_attachment_owner(s, i, j));
-			putchar('\n');
+			(void)putchar('\n');
 		}
 	}
 }
@@ -510,7 +513,7 @@ int output_status(bool json, const struct volmount_snapshot *s)
 	}
 
 	if (!json) {
-		fputs("host_state: ", stdout);
+		(void)fputs("host_state: ", stdout);
 		put_escaped(stdout, volmount_snapshot_host_state(s));
 		printf("\ngeneration: %" PRIu64 "\n", volmount_snapshot_generation(s));
 		printf("shares: %zu\n", n);
@@ -544,7 +547,7 @@ int output_status(bool json, const struct volmount_snapshot *s)
 	return print_json(o);
 }
 
-static int host_up_json(const struct volmount_report *rep, const struct volmount_snapshot *s)
+static int host_up_json(const struct volmount_report *rep)
 {
 	_cleanup_json_ struct json_object *o = NULL;
 	struct json_object *actions = NULL;
@@ -557,10 +560,7 @@ static int host_up_json(const struct volmount_report *rep, const struct volmount
 	r = add_string(o, "host_state", "up");
 	if (r < 0)
 		return r;
-	if (s)
-		r = add_uint(o, "generation", volmount_snapshot_generation(s));
-	else
-		r = add(o, "generation", NULL);
+	r = add_uint(o, "generation", volmount_report_generation(rep));
 	if (r < 0)
 		return r;
 	actions = json_object_new_array();
@@ -591,29 +591,26 @@ static int host_up_json(const struct volmount_report *rep, const struct volmount
 	return print_json(o);
 }
 
-int output_host_up(bool json, const struct volmount_report *r, const struct volmount_snapshot *s)
+int output_host_up(bool json, const struct volmount_report *r)
 {
 	size_t n = r ? volmount_report_n_entries(r) : 0;
 
 	if (json)
-		return host_up_json(r, s);
+		return host_up_json(r);
 
 	for (size_t i = 0; i < n; i++) {
 		const char *detail = volmount_report_entry_detail(r, i);
 
 		put_escaped(stdout, volmount_report_entry_action(r, i));
-		putchar(' ');
+		(void)putchar(' ');
 		put_escaped(stdout, volmount_report_entry_path(r, i));
 		if (detail && detail[0]) {
-			fputs(": ", stdout);
+			(void)fputs(": ", stdout);
 			put_escaped(stdout, detail);
 		}
-		putchar('\n');
+		(void)putchar('\n');
 	}
-	if (s)
-		printf("host up, generation %" PRIu64 "\n", volmount_snapshot_generation(s));
-	else
-		printf("host up\n");
+	printf("host up, generation %" PRIu64 "\n", volmount_report_generation(r));
 	return 0;
 }
 

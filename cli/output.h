@@ -29,7 +29,7 @@ int output_path(bool json, const char *mountpoint);
 int output_list(bool json, const struct volmount_snapshot *s);
 int output_status(bool json, const struct volmount_snapshot *s);
 /* @s is a snapshot taken after host-up, for the generation; NULL if it could not be read. */
-int output_host_up(bool json, const struct volmount_report *r, const struct volmount_snapshot *s);
+int output_host_up(bool json, const struct volmount_report *r);
 int output_host_down(bool json);
 
 /* Flush stdout. Returns 0 or -errno. */

@@ -302,22 +302,17 @@ static int verb_status(struct volmount_ctx *ctx)
 static int verb_host_up(struct volmount_ctx *ctx)
 {
 	_cleanup_(report_freep) struct volmount_report *report = NULL;
-	_cleanup_(snapshot_freep) struct volmount_snapshot *s = NULL;
-	int r;
+	int r, k;
 
 	r = volmount_host_up(ctx, &report);
+	/* A partial failure still comes with a report: show what was done, then the error. */
+	if (r < 0 && !report)
+		return fail(ctx, r);
+	k = output_host_up(arg_json, report);
 	if (r < 0)
 		return fail(ctx, r);
-
-	/* host-up does not return the generation it set; read it back. The host is up either
-	 * way, so a failure here is only a warning. */
-	r = volmount_snapshot_new(ctx, &s);
-	if (r < 0)
-		output_warning("host is up, but its generation cannot be read: %s", errmsg(ctx, r));
-
-	r = output_host_up(arg_json, report, s);
-	if (r < 0)
-		return fail_output(r);
+	if (k < 0)
+		return fail_output(k);
 	return EX_OK;
 }
 

@@ -180,6 +180,8 @@ const char *volmount_report_entry_path(const struct volmount_report *r, size_t i
 const char *volmount_report_entry_action(const struct volmount_report *r, size_t i);
 /* Human detail, may be "". */
 const char *volmount_report_entry_detail(const struct volmount_report *r, size_t i);
+/* The host generation when the operation finished (host-up: the new one). */
+uint64_t volmount_report_generation(const struct volmount_report *r);
 void volmount_report_free(struct volmount_report *r);
 
 #ifdef __cplusplus

@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,10 +40,10 @@
 #include "util/cleanup.h"
 #include "volmount.h"
 
-#define CONFIG_FILE_MAX	   (64 * 1024) /* bytes */
-#define CONFIG_LINE_MAX	   8192	       /* bytes, without the newline */
-#define CONFIG_TIMEOUT_MAX 86400.0     /* seconds */
-#define CONFIG_NUMBER_MAX  32	       /* characters of a number */
+#define CONFIG_FILE_MAX	   ((size_t)64 * 1024) /* bytes */
+#define CONFIG_LINE_MAX	   8192		       /* bytes, without the newline */
+#define CONFIG_TIMEOUT_MAX 86400.0	       /* seconds */
+#define CONFIG_NUMBER_MAX  32		       /* characters of a number */
 
 enum config_key { KEY_STATE_DIR, KEY_BASE_DIR, KEY_RUN_DIR, KEY_TIMEOUT, KEY_DURABILITY, _KEY_MAX };
 
@@ -303,8 +304,8 @@ static int open_trusted(struct volmount_ctx *ctx, const char *path, bool must_ex
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_CONFIG,
 				 "%s: writable by group or others (mode %04o)", path,
 				 (unsigned)(st.st_mode & 07777));
-	if (st.st_size > CONFIG_FILE_MAX)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s: larger than %d KiB", path,
+	if ((uint64_t)st.st_size > CONFIG_FILE_MAX) /* st_size of a regular file is >= 0 */
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s: larger than %zu KiB", path,
 				 CONFIG_FILE_MAX / 1024);
 
 	return TAKE_FD(fd);
@@ -331,7 +332,7 @@ static int read_all(struct volmount_ctx *ctx, const char *path, int fd, char *bu
 		size += (size_t)n;
 		if (size > CONFIG_FILE_MAX)
 			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
-					 "%s: larger than %d KiB", path, CONFIG_FILE_MAX / 1024);
+					 "%s: larger than %zu KiB", path, CONFIG_FILE_MAX / 1024);
 	}
 	*ret_size = size;
 	return 0;

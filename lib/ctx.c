@@ -204,7 +204,8 @@ VOLMOUNT_EXPORT int volmount_ctx_set_path(struct volmount_ctx *ctx, enum volmoun
 	if (!ctx || !path || (unsigned)which >= _VOLMOUNT_PATH_MAX)
 		return -EINVAL;
 	if (ctx->opened)
-		return -EBUSY;
+		return ctx_error(ctx, -EBUSY, VOLMOUNT_ERR_INTERNAL,
+				 "paths cannot change once the context is in use");
 	r = clean_abs_path(path, &p);
 	if (r < 0)
 		return ctx_error(ctx, r, VOLMOUNT_ERR_CONFIG,

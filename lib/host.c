@@ -34,6 +34,7 @@ struct report_entry {
 struct volmount_report {
 	struct report_entry *e;
 	size_t n, cap;
+	uint64_t generation;
 };
 
 static int report_add(struct volmount_report *rep, const char *path, const char *action,
@@ -93,6 +94,11 @@ VOLMOUNT_EXPORT const char *volmount_report_entry_detail(const struct volmount_r
 							 size_t i)
 {
 	return r && i < r->n ? r->e[i].detail : NULL;
+}
+
+VOLMOUNT_EXPORT uint64_t volmount_report_generation(const struct volmount_report *r)
+{
+	return r ? r->generation : 0;
 }
 
 VOLMOUNT_EXPORT void volmount_report_free(struct volmount_report *r)
@@ -320,9 +326,15 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		 * the failure is reported; the caller sees the error. */
 		int k;
 
+		struct ledger_host h;
+
 		ctx_db_lock(ctx);
 		k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, up ? ctx->boot_id : NULL);
+		if (k >= 0 && rep)
+			k = ledger_host_get(ctx->ledger, &h);
 		ctx_db_unlock(ctx);
+		if (k >= 0 && rep)
+			rep->generation = h.generation;
 		if (r >= 0)
 			r = k;
 	}

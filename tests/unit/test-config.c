@@ -238,12 +238,12 @@ static void test_relative_path(void)
 
 static void test_long_path(void)
 {
-	_cleanup_free_ char *content = malloc(5000);
+	_cleanup_free_ char *name = calloc(4201, 1);
+	_cleanup_free_ char *content = NULL;
 
-	ASSERT_TRUE(content != NULL);
-	strcpy(content, "state_dir = /");
-	memset(content + 13, 'a', 4200);
-	strcpy(content + 13 + 4200, "\n");
+	ASSERT_TRUE(name != NULL);
+	memset(name, 'a', 4200); /* PATH_MAX is 4096 */
+	ASSERT_TRUE(asprintf(&content, "state_dir = /%s\n", name) > 0);
 	expect_bad(content, -EINVAL, ":1: state_dir is longer than");
 }
 

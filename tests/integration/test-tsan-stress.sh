@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The threaded stress of the library: one process, 8 threads sharing one context, random
+# attach/detach on 4 bind shares. Run in the ThreadSanitizer build (suite 'tsan'), where any
+# data race aborts the stress client; in other builds it is one more concurrency check.
+set -u
+. "$(dirname "$0")/lib.sh"
+in_private_ns "$0" "$@"
+
+start_stack_sampler
+expect_exit 0 "$VOLMOUNT_STRESS" --state-dir "$STATE_DIR" --base-dir "$BASE_DIR" \
+	--run-dir "$RUN_DIR" --export-dir "$VT_EXPORTS" --shares 4 --procs 1 --threads 8 \
+	--seconds 4
+diag "$LAST_OUT"
+stop_stack_sampler
+
+# At rest: every share is mounted exactly once if it has attachments, and not at all if not.
+n_bad=0
+while read -r mp n; do
+	want=0
+	[ "$n" -gt 0 ] && want=1
+	[ "$(mounts_at "$mp")" = "$want" ] || n_bad=$((n_bad + 1))
+done < <(vm --json list | jq -r '.shares[] | "\(.mountpoint) \(.attachments | length)"')
+is "$n_bad" 0 "every share mounted exactly when it has attachments"
+is "$(mounts_under "$BASE_DIR" | wc -l)" "$(vm --json list | jq '[.shares[] | select(.attachments | length > 0)] | length')" \
+	"no mount under the base directory that the ledger does not account for"
+done_testing
