@@ -28,6 +28,21 @@ void driver_opts_done(struct driver_opts *o)
 	if (!o)
 		return;
 	free(o->canonical);
+	free(o->cred_path);
 	o->canonical = NULL;
+	o->cred_path = NULL;
 	o->flags = 0;
+}
+
+void driver_mount_spec_done(struct driver_mount_spec *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; m->argv && m->argv[i]; i++)
+		free(m->argv[i]);
+	free(m->argv);
+	free(m->fstype);
+	free(m->source);
+	m->argv = NULL;
+	m->fstype = m->source = NULL;
 }

@@ -19,7 +19,23 @@ enum driver_kind {
 struct driver_opts {
 	char *canonical;     /* sorted, de-duplicated "a,b=c" form: what defines the share */
 	unsigned long flags; /* MS_* (bind): MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+	char *cred_path;     /* helper drivers: a credentials/identity/secret file the engine
+			      * must check (root-owned regular file, mode 0600 or stricter, on the
+			      * open fd) before mounting; NULL if none */
 };
+
+/*
+ * What a helper driver runs, and what the kernel must show afterwards. Built from a
+ * normalized export and validated options only; never contains a secret (credentials are
+ * passed as file paths).
+ */
+struct driver_mount_spec {
+	char **argv;   /* NULL-terminated; argv[0] is the helper's absolute path */
+	char *fstype;  /* mountinfo type(.subtype) expected: "nfs4", "fuse.sshfs", "cifs", ... */
+	char *source;  /* mountinfo source expected, e.g. "srv:/exports/v" */
+};
+
+void driver_mount_spec_done(struct driver_mount_spec *m);
 
 void driver_opts_done(struct driver_opts *o);
 
@@ -36,6 +52,13 @@ struct driver {
 	 */
 	int (*options)(const char *const *opts, size_t n, struct driver_opts *ret,
 		       const char **reterr);
+	/*
+	 * Helper drivers only (NULL for bind): the helper argv that mounts @export (normalized)
+	 * with @opts on @mountpoint, and the expected mount table entry. Pure.
+	 */
+	int (*mount_spec)(const char *export, const struct driver_opts *opts,
+			  const char *mountpoint, struct driver_mount_spec *ret,
+			  const char **reterr);
 };
 
 /* The driver called @name, or NULL. */
