@@ -259,6 +259,7 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 /* Open (creating 0755 if needed) <base>/<driver>. */
 static int open_driver_dir(struct volmount_ctx *ctx, const char *driver, bool create)
 {
+	struct stat st;
 	int fd;
 
 	fd = openat(ctx->base_fd, driver, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -279,6 +280,15 @@ static int open_driver_dir(struct volmount_ctx *ctx, const char *driver, bool cr
 				 "cannot open '%s/%s': %s%s", ctx->paths[VOLMOUNT_PATH_BASE_DIR],
 				 driver, strerror(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
+	/* CWE-732: whoever can write here could swap a mountpoint between check and mount. */
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		int r = errno ? -errno : -EPERM;
+
+		(void)close(fd);
+		return ctx_error(ctx, r == -EBADF ? r : -EPERM, VOLMOUNT_ERR_PERM,
+				 "'%s/%s' must be owned by uid %u and not writable by group or others",
+				 ctx->paths[VOLMOUNT_PATH_BASE_DIR], driver, (unsigned)geteuid());
+	}
 	return fd;
 }
 
@@ -328,6 +338,19 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 				 req->mountpoint,
 				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
 								      strerror(errno));
+	}
+	{
+		/* An existing empty directory (a leftover, or planted) is only used once it is
+		 * ours: root-owned 0700, set on the fd we checked. */
+		struct stat st;
+
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if ((st.st_uid != geteuid() || st.st_gid != getegid() || (st.st_mode & 07777) != 0700) &&
+		    (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0))
+			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM,
+					 "cannot take over mountpoint directory '%s': %s",
+					 req->mountpoint, strerror(errno));
 	}
 	d = fdopendir(fd);
 	if (!d)
@@ -531,6 +554,31 @@ static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, ui
 	return fd;
 }
 
+/*
+ * Undo a failed first attach. The row is forgotten only when the kernel shows nothing at the
+ * mountpoint and the directory we made is gone: if anything is left (a mount we could not
+ * verify or take away), the pending row stays, so the next call for this share or host-up
+ * finds it and resolves it, instead of an orphaned mount nobody knows about. Keeps the
+ * calling thread's first error message.
+ */
+static void rollback_first(struct volmount_ctx *ctx, const struct share_req *req, bool existed)
+{
+	char saved[1024];
+	enum volmount_errkind kind = volmount_ctx_errkind(ctx);
+	bool clean;
+
+	(void)snprintf(saved, sizeof(saved), "%s", volmount_ctx_errmsg(ctx));
+	clean = kview_at(req->mountpoint, NULL) == 0;
+	if (clean && !existed)
+		clean = share_rmdir(ctx, req->drv->name, req->hash, req->mountpoint) >= 0;
+	if (clean) {
+		ctx_db_lock(ctx);
+		(void)ledger_share_delete(ctx->ledger, req->hash); /* best effort: host-up retries */
+		ctx_db_unlock(ctx);
+	}
+	(void)ctx_error(ctx, 0, kind, "%s", saved);
+}
+
 /* First attachment: make the directory, mount, verify. The pending row comes first so a crash
  * at any later point leaves a record that host-up resolves. On failure undo everything. */
 static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_id)
@@ -559,13 +607,8 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 		r = share_mkdir(ctx, req);
 	if (r >= 0)
 		r = share_mount(ctx, req, ret_id);
-	if (r < 0) {
-		if (!exists)
-			(void)share_rmdir(ctx, req->drv->name, req->hash, req->mountpoint);
-		ctx_db_lock(ctx);
-		(void)ledger_share_delete(ctx->ledger, req->hash); /* keep the first error */
-		ctx_db_unlock(ctx);
-	}
+	if (r < 0)
+		rollback_first(ctx, req, exists);
 	return r;
 }
 
@@ -686,9 +729,19 @@ out:
 }
 
 /* The last attachment left: unmount, verify, remove the directory, forget the share. */
-static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row)
+static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row,
+			const struct share_req *req)
 {
-	int r = share_unmount(ctx, row->mountpoint, row->mount_id);
+	uint64_t id = row->mount_id, top = 0;
+	int r;
+
+	/* A row that never reached "mounted" (an attach killed between its mount and its
+	 * commit) has no trustworthy id: the mount is ours if it is exactly what the driver
+	 * makes from this export. */
+	if (strcmp(row->state, LEDGER_MOUNTED) != 0 && req->src_fd >= 0 &&
+	    share_observe(ctx, row->mountpoint, row->mount_id, req, &top) == OBS_MATCH)
+		id = top;
+	r = share_unmount(ctx, row->mountpoint, id);
 
 	if (r < 0)
 		return r;
@@ -727,6 +780,10 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
 	if (r < 0)
 		return r;
+	/* Best effort: with the source open, a mount left by a killed attach can be proven
+	 * ours and cleaned up. A source that is gone must not keep a detach from working. */
+	if (req.drv->kind == DRIVER_KIND_BIND)
+		req.src_fd = open(req.export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	deadline = now_ms() + ctx->timeout_ms;
 	r = enter_host(ctx, deadline, &host_fd);
 	if (r < 0)
@@ -750,7 +807,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	/* Finish the unmount also when this attachment was already gone: a detach retried after
 	 * a failed unmount completes the clean-up. */
 	if (remaining == 0)
-		r = finish_share(ctx, &row);
+		r = finish_share(ctx, &row, &req);
 	if (r >= 0)
 		r = removed ? 0 : 1;
 out:

@@ -299,7 +299,7 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
 				 state_dir, (unsigned)geteuid());
-	if ((st.st_mode & 0077) != 0 && fchmod(fd, 0600) < 0)
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
 		return -errno;
 	if (asprintf(&path, "%s/ledger.db", state_dir) < 0)
 		return -ENOMEM;

@@ -80,7 +80,7 @@ static int open_lock_file(int dirfd, const char *name)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		return -EPERM;
-	if ((st.st_mode & 0077) != 0 && fchmod(fd, 0600) < 0) /* created under a loose umask */
+	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0) /* created under any umask */
 		return -errno;
 	return TAKE_FD(fd);
 }

@@ -5,7 +5,7 @@
 #   build-tsan/  clang, ThreadSanitizer: the threaded stress of the library
 # Prints one summary line at the end: "N passed, N failed[, N skipped]".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 status=0
 logs=()

@@ -5,6 +5,7 @@
 # attach/detach on 4 bind shares. Run in the ThreadSanitizer build (suite 'tsan'), where any
 # data race aborts the stress client; in other builds it is one more concurrency check.
 set -u
+# shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 in_private_ns "$0" "$@"
 

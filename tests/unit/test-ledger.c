@@ -1,0 +1,862 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-ledger.c - the SQLite ledger, for real, in a temporary state directory: the host row,
+ * shares, attachments (set semantics, counts, the last detach marking the share unmounting,
+ * cascade on delete), list ordering, durability across close, file modes, a planted symlink, a
+ * schema newer than ours, two connections, and threads sharing one connection.
+ * Needs no root: every directory is ours.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "ledger.h"
+#include "test.h"
+#include "util/cleanup.h"
+#include "volmount.h"
+
+/* ---- fixture: a temporary root with state/, base/ and run/ ---- */
+
+static char *tmp_root(void)
+{
+	char *t = strdup("/tmp/volmount-test-ledger.XXXXXX");
+
+	ASSERT_TRUE(t != NULL);
+	ASSERT_TRUE(mkdtemp(t) != NULL);
+	return t;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(p); /* best effort */
+	return 0;
+}
+
+static void rm_rf(char **root)
+{
+	if (!*root)
+		return;
+	(void)nftw(*root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(*root);
+	*root = NULL;
+}
+
+static char *path_in(const char *root, const char *rel)
+{
+	char *p = NULL;
+
+	ASSERT_TRUE(asprintf(&p, "%s/%s", root, rel) > 0);
+	return p;
+}
+
+static void ctx_freep(struct volmount_ctx **ctx)
+{
+	volmount_ctx_free(*ctx);
+}
+
+/* A context on @root's directories, not yet opened. */
+static struct volmount_ctx *new_ctx(const char *root)
+{
+	struct volmount_ctx *ctx = NULL;
+	_cleanup_free_ char *state = path_in(root, "state");
+	_cleanup_free_ char *base = path_in(root, "base");
+	_cleanup_free_ char *run = path_in(root, "run");
+
+	ASSERT_OK(volmount_ctx_new(&ctx));
+	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
+	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
+	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
+	ASSERT_OK(volmount_ctx_set_timeout(ctx, 5000));
+	return ctx;
+}
+
+static struct volmount_ctx *open_ctx(const char *root)
+{
+	struct volmount_ctx *ctx = new_ctx(root);
+
+	ASSERT_OK(ctx_open(ctx));
+	ASSERT_TRUE(ctx->ledger != NULL);
+	return ctx;
+}
+
+static void insert_share(struct ledger *l, const char *hash, const char *mountpoint)
+{
+	struct ledger_share s = {
+		.hash = (char *)hash,
+		.driver = (char *)"bind",
+		.export = (char *)"/srv/x",
+		.mountpoint = (char *)mountpoint,
+		.options = (char *)"nodev,nosuid",
+		.state = NULL, /* pending */
+		.mount_id = 0,
+		.dir_created = true,
+	};
+
+	ASSERT_OK(ledger_share_insert(l, &s));
+}
+
+static void expect_share(struct ledger *l, const char *hash, const char *state,
+			 uint64_t mount_id, size_t n_attachments)
+{
+	struct ledger_share s = {};
+
+	ASSERT_OK(ledger_share_get(l, hash, &s));
+	ASSERT_STREQ(s.hash, hash);
+	ASSERT_STREQ(s.state, state);
+	ASSERT_EQ(s.mount_id, mount_id);
+	ASSERT_EQ(s.n_attachments, n_attachments);
+	ledger_share_done(&s);
+}
+
+static void expect_host(struct ledger *l, const char *state, uint64_t generation)
+{
+	struct ledger_host h;
+
+	ASSERT_OK(ledger_host_get(l, &h));
+	ASSERT_STREQ(h.state, state);
+	ASSERT_EQ(h.generation, generation);
+}
+
+static void attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
+		   const char *owner, bool want_added)
+{
+	bool added = !want_added;
+
+	ASSERT_OK(ledger_attach(l, hash, mount_id, volume, owner, &added));
+	if (added != want_added)
+		TEST_FAIL("attach %s/%s: added=%d, want %d", volume, owner, added, want_added);
+}
+
+static void detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
+		   bool want_removed, size_t want_remaining)
+{
+	bool removed = !want_removed;
+	size_t remaining = 12345;
+
+	ASSERT_OK(ledger_detach(l, hash, volume, owner, &removed, &remaining));
+	if (removed != want_removed)
+		TEST_FAIL("detach %s/%s: removed=%d, want %d", volume, owner, removed,
+			  want_removed);
+	ASSERT_EQ(remaining, want_remaining);
+}
+
+/* ---- tests ---- */
+
+static void test_host_row(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	struct ledger_host h;
+
+	expect_host(l, "up", 0);
+
+	ASSERT_OK(ledger_host_set(l, "down", false, NULL));
+	expect_host(l, "down", 0);
+
+	ASSERT_OK(ledger_host_set(l, "up", true, "boot-1"));
+	ASSERT_OK(ledger_host_get(l, &h));
+	ASSERT_STREQ(h.state, "up");
+	ASSERT_EQ(h.generation, 1);
+	ASSERT_STREQ(h.boot_id, "boot-1");
+
+	/* Bump alone: state and boot id stay. */
+	ASSERT_OK(ledger_host_set(l, NULL, true, NULL));
+	ASSERT_OK(ledger_host_get(l, &h));
+	ASSERT_STREQ(h.state, "up");
+	ASSERT_EQ(h.generation, 2);
+	ASSERT_STREQ(h.boot_id, "boot-1");
+
+	ASSERT_OK(ledger_host_set(l, "down", true, "boot-2"));
+	ASSERT_OK(ledger_host_get(l, &h));
+	ASSERT_STREQ(h.state, "down");
+	ASSERT_EQ(h.generation, 3);
+	ASSERT_STREQ(h.boot_id, "boot-2");
+
+	/* A state the schema does not know is refused and changes nothing (rolled back). */
+	ASSERT_TRUE(ledger_host_set(l, "sideways", true, "boot-3") < 0);
+	ASSERT_OK(ledger_host_get(l, &h));
+	ASSERT_STREQ(h.state, "down");
+	ASSERT_EQ(h.generation, 3);
+	ASSERT_STREQ(h.boot_id, "boot-2");
+
+	/* ...and left no transaction open: the next write works. */
+	ASSERT_OK(ledger_host_set(l, "up", false, NULL));
+	expect_host(l, "up", 3);
+}
+
+static void test_share_insert_get(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	struct ledger_share s = {};
+	struct ledger_share other = {
+		.hash = (char *)"h2",
+		.driver = (char *)"bind",
+		.export = (char *)"/srv/y",
+		.mountpoint = (char *)"/mnt/h2",
+		.options = (char *)"nodev,nosuid,ro",
+		.state = (char *)LEDGER_MOUNTED,
+		.mount_id = UINT64_C(0x7fffffff00000001),
+		.dir_created = false,
+	};
+
+	ASSERT_EQ(ledger_share_get(l, "h1", &s), -ENOENT);
+
+	insert_share(l, "h1", "/mnt/h1");
+	ASSERT_OK(ledger_share_get(l, "h1", &s));
+	ASSERT_STREQ(s.hash, "h1");
+	ASSERT_STREQ(s.driver, "bind");
+	ASSERT_STREQ(s.export, "/srv/x");
+	ASSERT_STREQ(s.mountpoint, "/mnt/h1");
+	ASSERT_STREQ(s.options, "nodev,nosuid");
+	ASSERT_STREQ(s.state, LEDGER_PENDING); /* NULL state means pending */
+	ASSERT_EQ(s.mount_id, 0);
+	ASSERT_TRUE(s.dir_created);
+	ASSERT_EQ(s.n_attachments, 0);
+	ledger_share_done(&s);
+	ASSERT_TRUE(s.hash == NULL);
+
+	/* Every field round-trips, including a large mount id and dir_created=false. */
+	ASSERT_OK(ledger_share_insert(l, &other));
+	ASSERT_OK(ledger_share_get(l, "h2", &s));
+	ASSERT_STREQ(s.export, "/srv/y");
+	ASSERT_STREQ(s.mountpoint, "/mnt/h2");
+	ASSERT_STREQ(s.options, "nodev,nosuid,ro");
+	ASSERT_STREQ(s.state, LEDGER_MOUNTED);
+	ASSERT_TRUE(s.mount_id == UINT64_C(0x7fffffff00000001));
+	ASSERT_TRUE(!s.dir_created);
+	ledger_share_done(&s);
+
+	/* A duplicate hash is -EEXIST and leaves the first row as it was. */
+	other.mountpoint = (char *)"/mnt/elsewhere";
+	other.hash = (char *)"h1";
+	ASSERT_EQ(ledger_share_insert(l, &other), -EEXIST);
+	ASSERT_OK(ledger_share_get(l, "h1", &s));
+	ASSERT_STREQ(s.mountpoint, "/mnt/h1");
+	ASSERT_STREQ(s.state, LEDGER_PENDING);
+	ledger_share_done(&s);
+
+	/* A duplicate mountpoint under another hash is refused too (one share, one mountpoint). */
+	other.hash = (char *)"h3";
+	other.mountpoint = (char *)"/mnt/h1";
+	ASSERT_TRUE(ledger_share_insert(l, &other) < 0);
+	ASSERT_EQ(ledger_share_get(l, "h3", &s), -ENOENT);
+
+	/* The failed inserts left no transaction open. */
+	ASSERT_OK(ledger_share_set(l, "h1", LEDGER_MOUNTED, 77));
+	expect_share(l, "h1", LEDGER_MOUNTED, 77, 0);
+	ASSERT_OK(ledger_share_set(l, "h1", LEDGER_UNMOUNTING, 0));
+	expect_share(l, "h1", LEDGER_UNMOUNTING, 0, 0);
+	/* An unknown state is refused by the schema. */
+	ASSERT_TRUE(ledger_share_set(l, "h1", "exploded", 1) < 0);
+	expect_share(l, "h1", LEDGER_UNMOUNTING, 0, 0);
+
+	ASSERT_OK(ledger_share_delete(l, "h1"));
+	ASSERT_EQ(ledger_share_get(l, "h1", &s), -ENOENT);
+	expect_share(l, "h2", LEDGER_MOUNTED, UINT64_C(0x7fffffff00000001), 0);
+}
+
+static void test_attach(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+
+	insert_share(l, "h", "/mnt/h");
+	insert_share(l, "g", "/mnt/g");
+
+	attach(l, "h", 42, "vol", "own", true);
+	expect_share(l, "h", LEDGER_MOUNTED, 42, 1);
+	attach(l, "h", 42, "vol", "own", false); /* a set: same pair again is no change */
+	expect_share(l, "h", LEDGER_MOUNTED, 42, 1);
+
+	/* Same volume, other owner, and same owner, other volume, are distinct attachments. */
+	attach(l, "h", 0, "vol", "own2", true);
+	attach(l, "h", 0, "vol2", "own", true);
+	expect_share(l, "h", LEDGER_MOUNTED, 42, 3); /* mount_id 0 leaves the recorded one */
+
+	/* A new mount id is recorded even when the attachment exists. */
+	attach(l, "h", 43, "vol", "own", false);
+	expect_share(l, "h", LEDGER_MOUNTED, 43, 3);
+
+	/* Attachments belong to their share. */
+	attach(l, "g", 0, "vol", "own", true);
+	expect_share(l, "g", LEDGER_PENDING, 0, 1);
+	expect_share(l, "h", LEDGER_MOUNTED, 43, 3);
+
+	/* ret_added may be NULL. */
+	ASSERT_OK(ledger_attach(l, "g", 0, "vol3", "own", NULL));
+	expect_share(l, "g", LEDGER_PENDING, 0, 2);
+
+	/* An attachment to a share that does not exist is refused (foreign key). */
+	{
+		struct ledger_share s = {};
+		bool added = false;
+
+		ASSERT_TRUE(ledger_attach(l, "nope", 0, "vol", "own", &added) < 0);
+		ASSERT_EQ(ledger_share_get(l, "nope", &s), -ENOENT);
+	}
+}
+
+static void test_detach(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+
+	insert_share(l, "h", "/mnt/h");
+	attach(l, "h", 9, "v1", "o", true);
+	attach(l, "h", 0, "v2", "o", true);
+
+	/* Unknown attachment: nothing removed, nothing else changed. */
+	detach(l, "h", "v3", "o", false, 2);
+	detach(l, "h", "v1", "other", false, 2);
+	expect_share(l, "h", LEDGER_MOUNTED, 9, 2);
+
+	detach(l, "h", "v1", "o", true, 1);
+	expect_share(l, "h", LEDGER_MOUNTED, 9, 1);
+	detach(l, "h", "v1", "o", false, 1); /* twice: the second finds nothing */
+
+	/* The last one marks the share unmounting (mount id kept for the unmount). */
+	detach(l, "h", "v2", "o", true, 0);
+	expect_share(l, "h", LEDGER_UNMOUNTING, 9, 0);
+
+	/* Attaching again brings it back. */
+	attach(l, "h", 10, "v2", "o", true);
+	expect_share(l, "h", LEDGER_MOUNTED, 10, 1);
+
+	/* NULL out-parameters are allowed. */
+	ASSERT_OK(ledger_detach(l, "h", "v2", "o", NULL, NULL));
+	expect_share(l, "h", LEDGER_UNMOUNTING, 10, 0);
+}
+
+static void test_delete_cascades(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	struct ledger_attachment *a = NULL;
+	size_t n = 99;
+
+	insert_share(l, "h", "/mnt/h");
+	insert_share(l, "keep", "/mnt/keep");
+	attach(l, "h", 1, "v1", "o", true);
+	attach(l, "h", 1, "v2", "o", true);
+	attach(l, "keep", 2, "v1", "o", true);
+
+	ASSERT_OK(ledger_share_delete(l, "h"));
+	ASSERT_OK(ledger_attachments_list(l, "h", &a, &n));
+	ASSERT_EQ(n, 0);
+	ledger_attachments_free(a, n);
+
+	/* The rows are really gone: a new share with the same hash starts empty. */
+	insert_share(l, "h", "/mnt/h");
+	expect_share(l, "h", LEDGER_PENDING, 0, 0);
+	attach(l, "h", 3, "v1", "o", true);
+
+	/* The other share is untouched. */
+	expect_share(l, "keep", LEDGER_MOUNTED, 2, 1);
+
+	/* Deleting what is not there is not an error. */
+	ASSERT_OK(ledger_share_delete(l, "never"));
+}
+
+static void test_lists(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	struct ledger_share *s = NULL;
+	struct ledger_attachment *a = NULL;
+	size_t n = 99;
+
+	ASSERT_OK(ledger_shares_list(l, &s, &n));
+	ASSERT_EQ(n, 0);
+	ledger_shares_free(s, n);
+
+	/* Hash order and insertion order both differ from mountpoint order. */
+	insert_share(l, "a-hash", "/mnt/b");
+	insert_share(l, "c-hash", "/mnt/a");
+	insert_share(l, "b-hash", "/mnt/c");
+	attach(l, "a-hash", 0, "v", "o", true);
+	attach(l, "b-hash", 0, "v", "o1", true);
+	attach(l, "b-hash", 0, "v", "o2", true);
+	attach(l, "b-hash", 0, "w", "o1", true);
+
+	ASSERT_OK(ledger_shares_list(l, &s, &n));
+	ASSERT_EQ(n, 3);
+	ASSERT_STREQ(s[0].mountpoint, "/mnt/a");
+	ASSERT_STREQ(s[0].hash, "c-hash");
+	ASSERT_EQ(s[0].n_attachments, 0);
+	ASSERT_STREQ(s[1].mountpoint, "/mnt/b");
+	ASSERT_STREQ(s[1].hash, "a-hash");
+	ASSERT_EQ(s[1].n_attachments, 1);
+	ASSERT_STREQ(s[2].mountpoint, "/mnt/c");
+	ASSERT_STREQ(s[2].hash, "b-hash");
+	ASSERT_EQ(s[2].n_attachments, 3);
+	ASSERT_STREQ(s[2].driver, "bind");
+	ASSERT_STREQ(s[2].state, LEDGER_PENDING);
+	ledger_shares_free(s, n);
+
+	/* More shares than the list's first allocation. */
+	for (int i = 0; i < 40; i++) {
+		char h[16], mp[32];
+
+		(void)snprintf(h, sizeof(h), "x%02d", i);
+		(void)snprintf(mp, sizeof(mp), "/mnt/x%02d", 39 - i);
+		insert_share(l, h, mp);
+	}
+	ASSERT_OK(ledger_shares_list(l, &s, &n));
+	ASSERT_EQ(n, 43);
+	for (size_t i = 1; i < n; i++)
+		ASSERT_TRUE(strcmp(s[i - 1].mountpoint, s[i].mountpoint) < 0);
+	ASSERT_STREQ(s[3].mountpoint, "/mnt/x00");
+	ASSERT_STREQ(s[3].hash, "x39");
+	ledger_shares_free(s, n);
+
+	/* Attachments ordered by volume, then owner, whatever the insertion order. */
+	insert_share(l, "h", "/mnt/h");
+	attach(l, "h", 0, "v2", "o1", true);
+	attach(l, "h", 0, "v1", "o2", true);
+	attach(l, "h", 0, "v1", "o1", true);
+	attach(l, "h", 0, "a0", "z9", true);
+	ASSERT_OK(ledger_attachments_list(l, "h", &a, &n));
+	ASSERT_EQ(n, 4);
+	ASSERT_STREQ(a[0].volume, "a0");
+	ASSERT_STREQ(a[0].owner, "z9");
+	ASSERT_STREQ(a[1].volume, "v1");
+	ASSERT_STREQ(a[1].owner, "o1");
+	ASSERT_STREQ(a[2].volume, "v1");
+	ASSERT_STREQ(a[2].owner, "o2");
+	ASSERT_STREQ(a[3].volume, "v2");
+	ASSERT_STREQ(a[3].owner, "o1");
+	ledger_attachments_free(a, n);
+
+	/* More than the first allocation, and only this share's. */
+	for (int i = 0; i < 20; i++) {
+		char v[16];
+
+		(void)snprintf(v, sizeof(v), "m%02d", 19 - i);
+		attach(l, "h", 0, v, "o", true);
+	}
+	ASSERT_OK(ledger_attachments_list(l, "h", &a, &n));
+	ASSERT_EQ(n, 24);
+	ASSERT_STREQ(a[1].volume, "m00");
+	ASSERT_STREQ(a[20].volume, "m19");
+	ledger_attachments_free(a, n);
+
+	ASSERT_OK(ledger_attachments_list(l, "nope", &a, &n));
+	ASSERT_EQ(n, 0);
+	ledger_attachments_free(a, n);
+}
+
+static void test_reopen_keeps_everything(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	struct ledger_attachment *a = NULL;
+	size_t n = 0;
+
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+
+		insert_share(ctx->ledger, "h", "/mnt/h");
+		insert_share(ctx->ledger, "g", "/mnt/g");
+		attach(ctx->ledger, "h", 5, "v1", "o", true);
+		attach(ctx->ledger, "h", 5, "v2", "o", true);
+		detach(ctx->ledger, "h", "v1", "o", true, 1);
+		ASSERT_OK(ledger_host_set(ctx->ledger, "down", true, "boot-x"));
+		ASSERT_OK(ledger_host_set(ctx->ledger, "up", true, NULL));
+	}
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+		struct ledger_host h;
+
+		ASSERT_OK(ledger_host_get(ctx->ledger, &h));
+		ASSERT_STREQ(h.state, "up");
+		ASSERT_EQ(h.generation, 2);
+		ASSERT_STREQ(h.boot_id, "boot-x");
+		expect_share(ctx->ledger, "h", LEDGER_MOUNTED, 5, 1);
+		expect_share(ctx->ledger, "g", LEDGER_PENDING, 0, 0);
+		ASSERT_OK(ledger_attachments_list(ctx->ledger, "h", &a, &n));
+		ASSERT_EQ(n, 1);
+		ASSERT_STREQ(a[0].volume, "v2");
+		ledger_attachments_free(a, n);
+		/* and is still writable */
+		attach(ctx->ledger, "g", 6, "v", "o", true);
+	}
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+
+		expect_share(ctx->ledger, "g", LEDGER_MOUNTED, 6, 1);
+	}
+}
+
+static void expect_mode(const char *root, const char *rel, mode_t want)
+{
+	_cleanup_free_ char *p = path_in(root, rel);
+	struct stat st;
+
+	ASSERT_OK(lstat(p, &st) < 0 ? -errno : 0);
+	if ((st.st_mode & 07777) != want)
+		TEST_FAIL("%s has mode %04o, want %04o", p, (unsigned)(st.st_mode & 07777),
+			  (unsigned)want);
+	ASSERT_EQ(st.st_uid, geteuid());
+}
+
+/* Files SQLite creates next to the ledger must not be readable by others either. */
+static void expect_private_if_present(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = path_in(root, rel);
+	struct stat st;
+
+	if (lstat(p, &st) < 0) {
+		ASSERT_EQ(errno, ENOENT);
+		return;
+	}
+	ASSERT_TRUE(S_ISREG(st.st_mode));
+	if ((st.st_mode & 0077) != 0)
+		TEST_FAIL("%s has mode %04o: readable or writable by others", p,
+			  (unsigned)(st.st_mode & 07777));
+}
+
+static void test_modes_under_umask0(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	mode_t old = umask(0);
+	struct volmount_ctx *ctx = new_ctx(root);
+	int r = ctx_open(ctx);
+
+	(void)umask(old);
+	ASSERT_OK(r);
+	/* Written something so the WAL exists. */
+	insert_share(ctx->ledger, "h", "/mnt/h");
+	expect_mode(root, "state", 0700);
+	expect_mode(root, "run", 0700);
+	expect_mode(root, "run/locks", 0700);
+	expect_mode(root, "base", 0755);
+	expect_mode(root, "state/ledger.db", 0600);
+	expect_private_if_present(root, "state/ledger.db-wal");
+	expect_private_if_present(root, "state/ledger.db-shm");
+	volmount_ctx_free(ctx);
+	expect_mode(root, "state/ledger.db", 0600);
+}
+
+/* A strict umask does not leave the directories narrower than their modes, either. */
+static void test_modes_under_strict_umask(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	mode_t old = umask(077);
+	struct volmount_ctx *ctx = new_ctx(root);
+	int r = ctx_open(ctx);
+
+	(void)umask(old);
+	ASSERT_OK(r);
+	expect_mode(root, "state", 0700);
+	expect_mode(root, "run", 0700);
+	expect_mode(root, "base", 0755);
+	expect_mode(root, "state/ledger.db", 0600);
+	volmount_ctx_free(ctx);
+}
+
+static void test_loose_ledger_mode_is_tightened(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+
+	volmount_ctx_free(open_ctx(root));
+	ASSERT_OK(chmod(db, 0644));
+	volmount_ctx_free(open_ctx(root));
+	expect_mode(root, "state/ledger.db", 0600);
+}
+
+static void test_symlink_ledger_refused(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_free_ char *state = path_in(root, "state");
+	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	_cleanup_free_ char *target = path_in(root, "target.db");
+	_cleanup_free_ char *dangling = path_in(root, "dangling.db");
+	struct stat st;
+
+	ASSERT_OK(mkdir(state, 0700) < 0 ? -errno : 0);
+
+	/* A symlink to an existing file: refused, and the file is untouched. */
+	{
+		_cleanup_close_ int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+					      0600);
+		ASSERT_TRUE(fd >= 0);
+	}
+	ASSERT_OK(symlink(target, db) < 0 ? -errno : 0);
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root);
+		int r = ctx_open(ctx);
+
+		if (r >= 0)
+			TEST_FAIL("ctx_open through a symlinked ledger.db succeeded (%d)", r);
+		ASSERT_TRUE(ctx->ledger == NULL);
+		ASSERT_TRUE(strstr(volmount_ctx_errmsg(ctx), "ledger") != NULL);
+	}
+	ASSERT_OK(stat(target, &st) < 0 ? -errno : 0);
+	ASSERT_EQ(st.st_size, 0);
+	ASSERT_OK(lstat(db, &st) < 0 ? -errno : 0);
+	ASSERT_TRUE(S_ISLNK(st.st_mode));
+
+	/* A dangling symlink: refused, and nothing is created at its target. */
+	ASSERT_OK(unlink(db) < 0 ? -errno : 0);
+	ASSERT_OK(symlink(dangling, db) < 0 ? -errno : 0);
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root);
+
+		ASSERT_TRUE(ctx_open(ctx) < 0);
+	}
+	ASSERT_TRUE(lstat(dangling, &st) < 0 && errno == ENOENT);
+
+	/* A directory in its place: refused too. */
+	ASSERT_OK(unlink(db) < 0 ? -errno : 0);
+	ASSERT_OK(mkdir(db, 0700) < 0 ? -errno : 0);
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root);
+
+		ASSERT_TRUE(ctx_open(ctx) < 0);
+	}
+}
+
+static int user_version(const char *db)
+{
+	sqlite3 *d = NULL;
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	ASSERT_EQ(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	(void)sqlite3_finalize(s);
+	(void)sqlite3_close(d);
+	return v;
+}
+
+static void set_user_version(const char *db, int v)
+{
+	sqlite3 *d = NULL;
+	char sql[64];
+
+	ASSERT_EQ(sqlite3_open_v2(db, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+		  SQLITE_OK);
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	ASSERT_EQ(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_close(d), SQLITE_OK);
+}
+
+static void test_newer_schema_refused(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_free_ char *state = path_in(root, "state");
+	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	int current;
+
+	/* A fresh database stamped by a future volmount. */
+	ASSERT_OK(mkdir(state, 0700) < 0 ? -errno : 0);
+	set_user_version(db, 99);
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root);
+		int r = ctx_open(ctx);
+
+		ASSERT_EQ(r, -EPROTO);
+		ASSERT_TRUE(ctx->ledger == NULL);
+		ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_CONFIG);
+		if (!strstr(volmount_ctx_errmsg(ctx), "newer") ||
+		    !strstr(volmount_ctx_errmsg(ctx), "99"))
+			TEST_FAIL("unclear message: '%s'", volmount_ctx_errmsg(ctx));
+	}
+	/* Nothing was migrated or overwritten. */
+	ASSERT_EQ(user_version(db), 99);
+
+	/* Our own ledger stamped newer afterwards: also refused, and it keeps its version. */
+	ASSERT_OK(unlink(db) < 0 ? -errno : 0);
+	{
+		_cleanup_free_ char *wal = path_in(root, "state/ledger.db-wal");
+		_cleanup_free_ char *shm = path_in(root, "state/ledger.db-shm");
+
+		(void)unlink(wal);
+		(void)unlink(shm);
+	}
+	volmount_ctx_free(open_ctx(root));
+	current = user_version(db);
+	ASSERT_TRUE(current >= 1);
+	set_user_version(db, current + 1);
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root);
+
+		ASSERT_EQ(ctx_open(ctx), -EPROTO);
+	}
+	ASSERT_EQ(user_version(db), current + 1);
+
+	/* Back at our version, it opens again with its data. */
+	set_user_version(db, current);
+	volmount_ctx_free(open_ctx(root));
+}
+
+static void test_two_connections(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *a = open_ctx(root);
+	_cleanup_(ctx_freep) struct volmount_ctx *b = open_ctx(root);
+	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+
+	ASSERT_TRUE(a->ledger != b->ledger);
+
+	insert_share(a->ledger, "h", "/mnt/h");
+	expect_share(b->ledger, "h", LEDGER_PENDING, 0, 0);
+	attach(b->ledger, "h", 7, "v1", "o", true);
+	expect_share(a->ledger, "h", LEDGER_MOUNTED, 7, 1);
+	attach(a->ledger, "h", 0, "v1", "o", false); /* b's row is visible to a's insert */
+	attach(a->ledger, "h", 0, "v2", "o", true);
+	detach(b->ledger, "h", "v1", "o", true, 1);
+	detach(a->ledger, "h", "v2", "o", true, 0);
+	expect_share(b->ledger, "h", LEDGER_UNMOUNTING, 7, 0);
+
+	for (int i = 0; i < 10; i++)
+		ASSERT_OK(ledger_host_set(i % 2 ? a->ledger : b->ledger, NULL, true, NULL));
+	expect_host(a->ledger, "up", 10);
+	expect_host(b->ledger, "up", 10);
+
+	/* While a reader holds a snapshot, a writer still commits (WAL). */
+	{
+		sqlite3 *r = NULL;
+		sqlite3_stmt *s = NULL;
+
+		ASSERT_EQ(sqlite3_open_v2(db, &r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		ASSERT_EQ(sqlite3_exec(r, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+		ASSERT_EQ(sqlite3_prepare_v2(r, "SELECT count(*) FROM shares", -1, &s, NULL),
+			  SQLITE_OK);
+		ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+		ASSERT_EQ(sqlite3_column_int(s, 0), 1);
+		(void)sqlite3_reset(s);
+		insert_share(a->ledger, "g", "/mnt/g");
+		ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+		ASSERT_EQ(sqlite3_column_int(s, 0), 1); /* its snapshot */
+		(void)sqlite3_finalize(s);
+		ASSERT_EQ(sqlite3_exec(r, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+		ASSERT_EQ(sqlite3_close(r), SQLITE_OK);
+		expect_share(b->ledger, "g", LEDGER_PENDING, 0, 0);
+	}
+}
+
+/* ---- threads sharing one connection ---- */
+
+#define N_THREADS 4
+#define N_PER_THREAD 200
+
+struct worker {
+	pthread_t tid;
+	struct volmount_ctx *ctx;
+	int id;
+	int max_remaining_seen; /* sanity: never above the total */
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < N_PER_THREAD; i++) {
+		char v[32];
+		bool added = false;
+		int r;
+
+		(void)snprintf(v, sizeof(v), "t%d-v%03d", w->id, i);
+		ctx_db_lock(w->ctx);
+		r = ledger_attach(w->ctx->ledger, "h", 100 + (uint64_t)w->id, v, "o", &added);
+		ctx_db_unlock(w->ctx);
+		ASSERT_OK(r);
+		ASSERT_TRUE(added);
+
+		/* Every odd step removes the previous (even) one: this thread always keeps at
+		 * least one attachment, so the share never drops to zero. */
+		if (i % 2) {
+			bool removed = false;
+			size_t remaining = 0;
+
+			(void)snprintf(v, sizeof(v), "t%d-v%03d", w->id, i - 1);
+			ctx_db_lock(w->ctx);
+			r = ledger_detach(w->ctx->ledger, "h", v, "o", &removed, &remaining);
+			ctx_db_unlock(w->ctx);
+			ASSERT_OK(r);
+			ASSERT_TRUE(removed);
+			ASSERT_TRUE(remaining >= 1);
+			ASSERT_TRUE(remaining <= N_THREADS * N_PER_THREAD);
+			if ((int)remaining > w->max_remaining_seen)
+				w->max_remaining_seen = (int)remaining;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_one_connection(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct worker w[N_THREADS];
+	struct ledger_attachment *a = NULL;
+	struct ledger_share s = {};
+	size_t n = 0;
+
+	insert_share(ctx->ledger, "h", "/mnt/h");
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i] = (struct worker){ .ctx = ctx, .id = i };
+		ASSERT_EQ(pthread_create(&w[i].tid, NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++)
+		ASSERT_EQ(pthread_join(w[i].tid, NULL), 0);
+
+	ASSERT_OK(ledger_share_get(ctx->ledger, "h", &s));
+	ASSERT_EQ(s.n_attachments, N_THREADS * N_PER_THREAD / 2);
+	ASSERT_STREQ(s.state, LEDGER_MOUNTED);
+	ASSERT_TRUE(s.mount_id >= 100 && s.mount_id < 100 + N_THREADS);
+	ledger_share_done(&s);
+
+	/* Exactly the odd-numbered attachments of every thread remain. */
+	ASSERT_OK(ledger_attachments_list(ctx->ledger, "h", &a, &n));
+	ASSERT_EQ(n, N_THREADS * N_PER_THREAD / 2);
+	for (int t = 0, k = 0; t < N_THREADS; t++)
+		for (int i = 1; i < N_PER_THREAD; i += 2, k++) {
+			char v[32];
+
+			(void)snprintf(v, sizeof(v), "t%d-v%03d", t, i);
+			ASSERT_STREQ(a[k].volume, v);
+			ASSERT_STREQ(a[k].owner, "o");
+		}
+	ledger_attachments_free(a, n);
+}
+
+static const struct test tests[] = {
+	{ "host row", test_host_row },
+	{ "share insert/get/set/delete", test_share_insert_get },
+	{ "attach", test_attach },
+	{ "detach", test_detach },
+	{ "share delete cascades", test_delete_cascades },
+	{ "list ordering", test_lists },
+	{ "reopen keeps everything", test_reopen_keeps_everything },
+	{ "modes under umask 0", test_modes_under_umask0 },
+	{ "modes under umask 077", test_modes_under_strict_umask },
+	{ "loose ledger mode tightened", test_loose_ledger_mode_is_tightened },
+	{ "symlinked ledger refused", test_symlink_ledger_refused },
+	{ "newer schema refused", test_newer_schema_refused },
+	{ "two connections", test_two_connections },
+	{ "threads share one connection", test_threads_one_connection },
+};
+
+TEST_MAIN(tests)
