@@ -22,9 +22,12 @@ run_suite() { # DIR SETUP-ARGS... -- TEST-ARGS...
 	if ! meson compile -C "$dir"; then
 		echo "build in $dir failed"; status=1; return
 	fi
-	rm -f "$dir/meson-logs/testlog.json"
+	rm -f "$dir"/meson-logs/testlog*.json
 	meson test -C "$dir" --print-errorlogs "$@" || status=1
-	[ -f "$dir/meson-logs/testlog.json" ] && logs+=("$dir/meson-logs/testlog.json")
+	# With --wrapper, meson names the log after the wrapper (testlog-setarch.json).
+	for f in "$dir"/meson-logs/testlog*.json; do
+		[ -f "$f" ] && logs+=("$f")
+	done
 }
 
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

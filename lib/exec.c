@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * exec.c - the executor: runs helpers (posix_spawn) and statfs liveness probes (fork) under
+ * deadlines. It never runs a shell, never passes the caller's environment or fds on, never
+ * touches a probed path in the calling process, and never abandons a child that still runs.
+ *
+ * Design notes.
+ * (1) Every child owns a slot in a process-global table of EXEC_SLOTS_MAX entries from before
+ *     it is started until it is reaped. A child that outlives SIGKILL plus the grace period
+ *     (D state) keeps its slot as a straggler; exec_reap_stragglers() frees it once the kernel
+ *     lets it die. Holding the slot from the start means a straggler always has room, so the
+ *     number of unreaped children is bounded and none is ever forgotten.
+ * (2) We only ever wait for our own pid (waitpid(pid)), and we signal a process group only
+ *     while its leader is unreaped, so the pid and pgid cannot have been reused.
+ * (3) A helper is done when it exits, not when its pipes reach EOF: a daemon it left behind may
+ *     hold them open. A pidfd (when the kernel gives one) tells us when it exits; without one
+ *     we poll waitpid(WNOHANG) every 10 ms.
+ * (4) The probe child is forked from a multi-threaded process: between fork() and _exit() it
+ *     runs only async-signal-safe calls, with every signal blocked (so no handler of the host
+ *     runs in it), and closes every inherited fd first.
+ *
+ *     slot: FREE --reserve--> BUSY --reaped--> FREE
+ *                              '--unkillable--> TRACKED --reaped later--> FREE
+ */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "util/cleanup.h"
+
+/* Raw stderr bytes kept before sanitizing (the rest is read and dropped). */
+#define ERR_RAW_MAX   EXEC_ERR_MAX
+/* Without a pidfd, how often we look for the child's exit. */
+#define POLL_SLICE_MS 10u
+
+static char *const helper_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL };
+
+/* ---- slot table (design note 1) ---- */
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_BUSY,
+	SLOT_TRACKED,
+};
+
+struct slot {
+	enum slot_state state;
+	pid_t pid;  /* SLOT_TRACKED */
+	char *path; /* SLOT_TRACKED by a probe: the probed path (may be NULL) */
+};
+
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slot slots[EXEC_SLOTS_MAX];
+
+static int slot_reserve(void)
+{
+	int r = -EAGAIN;
+
+	pthread_mutex_lock(&slots_lock);
+	for (int i = 0; i < EXEC_SLOTS_MAX; i++)
+		if (slots[i].state == SLOT_FREE) {
+			slots[i].state = SLOT_BUSY;
+			r = i;
+			break;
+		}
+	pthread_mutex_unlock(&slots_lock);
+	return r;
+}
+
+static void slot_release(int i)
+{
+	pthread_mutex_lock(&slots_lock);
+	slots[i] = (struct slot){ .state = SLOT_FREE };
+	pthread_mutex_unlock(&slots_lock);
+}
+
+/* Keep slot @i for the unkillable child @pid; takes @path (may be NULL). */
+static void slot_track(int i, pid_t pid, char *path)
+{
+	pthread_mutex_lock(&slots_lock);
+	slots[i] = (struct slot){ .state = SLOT_TRACKED, .pid = pid, .path = path };
+	pthread_mutex_unlock(&slots_lock);
+}
+
+static bool path_is_straggling(const char *path)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&slots_lock);
+	for (int i = 0; i < EXEC_SLOTS_MAX && !found; i++)
+		found = slots[i].state == SLOT_TRACKED && slots[i].path &&
+			strcmp(slots[i].path, path) == 0;
+	pthread_mutex_unlock(&slots_lock);
+	return found;
+}
+
+void exec_reap_stragglers(void)
+{
+	pthread_mutex_lock(&slots_lock);
+	for (int i = 0; i < EXEC_SLOTS_MAX; i++) {
+		pid_t p;
+
+		if (slots[i].state != SLOT_TRACKED)
+			continue;
+		do
+			p = waitpid(slots[i].pid, NULL, WNOHANG);
+		while (p < 0 && errno == EINTR);
+		/* ECHILD: not ours any more (reaped elsewhere); nothing left to track. */
+		if (p == slots[i].pid || (p < 0 && errno == ECHILD)) {
+			free(slots[i].path);
+			slots[i] = (struct slot){ .state = SLOT_FREE };
+		}
+	}
+	pthread_mutex_unlock(&slots_lock);
+}
+
+size_t exec_stragglers(void)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&slots_lock);
+	for (int i = 0; i < EXEC_SLOTS_MAX; i++)
+		n += slots[i].state == SLOT_TRACKED;
+	pthread_mutex_unlock(&slots_lock);
+	return n;
+}
+
+/* ---- waiting ---- */
+
+static int poll_ms(struct pollfd *p, nfds_t n, uint64_t deadline)
+{
+	uint64_t now = now_ms();
+	int k;
+
+	if (now >= deadline)
+		return 0;
+	k = poll(p, n, (int)(deadline - now > INT_MAX ? INT_MAX : deadline - now));
+	if (k < 0 && errno != EINTR)
+		return -errno;
+	return k < 0 ? 0 : k;
+}
+
+/*
+ * Reap @pid within @grace_ms. Returns 1 reaped (*ret_status set), 0 still there, or -ECHILD
+ * (reaped by someone else: gone, status unknown).
+ */
+static int reap_within(pid_t pid, int pidfd, unsigned grace_ms, int *ret_status)
+{
+	uint64_t deadline = now_ms() + grace_ms;
+
+	for (;;) {
+		int status;
+		pid_t p = waitpid(pid, &status, WNOHANG);
+
+		if (p == pid) {
+			*ret_status = status;
+			return 1;
+		}
+		if (p < 0 && errno == ECHILD)
+			return -ECHILD;
+		if (p < 0 && errno != EINTR)
+			return -errno; /* cannot happen with a valid pid and flags */
+		if (now_ms() >= deadline)
+			return 0;
+		if (pidfd >= 0) {
+			struct pollfd pf = { .fd = pidfd, .events = POLLIN };
+
+			(void)poll_ms(&pf, 1, deadline);
+		} else {
+			uint64_t left = deadline - now_ms();
+
+			sleep_ms(left < 5 ? (unsigned)left : 5u);
+		}
+	}
+}
+
+/* Close @fd now and mark it closed, so the scope cleanup does not close it again. */
+static void close_now(int *fd)
+{
+	closep(fd);
+	*fd = -EBADF;
+}
+
+/* A pollable handle on our unreaped child, or -1 (old kernel, or no fd left): callers fall back
+ * to polling waitpid(). */
+static int open_pidfd(pid_t pid)
+{
+	int fd = pidfd_open(pid, 0); /* always O_CLOEXEC */
+
+	return fd < 0 ? -1 : fd;
+}
+
+/* ---- binary check ---- */
+
+static int check_mode(const struct stat *st)
+{
+	if (st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
+	return 0;
+}
+
+int exec_check_binary(const char *path, char **ret_resolved)
+{
+	_cleanup_free_ char *resolved = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+	struct stat st;
+	char *p, *slash;
+	int r;
+
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	if (strnlen(path, PATH_MAX) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	resolved = realpath(path, NULL);
+	if (!resolved)
+		return -errno;
+	if (strcmp(resolved, "/") == 0)
+		return -EACCES;
+
+	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, &st) < 0)
+		return -errno;
+	r = check_mode(&st);
+	if (r < 0)
+		return r;
+
+	/* Walk the resolved path one component at a time, without following anything: a symlink
+	 * swapped in after realpath() makes the walk fail, never succeed elsewhere. */
+	for (p = resolved + 1;; p = slash + 1) {
+		_cleanup_close_ int fd = -EBADF;
+
+		slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		fd = openat(dfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0));
+		if (slash)
+			*slash = '/';
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (!slash) {
+			if (!S_ISREG(st.st_mode) || !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+				return -EACCES;
+			r = check_mode(&st);
+			if (r < 0)
+				return r;
+			break;
+		}
+		r = check_mode(&st);
+		if (r < 0)
+			return r;
+		close_now(&dfd);
+		dfd = TAKE_FD(fd);
+	}
+
+	if (ret_resolved)
+		*ret_resolved = TAKE_PTR(resolved);
+	return 0;
+}
+
+/* ---- output capture and sanitizing ---- */
+
+struct capture {
+	int fd; /* read end, < 0 once at EOF */
+	char *buf;
+	size_t len, cap;
+	bool cut; /* more was written than kept */
+};
+
+/* Read what @c's pipe holds now (non-blocking) into the buffer; the excess is dropped, so the
+ * child never blocks on a full pipe. */
+static void capture_drain(struct capture *c)
+{
+	char scratch[16384];
+
+	while (c->fd >= 0) {
+		size_t room = c->cap - c->len;
+		char *dst = room > 0 ? c->buf + c->len : scratch;
+		size_t want = room > 0 ? room : sizeof(scratch);
+		ssize_t n = read(c->fd, dst, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) { /* EOF, or an error we can do nothing about: stop reading */
+			close_now(&c->fd);
+			return;
+		}
+		if (room > 0)
+			c->len += (size_t)n;
+		else
+			c->cut = true;
+	}
+}
+
+static void capture_free(struct capture *c)
+{
+	if (c->buf) {
+		explicit_bzero(c->buf, c->cap); /* helper output may hold secrets */
+		free(c->buf);
+	}
+	c->buf = NULL;
+	close_now(&c->fd);
+}
+
+static const char *const secret_keys[] = { "password=", "passwd=", "secret=", "pass=" };
+
+/* Length of the secret key starting at @s (of @n bytes), or 0. */
+static size_t secret_key_at(const char *s, size_t n)
+{
+	for (size_t k = 0; k < ELEMENTSOF(secret_keys); k++) {
+		size_t l = strlen(secret_keys[k]);
+
+		if (l <= n && strncasecmp(s, secret_keys[k], l) == 0)
+			return l;
+	}
+	return 0;
+}
+
+static bool ends_value(unsigned char c)
+{
+	return c == ',' || c == ' ' || c < 0x20 || c == 0x7f;
+}
+
+/* Append @s (of @n bytes) to @out unless that would leave no room for "..." and the NUL.
+ * Returns false when full. */
+static bool out_put(char *out, size_t *len, const char *s, size_t n)
+{
+	if (*len + n > EXEC_ERR_MAX - 4)
+		return false;
+	memcpy(out + *len, s, n);
+	*len += n;
+	return true;
+}
+
+static int sanitize(const char *in, size_t len, bool cut, char **ret)
+{
+	_cleanup_free_ char *out = malloc(EXEC_ERR_MAX);
+	size_t o = 0, i = 0;
+
+	if (!out)
+		return -ENOMEM;
+	while (len > 0 && (in[len - 1] == '\n' || in[len - 1] == '\r' || in[len - 1] == ' ' ||
+			   in[len - 1] == '\t'))
+		len--;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)in[i];
+		size_t k = secret_key_at(in + i, len - i);
+		char esc[5];
+		size_t n;
+
+		if (k > 0) {
+			if (!out_put(out, &o, in + i, k))
+				break;
+			i += k;
+			while (i < len && !ends_value((unsigned char)in[i]))
+				i++;
+			if (!out_put(out, &o, "***", 3))
+				break;
+			continue;
+		}
+		if (c == '\n')
+			n = (size_t)snprintf(esc, sizeof(esc), "\\n");
+		else if (c == '\t')
+			n = (size_t)snprintf(esc, sizeof(esc), "\\t");
+		else if (c == '\r')
+			n = (size_t)snprintf(esc, sizeof(esc), "\\r");
+		else if (c < 0x20 || c >= 0x7f)
+			n = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", c);
+		else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		if (!out_put(out, &o, esc, n))
+			break;
+		i++;
+	}
+	if (i < len || cut) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+int exec_sanitize(const char *in, size_t len, char **ret)
+{
+	if ((!in && len > 0) || !ret)
+		return -EINVAL;
+	return sanitize(in ? in : "", len, false, ret);
+}
+
+void exec_result_done(struct exec_result *r)
+{
+	if (!r)
+		return;
+	free(r->err);
+	if (r->out) {
+		explicit_bzero(r->out, r->out_len);
+		free(r->out);
+	}
+	*r = (struct exec_result){ .status = -1, .pid = -1 };
+}
+
+/* ---- helpers ---- */
+
+/* A CLOEXEC pipe whose ends are both >= 3, so dup2() onto 0..2 in the child never is a no-op
+ * that keeps FD_CLOEXEC (the host may run with stdio closed). Read end non-blocking. */
+static int make_pipe(int ret[2])
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	for (int k = 0; k < 2; k++)
+		if (p[k] < 3) {
+			int fd = fcntl(p[k], F_DUPFD_CLOEXEC, 3);
+
+			if (fd < 0) {
+				int r = -errno;
+
+				(void)close(p[0]);
+				(void)close(p[1]);
+				return r;
+			}
+			(void)close(p[k]);
+			p[k] = fd;
+		}
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return r;
+	}
+	ret[0] = p[0];
+	ret[1] = p[1];
+	return 0;
+}
+
+static int spawn(const char *bin, const char *const *argv, int out_w, int err_w, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	int r;
+
+	r = posix_spawn_file_actions_init(&fa);
+	if (r != 0)
+		return -r;
+	r = posix_spawnattr_init(&attr);
+	if (r != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		return -r;
+	}
+
+	(void)sigfillset(&all);
+	(void)sigemptyset(&none);
+	/* Order matters: the dup2()s onto 0..2 happen before closefrom(3). */
+	r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (r == 0 && out_w >= 0)
+		r = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+	else if (r == 0)
+		r = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+	/* A helper must not keep the caller's cwd busy (it may be inside a mount). */
+	if (r == 0)
+		r = posix_spawn_file_actions_addchdir_np(&fa, "/");
+	if (r == 0)
+		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	/* SETSID: own session and process group, no controlling terminal. */
+	if (r == 0)
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+							    POSIX_SPAWN_SETSIGMASK);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(&attr, &all);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&attr, &none);
+	if (r == 0)
+		r = posix_spawn(ret_pid, bin, &fa, &attr, (char *const *)argv, helper_env);
+
+	(void)posix_spawnattr_destroy(&attr);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	return -r;
+}
+
+int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *ret)
+{
+	return exec_run_full(argv, timeout_ms, 0, ret);
+}
+
+int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		  struct exec_result *ret)
+{
+	_cleanup_free_ char *bin = NULL;
+	_cleanup_close_ int err_w = -EBADF;
+	_cleanup_close_ int out_w = -EBADF;
+	_cleanup_close_ int pidfd = -EBADF;
+	struct capture err = { .fd = -EBADF }, out = { .fd = -EBADF };
+	uint64_t deadline;
+	bool exited = false;
+	bool have_status = false;
+	int status = 0;
+	pid_t pid = -1;
+	int slot;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	*ret = (struct exec_result){ .status = -1, .pid = -1 };
+	if (!argv || !argv[0] || timeout_ms == 0 || (flags & ~EXEC__ALL))
+		return -EINVAL;
+
+	exec_reap_stragglers();
+	r = exec_check_binary(argv[0], &bin);
+	if (r < 0)
+		return r;
+
+	slot = slot_reserve();
+	if (slot < 0)
+		return slot;
+
+	err.cap = ERR_RAW_MAX;
+	err.buf = malloc(err.cap);
+	if (!err.buf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	{
+		int p[2] = { -EBADF, -EBADF };
+
+		r = make_pipe(p);
+		if (r < 0)
+			goto fail;
+		err.fd = p[0];
+		err_w = p[1];
+	}
+	if (flags & EXEC_CAPTURE_STDOUT) {
+		int p[2] = { -EBADF, -EBADF };
+
+		out.cap = EXEC_OUT_MAX;
+		out.buf = malloc(out.cap + 1);
+		if (!out.buf) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		r = make_pipe(p);
+		if (r < 0)
+			goto fail;
+		out.fd = p[0];
+		out_w = p[1];
+	}
+
+	deadline = now_ms() + timeout_ms;
+	r = spawn(bin, argv, out_w, err_w, &pid);
+	if (r < 0)
+		goto fail;
+	close_now(&err_w);
+	close_now(&out_w);
+	ret->pid = pid;
+	pidfd = open_pidfd(pid);
+
+	/* Collect output until the child exits (design note 3) or the deadline passes. */
+	while (!exited) {
+		struct pollfd pf[3];
+		nfds_t n = 0;
+		bool check_exit = pidfd < 0;
+		uint64_t until = deadline;
+		int k;
+
+		if (err.fd >= 0)
+			pf[n++] = (struct pollfd){ .fd = err.fd, .events = POLLIN };
+		if (out.fd >= 0)
+			pf[n++] = (struct pollfd){ .fd = out.fd, .events = POLLIN };
+		if (pidfd >= 0)
+			pf[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		else if (now_ms() + POLL_SLICE_MS < deadline)
+			until = now_ms() + POLL_SLICE_MS;
+
+		k = poll_ms(pf, n, until);
+		if (k < 0) {
+			r = k;
+			break;
+		}
+		capture_drain(&err);
+		capture_drain(&out);
+		if (pidfd >= 0 && pf[n - 1].revents)
+			check_exit = true;
+		if (check_exit || now_ms() >= deadline) {
+			k = reap_within(pid, -1, 0, &status);
+			if (k != 0) {
+				exited = true;
+				have_status = k > 0;
+				r = k < 0 ? k : 0;
+			} else if (now_ms() >= deadline) {
+				r = -ETIMEDOUT;
+				break;
+			}
+		}
+	}
+
+	if (!exited) {
+		/* Timed out (or poll failed): kill the whole group while its leader is unreaped
+		 * (design note 2), then give the kernel a bounded time to let it die. */
+		int k;
+
+		(void)kill(-pid, SIGKILL);
+		k = reap_within(pid, pidfd, EXEC_KILL_GRACE_MS, &status);
+		have_status = k > 0;
+		ret->timed_out = r == -ETIMEDOUT;
+		ret->reaped = k != 0;
+		if (k == 0) {
+			slot_track(slot, pid, NULL);
+			slot = -1;
+		}
+	} else
+		ret->reaped = true;
+	if (slot >= 0)
+		slot_release(slot);
+	if (have_status)
+		ret->status = status;
+
+	capture_drain(&err);
+	capture_drain(&out);
+	if (sanitize(err.buf, err.len, err.cut, &ret->err) < 0) {
+		r = r < 0 ? r : -ENOMEM;
+		ret->err = NULL;
+	}
+	if (out.buf) {
+		out.buf[out.len] = '\0';
+		ret->out = TAKE_PTR(out.buf);
+		ret->out_len = out.len;
+	}
+	capture_free(&err);
+	capture_free(&out);
+	return r;
+
+fail:
+	capture_free(&err);
+	capture_free(&out);
+	slot_release(slot);
+	return r;
+}
+
+/* ---- probe ---- */
+
+struct probe_msg {
+	int err;
+	int64_t ns;
+};
+
+/* The forked child (design note 4): async-signal-safe calls only, every signal blocked. */
+static _Noreturn void probe_child(const char *path, int wfd, pid_t parent)
+{
+	struct probe_msg m = { 0 };
+	struct timespec a, b;
+	struct statfs st;
+
+	/* Keep only the result pipe, as fd 3: a child stuck in D state must pin nothing of ours
+	 * (lock fds, pipes of other helpers, /dev/fuse fds, our stdout). */
+	if (wfd != 3 && dup2(wfd, 3) < 0)
+		_exit(127);
+	if (close_range(0, 2, 0) < 0 || close_range(4, ~0u, 0) < 0) {
+		for (int fd = 0; fd < 65536; fd++)
+			if (fd != 3)
+				(void)close(fd);
+	}
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent) /* the caller died before prctl() */
+		_exit(127);
+	(void)!chdir("/"); /* do not keep the caller's cwd busy while stuck */
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &a);
+	if (statfs(path, &st) < 0)
+		m.err = errno;
+	(void)clock_gettime(CLOCK_MONOTONIC, &b);
+	m.ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+	(void)!write(3, &m, sizeof(m)); /* atomic: smaller than PIPE_BUF */
+	_exit(0);
+}
+
+int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us)
+{
+	_cleanup_close_ int rfd = -EBADF;
+	_cleanup_close_ int pidfd = -EBADF;
+	struct probe_msg m = { 0 };
+	sigset_t all, old;
+	uint64_t deadline;
+	bool got = false;
+	int status;
+	pid_t parent = getpid();
+	pid_t pid;
+	int p[2];
+	int slot;
+	int k;
+	int r;
+
+	if (!path || path[0] != '/' || strnlen(path, PATH_MAX) >= PATH_MAX || timeout_ms == 0)
+		return -EINVAL;
+
+	exec_reap_stragglers();
+	/* Its earlier request is still unanswered: still hung, and one stuck child is enough. */
+	if (path_is_straggling(path))
+		return -ETIMEDOUT;
+	slot = slot_reserve();
+	if (slot < 0)
+		return slot;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		slot_release(slot);
+		return r;
+	}
+	rfd = p[0];
+
+	deadline = now_ms() + timeout_ms;
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		probe_child(path, p[1], parent);
+	r = pid < 0 ? -errno : 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)close(p[1]);
+	if (r < 0) {
+		slot_release(slot);
+		return r;
+	}
+	pidfd = open_pidfd(pid);
+
+	for (;;) {
+		struct pollfd pf = { .fd = rfd, .events = POLLIN };
+		ssize_t n;
+
+		k = poll_ms(&pf, 1, deadline);
+		if (k <= 0) {
+			r = k < 0 ? k : -ETIMEDOUT;
+			break;
+		}
+		n = read(rfd, &m, sizeof(m));
+		if (n < 0 && errno == EINTR)
+			continue;
+		got = n == (ssize_t)sizeof(m);
+		r = got ? -m.err : -EPROTO;
+		break;
+	}
+
+	if (!got)
+		(void)kill(pid, SIGKILL); /* unreaped: the pid is still our child */
+	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
+	if (k == 0 && got)
+		(void)kill(pid, SIGKILL); /* reported but not gone: never leave it running */
+	if (k == 0)
+		slot_track(slot, pid, r == -ETIMEDOUT ? strdup(path) : NULL);
+	else
+		slot_release(slot);
+
+	if (r == 0 && ret_latency_us)
+		*ret_latency_us = m.ns <= 0 ? 1 : (long)((m.ns + 999) / 1000);
+	return r;
+}

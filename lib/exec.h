@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * exec.h - the executor: the one place in libvolmount that runs helper programs and liveness
+ * probes. Helpers run by absolute, checked path with a fixed argv and a clean environment, no
+ * inherited fds, in a session (and so a process group) of their own, under a deadline after
+ * which the whole group is SIGKILLed. Probes statfs() a path in a child process, so the caller
+ * never touches a possibly hung mount. No child is ever left running unbounded: each one is
+ * reaped, or, if the kernel keeps it unkillable (D state on a hung FUSE or network mount),
+ * tracked in a small process-global table and reaped later.
+ *
+ * Requirements on the host program: it must not ignore SIGCHLD (SIG_IGN makes the kernel reap
+ * children behind our back) nor reap children it did not start (wait(-1), waitpid(-1) in a
+ * SIGCHLD handler). Every function here is thread-safe.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Longest err string, NUL included. */
+#define EXEC_ERR_MAX	    4096
+/* Most stdout bytes kept with EXEC_CAPTURE_STDOUT (more is read and dropped). */
+#define EXEC_OUT_MAX	    65536
+/* After SIGKILL, how long a helper (its group) or a probe child may take to be reaped before it
+ * is considered unkillable and tracked. */
+#define EXEC_KILL_GRACE_MS  1000u
+#define EXEC_PROBE_GRACE_MS 250u
+/* Children in flight plus tracked stragglers, per process. A call that would exceed it fails
+ * with -EAGAIN instead of starting another child. */
+#define EXEC_SLOTS_MAX	    64
+
+/* Capture the helper's stdout into exec_result.out (default: /dev/null). */
+#define EXEC_CAPTURE_STDOUT (1u << 0)
+#define EXEC__ALL	    EXEC_CAPTURE_STDOUT
+
+struct exec_result {
+	int status;	/* wait status (WIFEXITED/WEXITSTATUS...); valid when exec_run returned 0 */
+	bool timed_out; /* the deadline passed and the process group was SIGKILLed */
+	bool reaped;	/* false only if the child stayed unkillable past the grace period; it is
+			 * then tracked (see exec_reap_stragglers()) */
+	pid_t pid;	/* the child's pid (and process group id); -1 if none was started */
+	char *err;	/* captured stderr, never NULL after a run: at most EXEC_ERR_MAX - 1 bytes,
+			 * trailing whitespace trimmed, control and non-ASCII bytes escaped (\n, \t,
+			 * \xHH), values of password=, passwd=, pass=, secret= replaced by "***", and
+			 * "..." at the end if cut. Fit for an error message. */
+	char *out;	/* EXEC_CAPTURE_STDOUT only: raw stdout, NUL-terminated, at most
+			 * EXEC_OUT_MAX bytes. Not redacted: never log it. NULL otherwise. */
+	size_t out_len; /* bytes in out, without the NUL */
+};
+
+/* Free what @r holds and reset it. Safe on a zeroed or already done result. */
+void exec_result_done(struct exec_result *r);
+
+/*
+ * exec_check_binary() - may @path be run as a helper? @path must be absolute; it is resolved
+ * with realpath() (so /sbin/mount.nfs through a merged-/usr symlink is fine), then every
+ * component of the resolved path is opened with O_PATH|O_NOFOLLOW from "/" and checked on its
+ * fd: each directory root-owned and not group/world-writable (sticky or not), the file regular,
+ * root-owned, not group/world-writable, with an execute bit. As only root can change such a
+ * path, the check still holds when the resolved path is executed.
+ * Returns 0, -EINVAL (not absolute), -ENOENT and other errnos of the lookup, -EACCES (not a
+ * regular executable file), or -EPERM (owner or mode unsafe). With @ret_resolved (may be NULL)
+ * the resolved path is returned on success (caller frees).
+ */
+int exec_check_binary(const char *path, char **ret_resolved);
+
+/*
+ * exec_run() - run argv[0] (an absolute path passing exec_check_binary(); the resolved path is
+ * executed, argv[0] is passed as given) with argv and the environment
+ * "PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C" only; stdin and stdout /dev/null, stderr
+ * captured, every other fd closed, cwd "/", a new session (so its own process group and no
+ * controlling terminal: a helper cannot prompt), default signal dispositions and an empty
+ * signal mask. When the helper exits, the call returns at once: anything it left running in
+ * its group (or that daemonized into another session) is not waited for, so helpers that start
+ * a FUSE daemon work. At @timeout_ms (> 0) the whole process group is SIGKILLed and reaped
+ * within EXEC_KILL_GRACE_MS; the call never blocks longer than timeout + grace.
+ *
+ * *ret is always initialised (exec_result_done() is safe on it). Returns 0 when the child ran
+ * (see ret->status), -ETIMEDOUT when the deadline passed (ret->timed_out, ret->reaped,
+ * ret->err set), -EINVAL (bad arguments), an exec_check_binary() error, -EAGAIN (too many
+ * children in flight or unkillable, EXEC_SLOTS_MAX), -ECHILD (someone else reaped the child),
+ * or the -errno of pipe/posix_spawn/exec.
+ */
+int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *ret);
+/* exec_run() with EXEC_* @flags; unknown bits give -EINVAL. */
+int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		  struct exec_result *ret);
+
+/*
+ * exec_probe_statfs() - liveness probe: statfs(@path) in a forked child (a child, not a thread:
+ * a task stuck in D state on a hung mount can be killed and abandoned, never joined), which
+ * closes every fd it inherited first, so a stuck probe pins no lock, pipe or /dev/fuse fd.
+ * The calling process never touches @path (absolute, shorter than PATH_MAX).
+ *
+ * Returns 0 (healthy; *ret_latency_us, if non-NULL, is the statfs time in microseconds, >= 1),
+ * the -errno statfs saw (-ENOTCONN, -ESTALE, -EIO, -EHOSTDOWN, -ECONNABORTED, -ENODEV,
+ * -EACCES, -ENOENT...), or -ETIMEDOUT when it passed @timeout_ms (> 0): the child is then
+ * SIGKILLed and, if still unkillable after EXEC_PROBE_GRACE_MS, tracked. While an earlier probe
+ * of the same @path string is still stuck, the mount has not answered that request yet: the
+ * call returns -ETIMEDOUT at once without starting another child. Executor failures: -EINVAL,
+ * -EAGAIN (EXEC_SLOTS_MAX), -EPROTO (the child died without reporting), or the -errno of
+ * pipe2/fork. Never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
+ */
+int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us);
+
+/* Reap, without blocking, tracked children that have died since. Called at the start of every
+ * exec_run*() and exec_probe_statfs(). */
+void exec_reap_stragglers(void);
+
+/* Number of tracked, not yet reaped children (for tests and metrics). */
+size_t exec_stragglers(void);
+
+/*
+ * exec_sanitize() - turn @len raw bytes of helper output into the form of exec_result.err:
+ * secrets redacted, trailing whitespace trimmed, control and non-ASCII bytes escaped, capped at
+ * EXEC_ERR_MAX - 1 bytes ("..." at the end when cut). Returns 0 and *ret (caller frees), or
+ * -ENOMEM.
+ */
+int exec_sanitize(const char *in, size_t len, char **ret);
