@@ -31,9 +31,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine.h"
+#include "exec.h"
 #include "internal.h"
 #include "ledger.h"
 #include "lock.h"
@@ -46,6 +48,7 @@ void share_req_done(struct share_req *req)
 	free(req->export);
 	free(req->mountpoint);
 	driver_opts_done(&req->opts);
+	driver_mount_spec_done(&req->spec);
 	if (req->src_fd >= 0)
 		(void)close(req->src_fd);
 	req->export = req->mountpoint = NULL;
@@ -59,6 +62,19 @@ static bool path_is_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Does @path contain, or lie inside, one of volmount's own directories? A consumer given a
+ * device path there could reach the ledger or the lock files. Returns the directory or NULL. */
+static const char *overlaps_own_dir(struct volmount_ctx *ctx, const char *path)
+{
+	const char *dirs[] = { ctx_base(ctx), ctx->paths[VOLMOUNT_PATH_STATE_DIR],
+			       ctx->paths[VOLMOUNT_PATH_RUN_DIR] };
+
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if (path_is_under(path, dirs[i]) || path_is_under(dirs[i], path))
+			return dirs[i];
+	return NULL;
+}
+
 /*
  * Bind: resolve symlinks in the parent directories (never in the last component), so that one
  * directory reached through two spellings is one share. When the parent does not exist, the
@@ -66,14 +82,14 @@ static bool path_is_under(const char *path, const char *dir)
  */
 static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool open_source)
 {
-	const char *base = ctx->paths[VOLMOUNT_PATH_BASE_DIR];
 	char *slash = strrchr(req->export, '/');
 	_cleanup_free_ char *parent = NULL, *resolved = NULL, *full = NULL;
+	const char *own = overlaps_own_dir(ctx, req->export);
 
-	if (path_is_under(req->export, base) || path_is_under(base, req->export))
+	if (own)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
-				 "export '%s' must not contain or be inside the base directory '%s'",
-				 req->export, base);
+				 "export '%s' must not contain or be inside volmount's directory '%s'",
+				 req->export, own);
 	parent = strndup(req->export, (size_t)(slash - req->export));
 	if (!parent)
 		return -ENOMEM;
@@ -90,10 +106,11 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 	if (strlen(full) > VOLMOUNT_EXPORT_MAX)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' resolves to a path that is too long",
 				 req->export);
-	if (path_is_under(full, base) || path_is_under(base, full))
+	own = overlaps_own_dir(ctx, full);
+	if (own)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
-				 "export '%s' resolves to '%s', which contains or is inside the base directory",
-				 req->export, full);
+				 "export '%s' resolves to '%s', which contains or is inside volmount's directory '%s'",
+				 req->export, full, own);
 	free(req->export);
 	req->export = TAKE_PTR(full);
 	if (!open_source)
@@ -107,6 +124,78 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 				 r == -ENOTDIR ? "is not a directory" :
 				 r == -ENOENT ? "does not exist" : strerror(-r));
 	}
+	return 0;
+}
+
+/* Split a canonical "a,b,c" option string into a vector (no escaping: canonical options never
+ * contain ','). */
+static int split_options(const char *canonical, char **ret_buf, const char **vec, size_t cap,
+			 size_t *ret_n)
+{
+	char *buf = strdup(canonical), *save = NULL;
+	size_t n = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == cap) {
+			free(buf);
+			return -E2BIG;
+		}
+		vec[n++] = t;
+	}
+	*ret_buf = buf;
+	*ret_n = n;
+	return 0;
+}
+
+/* The helper's argv and the mount table entry it must produce. */
+static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
+{
+	const char *why = NULL;
+	int r = req->drv->mount_spec(req->export, &req->opts, req->mountpoint, &req->spec, &why);
+
+	if (r < 0)
+		return r == -ENOMEM ? r :
+		       ctx_error(ctx, r, VOLMOUNT_ERR_INPUT, "invalid %s share: %s", req->drv->name,
+				 why ? why : strerror(-r));
+	return 0;
+}
+
+/*
+ * A credentials, identity or secret file (CWE-798): only ever passed to a helper as a path,
+ * and only if it is a regular file owned by us (root) that nobody else can read or write.
+ * Checked on the open fd, never following a symlink. Its contents are never read here.
+ */
+static int check_cred_file(struct volmount_ctx *ctx, const char *path)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		int r = -errno;
+
+		if (r == -ENOENT)
+			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+					 "credentials file '%s' does not exist", path);
+		return ctx_error(ctx, r == -ELOOP ? -EPERM : r, VOLMOUNT_ERR_PERM,
+				 "credentials file '%s' %s", path,
+				 r == -ELOOP ? "is a symlink; refusing to follow it" : strerror(-r));
+	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "credentials file '%s' is not a regular file", path);
+	if (st.st_uid != geteuid())
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "credentials file '%s' is owned by uid %u, not by uid %u", path,
+				 (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 0077)
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "credentials file '%s' has mode %04o; it must be 0600 or stricter",
+				 path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -143,7 +232,7 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 		}
 	}
 	r = share_hash(req.drv->name, req.export, req.hash);
-	if (r >= 0 && asprintf(&req.mountpoint, "%s/%s/%s", ctx->paths[VOLMOUNT_PATH_BASE_DIR],
+	if (r >= 0 && asprintf(&req.mountpoint, "%s/%s/%s", ctx_base(ctx),
 			       req.drv->name, req.hash) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
@@ -151,29 +240,40 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
 				 strerror(-r));
 	}
+	if (opts && req.drv->kind == DRIVER_KIND_HELPER) {
+		r = build_spec(ctx, &req);
+		if (r >= 0 && open_source && req.opts.cred_path)
+			r = check_cred_file(ctx, req.opts.cred_path);
+		if (r < 0) {
+			share_req_done(&req);
+			return r;
+		}
+	}
 	*ret = req;
 	return 0;
 }
 
-/* Split a canonical "a,b,c" option string into a vector (no escaping: canonical options never
- * contain ','). */
-static int split_options(const char *canonical, char **ret_buf, const char **vec, size_t cap,
-			 size_t *ret_n)
+int share_req_load_options(struct volmount_ctx *ctx, struct share_req *req, const char *canonical)
 {
-	char *buf = strdup(canonical), *save = NULL;
+	const char *vec[VOLMOUNT_OPTIONS_MAX];
+	_cleanup_free_ char *buf = NULL;
+	struct driver_opts o = {};
+	const char *why = NULL;
 	size_t n = 0;
+	int r;
 
-	if (!buf)
-		return -ENOMEM;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (n == cap) {
-			free(buf);
-			return -E2BIG;
-		}
-		vec[n++] = t;
+	r = split_options(canonical, &buf, vec, ELEMENTSOF(vec), &n);
+	if (r >= 0)
+		r = req->drv->options(vec, n, &o, &why);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "share '%s': recorded options '%s' no longer parse: %s",
+				 req->mountpoint, canonical, why ? why : strerror(-r));
+	driver_opts_done(&req->opts);
+	req->opts = o;
+	if (req->drv->kind == DRIVER_KIND_HELPER) {
+		driver_mount_spec_done(&req->spec);
+		return build_spec(ctx, req);
 	}
-	*ret_buf = buf;
-	*ret_n = n;
 	return 0;
 }
 
@@ -209,7 +309,10 @@ static int matches_expected(const struct share_req *req, const struct kview_moun
 	const char *rel;
 	int r, match;
 
-	if (req->drv->kind != DRIVER_KIND_BIND || req->src_fd < 0)
+	if (req->drv->kind == DRIVER_KIND_HELPER)
+		return req->spec.fstype && strcmp(m->fstype, req->spec.fstype) == 0 &&
+		       strcmp(m->source, req->spec.source) == 0;
+	if (req->src_fd < 0)
 		return 0;
 	r = kview_of_fd(req->src_fd, &src);
 	if (r < 0)
@@ -267,17 +370,17 @@ static int open_driver_dir(struct volmount_ctx *ctx, const char *driver, bool cr
 		if (mkdirat(ctx->base_fd, driver, 0755) < 0 && errno != EEXIST)
 			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
 					 "cannot create '%s/%s': %s",
-					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], driver, strerror(errno));
+					 ctx_base(ctx), driver, strerror(errno));
 		fd = openat(ctx->base_fd, driver, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && fchmod(fd, 0755) < 0) {
 			(void)close(fd);
 			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot chmod '%s/%s'",
-					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], driver);
+					 ctx_base(ctx), driver);
 		}
 	}
 	if (fd < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
-				 "cannot open '%s/%s': %s%s", ctx->paths[VOLMOUNT_PATH_BASE_DIR],
+				 "cannot open '%s/%s': %s%s", ctx_base(ctx),
 				 driver, strerror(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
 	/* CWE-732: whoever can write here could swap a mountpoint between check and mount. */
@@ -287,7 +390,7 @@ static int open_driver_dir(struct volmount_ctx *ctx, const char *driver, bool cr
 		(void)close(fd);
 		return ctx_error(ctx, r == -EBADF ? r : -EPERM, VOLMOUNT_ERR_PERM,
 				 "'%s/%s' must be owned by uid %u and not writable by group or others",
-				 ctx->paths[VOLMOUNT_PATH_BASE_DIR], driver, (unsigned)geteuid());
+				 ctx_base(ctx), driver, (unsigned)geteuid());
 	}
 	return fd;
 }
@@ -319,7 +422,7 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 	}
 	dfd = open_driver_dir(ctx, req->drv->name, false);
 	if (dfd < 0) {
-		if (errno == ENOENT) {
+		if (dfd == -ENOENT) {
 			ctx_clear_error(ctx);
 			*ret_exists = false;
 			return 0;
@@ -339,22 +442,10 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
 								      strerror(errno));
 	}
-	{
-		/* An existing empty directory (a leftover, or planted) is only used once it is
-		 * ours: root-owned 0700, set on the fd we checked. */
-		struct stat st;
-
-		if (fstat(fd, &st) < 0)
-			return -errno;
-		if ((st.st_uid != geteuid() || st.st_gid != getegid() || (st.st_mode & 07777) != 0700) &&
-		    (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0))
-			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM,
-					 "cannot take over mountpoint directory '%s': %s",
-					 req->mountpoint, strerror(errno));
-	}
 	d = fdopendir(fd);
 	if (!d)
-		return -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot read '%s': %s",
+				 req->mountpoint, strerror(errno));
 	fd = -EBADF; /* owned by d now */
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
@@ -363,6 +454,29 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 					 "mountpoint '%s' is not empty; refusing to mount over it",
 					 req->mountpoint);
 		}
+	{
+		/* An existing empty directory (a leftover, or planted) is only used once it is
+		 * ours: root-owned 0700, set on the fd we checked. */
+		int dir_fd = dirfd(d); /* owned by d, never closed by itself */
+		struct stat st;
+
+		if (fstat(dir_fd, &st) < 0) {
+			int r = -errno;
+
+			(void)closedir(d);
+			return r;
+		}
+		if ((st.st_uid != geteuid() || st.st_gid != getegid() ||
+		     (st.st_mode & 07777) != 0700) &&
+		    (fchown(dir_fd, geteuid(), getegid()) < 0 || fchmod(dir_fd, 0700) < 0)) {
+			int r = -errno;
+
+			(void)closedir(d);
+			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM,
+					 "cannot take over mountpoint directory '%s': %s",
+					 req->mountpoint, strerror(-r));
+		}
+	}
 	(void)closedir(d);
 	*ret_exists = true;
 	return 0;
@@ -438,6 +552,110 @@ static int mount_bind(struct volmount_ctx *ctx, const struct share_req *req, int
 	return 0;
 }
 
+/* What a helper's failure most likely means, from its stderr: the server is down or
+ * unreachable (69), permission was refused (77), or another I/O failure (74). */
+static enum volmount_errkind classify_helper_error(const char *err)
+{
+	static const char *const unreachable[] = {
+		"connection refused", "no route to host", "network is unreachable",
+		"connection timed out", "could not resolve", "name or service not known",
+		"connection reset", "connection closed", "host is down", "transport endpoint",
+		"failed to fetch volume file", "mount failed. check the log",
+	};
+	static const char *const denied[] = {
+		"permission denied", "access denied", "host key verification failed",
+		"authentication failed",
+	};
+
+	for (size_t i = 0; err && i < ELEMENTSOF(denied); i++)
+		if (strcasestr(err, denied[i]))
+			return VOLMOUNT_ERR_PERM;
+	for (size_t i = 0; err && i < ELEMENTSOF(unreachable); i++)
+		if (strcasestr(err, unreachable[i]))
+			return VOLMOUNT_ERR_HOSTDOWN;
+	return VOLMOUNT_ERR_IO;
+}
+
+/* Take away a mount a failed or unverified helper left at the mountpoint, if it is of the
+ * helper's filesystem type (nothing else can have appeared there: the share lock is held and
+ * the mountpoint was checked empty). */
+static void undo_helper_mount(const struct share_req *req)
+{
+	struct kview_mount top = {};
+	int n = kview_at(req->mountpoint, &top);
+
+	if (n >= 1 && strcmp(top.fstype, req->spec.fstype) == 0 &&
+	    umount2(req->mountpoint, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
+		(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW | MNT_FORCE); /* best effort */
+	kview_mount_done(&top);
+}
+
+/*
+ * Helper drivers: run the helper through the executor (absolute path, argv, clean
+ * environment, deadline), then believe only the kernel: exactly one mount at the mountpoint,
+ * of the expected type and source.
+ */
+static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_id)
+{
+	struct exec_result res = {};
+	struct kview_mount top = {};
+	const char *helper;
+	bool failed;
+	int r, n;
+
+	if (!req->spec.argv || !req->spec.argv[0])
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
+				 req->export);
+	helper = req->spec.argv[0];
+	r = exec_run((const char *const *)req->spec.argv, ctx->timeout_ms, &res);
+	if (r < 0 && r != -ETIMEDOUT) {
+		exec_result_done(&res);
+		return ctx_error(ctx, r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
+				 "cannot run helper '%s' for '%s': %s", helper, req->export,
+				 r == -ENOENT ? "not installed" : strerror(-r));
+	}
+	failed = r == -ETIMEDOUT || !WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0;
+	if (failed) {
+		undo_helper_mount(req);
+		if (r == -ETIMEDOUT)
+			r = ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
+				      "helper '%s' for '%s' did not finish within %u ms and was killed",
+				      helper, req->export, ctx->timeout_ms);
+		else
+			r = ctx_error(ctx, -EIO, classify_helper_error(res.err),
+				      "helper '%s' failed for '%s' (%s %d): %s", helper, req->export,
+				      WIFEXITED(res.status) ? "exit" : "signal",
+				      WIFEXITED(res.status) ? WEXITSTATUS(res.status) :
+							      WTERMSIG(res.status),
+				      res.err && res.err[0] ? res.err : "no message");
+		exec_result_done(&res);
+		return r;
+	}
+	exec_result_done(&res);
+
+	/* Invariant 2: the helper's exit code proves nothing. */
+	n = kview_at(req->mountpoint, &top);
+	if (n == 1 && strcmp(top.fstype, req->spec.fstype) == 0 &&
+	    strcmp(top.source, req->spec.source) == 0) {
+		*ret_id = top.mnt_id;
+		kview_mount_done(&top);
+		return 0;
+	}
+	if (n <= 0)
+		r = ctx_error(ctx, -EIO, VOLMOUNT_ERR_IO,
+			      "helper '%s' reported success for '%s', but nothing is mounted at '%s'",
+			      helper, req->export, req->mountpoint);
+	else
+		r = ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+			      "mount at '%s' did not verify: the kernel shows %d mount(s), the top one %s '%s', expected %s '%s'",
+			      req->mountpoint, n, top.fstype, top.source, req->spec.fstype,
+			      req->spec.source);
+	kview_mount_done(&top);
+	if (n > 0)
+		undo_helper_mount(req);
+	return r;
+}
+
 int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id)
 {
 	_cleanup_close_ int dfd = -EBADF, mp_fd = -EBADF, tree = -EBADF;
@@ -452,9 +670,8 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 	if (mp_fd < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot open mountpoint '%s': %s",
 				 req->mountpoint, strerror(errno));
-	if (req->drv->kind != DRIVER_KIND_BIND)
-		return ctx_error(ctx, -EOPNOTSUPP, VOLMOUNT_ERR_INTERNAL, "driver '%s' cannot mount yet",
-				 req->drv->name);
+	if (req->drv->kind == DRIVER_KIND_HELPER)
+		return mount_helper(ctx, req, ret_mount_id);
 	r = mount_bind(ctx, req, mp_fd, &tree);
 	if (r < 0)
 		return r;
@@ -467,10 +684,15 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 	}
 	obs = share_observe(ctx, req->mountpoint, mine.mnt_id, req, &top_id);
 	if (obs != OBS_OURS) {
-		/* Someone raced a mount onto the same place: take ours away, touch nothing else. */
-		if (top_id == mine.mnt_id)
+		struct kview_mount t = {};
+
+		/* Take ours away (only if it is ours on top), touch nothing else. */
+		if (kview_at(req->mountpoint, &t) > 0 && t.mnt_id == mine.mnt_id)
 			(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
+		kview_mount_done(&t);
 		kview_mount_done(&mine);
+		if (obs < 0)
+			return obs; /* share_observe() said why */
 		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mount at '%s' did not verify (%s); refusing to keep it",
 				 req->mountpoint, obs == OBS_STACKED ? "stacked mounts" : "not ours");
@@ -554,6 +776,23 @@ static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, ui
 	return fd;
 }
 
+/* The calling thread's error, kept across clean-up that may overwrite it. */
+struct saved_error {
+	char msg[1024];
+	enum volmount_errkind kind;
+};
+
+static void error_save(struct volmount_ctx *ctx, struct saved_error *e)
+{
+	(void)snprintf(e->msg, sizeof(e->msg), "%s", volmount_ctx_errmsg(ctx));
+	e->kind = volmount_ctx_errkind(ctx);
+}
+
+static void error_restore(struct volmount_ctx *ctx, const struct saved_error *e)
+{
+	(void)ctx_error(ctx, 0, e->kind, "%s", e->msg);
+}
+
 /*
  * Undo a failed first attach. The row is forgotten only when the kernel shows nothing at the
  * mountpoint and the directory we made is gone: if anything is left (a mount we could not
@@ -563,11 +802,10 @@ static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, ui
  */
 static void rollback_first(struct volmount_ctx *ctx, const struct share_req *req, bool existed)
 {
-	char saved[1024];
-	enum volmount_errkind kind = volmount_ctx_errkind(ctx);
+	struct saved_error e;
 	bool clean;
 
-	(void)snprintf(saved, sizeof(saved), "%s", volmount_ctx_errmsg(ctx));
+	error_save(ctx, &e);
 	clean = kview_at(req->mountpoint, NULL) == 0;
 	if (clean && !existed)
 		clean = share_rmdir(ctx, req->drv->name, req->hash, req->mountpoint) >= 0;
@@ -576,7 +814,7 @@ static void rollback_first(struct volmount_ctx *ctx, const struct share_req *req
 		(void)ledger_share_delete(ctx->ledger, req->hash); /* best effort: host-up retries */
 		ctx_db_unlock(ctx);
 	}
-	(void)ctx_error(ctx, 0, kind, "%s", saved);
+	error_restore(ctx, &e);
 }
 
 /* First attachment: make the directory, mount, verify. The pending row comes first so a crash
@@ -614,7 +852,7 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 
 /* A share row exists: make sure its mount is there and ours, mending what a crash left. */
 static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req,
-			   const struct ledger_share *row, uint64_t *ret_id)
+			   const struct ledger_share *row, uint64_t *ret_id, bool *ret_fresh)
 {
 	uint64_t top = 0;
 	int obs;
@@ -651,7 +889,20 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			if (r < 0)
 				return r;
 		}
-		return share_mount(ctx, req, ret_id);
+		/* The recorded mount is gone: forget its id before mounting again, so a crash
+		 * between the mount and the commit leaves a row that cannot vouch for the wrong
+		 * mount (the new one is then recognised by what it is, as after any crash). */
+		if (strcmp(row->state, LEDGER_PENDING) != 0 || row->mount_id != 0) {
+			ctx_db_lock(ctx);
+			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
+			ctx_db_unlock(ctx);
+			if (r < 0)
+				return r;
+		}
+		r = share_mount(ctx, req, ret_id);
+		if (r >= 0)
+			*ret_fresh = true;
+		return r;
 	}
 	default:
 		break;
@@ -660,6 +911,29 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 "mountpoint '%s' of share '%s' holds %s; refusing to attach",
 			 req->mountpoint, req->export,
 			 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
+}
+
+static void undo_fresh_mount(struct volmount_ctx *ctx, const struct share_req *req,
+			     uint64_t mount_id)
+{
+	struct saved_error e;
+
+	error_save(ctx, &e);
+	(void)share_unmount(ctx, req->mountpoint, mount_id); /* best effort; host-up retries */
+	error_restore(ctx, &e);
+}
+
+/* Every failure after the request was resolved names the share (DESIGN: "with the share
+ * named"), unless the message already does. */
+static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req *req)
+{
+	struct saved_error e;
+
+	error_save(ctx, &e);
+	if (!req->export || strstr(e.msg, req->export) || strstr(e.msg, req->mountpoint))
+		return;
+	(void)ctx_error(ctx, 0, e.kind, "share '%s' (%s): %s", req->export, req->mountpoint,
+			e.msg);
 }
 
 VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver,
@@ -673,7 +947,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	const char *why = NULL;
 	int host_fd = -EBADF, share_fd = -EBADF, r;
 	uint64_t deadline, mount_id = 0;
-	bool added = false;
+	bool added = false, fresh = false;
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
@@ -705,20 +979,25 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	ctx_db_lock(ctx);
 	r = ledger_share_get(ctx->ledger, req.hash, &row);
 	ctx_db_unlock(ctx);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		r = attach_first(ctx, &req, &mount_id);
-	else if (r >= 0)
-		r = attach_existing(ctx, &req, &row, &mount_id);
+		fresh = r >= 0;
+	} else if (r >= 0)
+		r = attach_existing(ctx, &req, &row, &mount_id, &fresh);
 	if (r < 0)
 		goto out;
 	ctx_db_lock(ctx);
 	r = ledger_attach(ctx->ledger, req.hash, mount_id, volume, owner, &added);
 	ctx_db_unlock(ctx);
-	/* A failed commit after a fresh mount leaves a pending row and a mount: the next call for
-	 * this share or host-up resolves it (crash ordering), so there is nothing to undo here. */
+	if (r < 0 && fresh)
+		/* Invariant 1: no attachment was recorded, so the mount made for it goes. The
+		 * pending row stays, with nothing mounted: the next call or host-up forgets it. */
+		undo_fresh_mount(ctx, &req, mount_id);
 out:
 	lock_release(share_fd);
 	lock_release(host_fd);
+	if (r < 0)
+		name_share_in_error(ctx, &req);
 	ledger_share_done(&row);
 	share_req_done(&req);
 	if (r < 0)
@@ -738,7 +1017,7 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 	/* A row that never reached "mounted" (an attach killed between its mount and its
 	 * commit) has no trustworthy id: the mount is ours if it is exactly what the driver
 	 * makes from this export. */
-	if (strcmp(row->state, LEDGER_MOUNTED) != 0 && req->src_fd >= 0 &&
+	if (strcmp(row->state, LEDGER_MOUNTED) != 0 && (req->src_fd >= 0 || req->spec.fstype) &&
 	    share_observe(ctx, row->mountpoint, row->mount_id, req, &top) == OBS_MATCH)
 		id = top;
 	r = share_unmount(ctx, row->mountpoint, id);
@@ -804,6 +1083,8 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	}
 	if (r < 0)
 		goto out;
+	if (req.drv->kind == DRIVER_KIND_HELPER && share_req_load_options(ctx, &req, row.options) < 0)
+		ctx_clear_error(ctx); /* only needed to recognise a crashed attach's mount */
 	/* Finish the unmount also when this attachment was already gone: a detach retried after
 	 * a failed unmount completes the clean-up. */
 	if (remaining == 0)
@@ -813,6 +1094,8 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 out:
 	lock_release(share_fd);
 	lock_release(host_fd);
+	if (r < 0)
+		name_share_in_error(ctx, &req);
 	ledger_share_done(&row);
 	share_req_done(&req);
 	return r;
@@ -831,9 +1114,9 @@ VOLMOUNT_EXPORT int volmount_share_path(struct volmount_ctx *ctx, const char *dr
 	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
 	if (r < 0)
 		return r;
-	if (!ctx->opened) {
+	if (!__atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE)) {
 		/* Name the mountpoint as an opened context would: under the canonical base. */
-		_cleanup_free_ char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL);
+		_cleanup_free_ char *canon = realpath(ctx_base(ctx), NULL);
 		char *p = NULL;
 
 		if (canon && asprintf(&p, "%s/%s/%s", canon, req.drv->name, req.hash) >= 0) {

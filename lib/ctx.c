@@ -148,6 +148,7 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 		(void)close(ctx->run_fd);
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++)
 		free(ctx->paths[i]);
+	free(ctx->base_canon);
 	(void)pthread_mutex_destroy(&ctx->open_lock);
 	(void)pthread_mutex_destroy(&ctx->db_lock);
 	free(ctx);
@@ -342,13 +343,15 @@ static int do_open(struct volmount_ctx *ctx)
 		return base_fd;
 	{
 		/* Mountpoints are compared with what the kernel reports, which is canonical:
-		 * name them under the canonical base (its parents may be symlinks). */
+		 * name them under the canonical base (its parents may be symlinks). Published
+		 * atomically; the configured string stays valid for readers that got it. */
 		char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL);
 
 		if (!canon)
-			return -errno;
-		free(ctx->paths[VOLMOUNT_PATH_BASE_DIR]);
-		ctx->paths[VOLMOUNT_PATH_BASE_DIR] = canon;
+			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+					 "cannot resolve base directory '%s': %s",
+					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], strerror(errno));
+		__atomic_store_n(&ctx->base_canon, canon, __ATOMIC_RELEASE);
 	}
 	{
 		_cleanup_free_ char *locks = NULL;
@@ -381,6 +384,13 @@ int ctx_open(struct volmount_ctx *ctx)
 	}
 	(void)pthread_mutex_unlock(&ctx->open_lock);
 	return r;
+}
+
+const char *ctx_base(const struct volmount_ctx *ctx)
+{
+	const char *c = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
+
+	return c ? c : ctx->paths[VOLMOUNT_PATH_BASE_DIR];
 }
 
 void ctx_db_lock(struct volmount_ctx *ctx)

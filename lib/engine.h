@@ -22,7 +22,13 @@ struct share_req {
 	char *mountpoint; /* <base>/<driver>/<hash> */
 	struct driver_opts opts;
 	int src_fd;       /* bind: O_PATH of the source directory, or -EBADF */
+	struct driver_mount_spec spec; /* helper drivers, once options are known: argv and
+					* the mount table entry the helper must produce */
 };
+
+/* Parse a share's canonical option string into @req (opts and, for helper drivers, spec).
+ * Used when the options come from the ledger rather than the caller. */
+int share_req_load_options(struct volmount_ctx *ctx, struct share_req *req, const char *canonical);
 
 void share_req_done(struct share_req *req);
 
@@ -76,6 +82,6 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 
 /* Run the reconcile of host-up. Caller holds the exclusive host lock. @report may be NULL. */
 struct volmount_report;
-int host_reconcile(struct volmount_ctx *ctx, struct volmount_report *report);
+int host_reconcile(struct volmount_ctx *ctx, bool new_boot, struct volmount_report *report);
 /* If the ledger was written under another boot, reconcile now (takes the host lock). */
 int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms);

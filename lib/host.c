@@ -134,14 +134,14 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
 	if (obs < 0)
 		return obs;
-	if (obs == OBS_FOREIGN || obs == OBS_STACKED) {
-		(void)report_add(rep, row->mountpoint, obs == OBS_STACKED ? "stacked" : "foreign",
-				 "share '%s' has no attachments, but %s; left untouched",
-				 row->export,
-				 obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
-						      "something else is mounted on its mountpoint");
-		return delete_row(ctx, row->hash);
-	}
+	if (obs == OBS_FOREIGN || obs == OBS_STACKED)
+		/* The row stays: while anything is mounted there, forgetting the share could
+		 * orphan a mount of ours that we merely cannot prove (its source gone, say). */
+		return report_add(rep, row->mountpoint, obs == OBS_STACKED ? "stacked" : "foreign",
+				  "share '%s' has no attachments, but %s; left untouched",
+				  row->export,
+				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
+						       "something else is mounted on its mountpoint");
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount(ctx, row->mountpoint, top);
 		if (r < 0)
@@ -192,8 +192,17 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 		bool exists = false;
 
 		r = share_check_mountpoint(ctx, req, &exists);
-		if (r >= 0 && !exists)
+		if (r >= 0 && !exists && !row->dir_created)
+			r = ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
+				      "mountpoint '%s' has disappeared", row->mountpoint);
+		else if (r >= 0 && !exists)
 			r = share_mkdir(ctx, req);
+		if (r >= 0 && (strcmp(row->state, LEDGER_PENDING) != 0 || row->mount_id != 0)) {
+			/* As in attach: never let a row vouch for a mount it did not record. */
+			ctx_db_lock(ctx);
+			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
+			ctx_db_unlock(ctx);
+		}
 		if (r >= 0)
 			r = share_mount(ctx, req, &id);
 		if (r < 0)
@@ -216,11 +225,38 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	}
 }
 
-static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row,
-			 struct volmount_report *rep)
+/* A row is only acted on if it names exactly the mountpoint its driver and hash give: a
+ * damaged or tampered ledger must not steer an unmount or rmdir elsewhere. */
+static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
+{
+	_cleanup_free_ char *mp = NULL;
+
+	if (!driver_find(row->driver) || strlen(row->hash) != 64 ||
+	    strspn(row->hash, "0123456789abcdef") != 64)
+		return 0;
+	if (asprintf(&mp, "%s/%s/%s", ctx_base(ctx), row->driver, row->hash) < 0)
+		return -ENOMEM;
+	return strcmp(mp, row->mountpoint) == 0;
+}
+
+static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row_in,
+			 bool new_boot, struct volmount_report *rep)
 {
 	struct share_req req = { .src_fd = -EBADF };
+	struct ledger_share copy = *row_in;
+	const struct ledger_share *row = &copy;
 	int r;
+
+	r = row_is_sane(ctx, row_in);
+	if (r <= 0)
+		return r < 0 ? r :
+		       ctx_error(ctx, -EUCLEAN, VOLMOUNT_ERR_INTERNAL,
+				 "ledger row for '%s' is inconsistent (driver '%s', hash '%s'); not touching it",
+				 row_in->mountpoint, row_in->driver, row_in->hash);
+	/* Mount ids are per boot: after a reboot a recorded id proves nothing, and a mount is
+	 * ours only if it is exactly what the driver makes from this share. */
+	if (new_boot)
+		copy.mount_id = 0;
 
 	r = share_req_from_row(ctx, row, &req);
 	if (r < 0) {
@@ -246,7 +282,7 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 	return r;
 }
 
-int host_reconcile(struct volmount_ctx *ctx, struct volmount_report *rep)
+int host_reconcile(struct volmount_ctx *ctx, bool new_boot, struct volmount_report *rep)
 {
 	struct ledger_share *rows = NULL;
 	struct kview_mount *mounts = NULL;
@@ -259,7 +295,7 @@ int host_reconcile(struct volmount_ctx *ctx, struct volmount_report *rep)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_rows; i++) {
-		r = reconcile_one(ctx, &rows[i], rep);
+		r = reconcile_one(ctx, &rows[i], new_boot, rep);
 		if (r == -ENOMEM)
 			break;
 		if (r < 0) {
@@ -271,7 +307,7 @@ int host_reconcile(struct volmount_ctx *ctx, struct volmount_report *rep)
 		}
 	}
 	if (r != -ENOMEM) {
-		r = kview_list_under(ctx->paths[VOLMOUNT_PATH_BASE_DIR], &mounts, &n_mounts);
+		r = kview_list_under(ctx_base(ctx), &mounts, &n_mounts);
 		if (r < 0)
 			r = ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
 				      strerror(-r));
@@ -320,13 +356,21 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		volmount_report_free(rep);
 		return fd;
 	}
-	r = up ? host_reconcile(ctx, rep) : 0;
+	if (up) {
+		struct ledger_host before;
+
+		ctx_db_lock(ctx);
+		r = ledger_host_get(ctx->ledger, &before);
+		ctx_db_unlock(ctx);
+		if (r >= 0)
+			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, rep);
+	} else
+		r = 0;
 	if (r >= 0 || up) {
 		/* host-up marks the host up even when a share failed: the others are fine, and
 		 * the failure is reported; the caller sees the error. */
-		int k;
-
 		struct ledger_host h;
+		int k;
 
 		ctx_db_lock(ctx);
 		k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, up ? ctx->boot_id : NULL);
@@ -366,7 +410,9 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	ctx_db_unlock(ctx);
 	if (r < 0)
 		return r;
-	if (strcmp(h.boot_id, ctx->boot_id) == 0)
+	/* A host that is down is reconciled by its host-up, not behind the operator's back;
+	 * attach and detach refuse it anyway. */
+	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
 		return 0;
 	/* First call since a reboot (or ever): every recorded mount id is from another boot.
 	 * Reconcile before anyone relies on them; host state and generation are kept. */
@@ -376,13 +422,15 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	ctx_db_lock(ctx);
 	r = ledger_host_get(ctx->ledger, &h);
 	ctx_db_unlock(ctx);
-	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) != 0) {
-		r = host_reconcile(ctx, NULL);
-		if (r >= 0) {
-			ctx_db_lock(ctx);
-			r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
-			ctx_db_unlock(ctx);
-		}
+	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) != 0 && strcmp(h.state, "up") == 0) {
+		/* One share that cannot be brought back must not fail every later call for the
+		 * others: it stays as the ledger has it (and list shows it), and the boot is
+		 * recorded either way. Only a ledger failure is the caller's failure. */
+		(void)host_reconcile(ctx, true, NULL);
+		ctx_clear_error(ctx);
+		ctx_db_lock(ctx);
+		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		ctx_db_unlock(ctx);
 	}
 	lock_release(fd);
 	return r;

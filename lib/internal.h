@@ -40,11 +40,18 @@ struct volmount_ctx {
 	 * ledger transaction atomic with respect to the others. Never held across a mount. */
 	pthread_mutex_t db_lock;
 	struct ledger *ledger;
+	/* The canonical base directory (its parents may be symlinks; the kernel reports canonical
+	 * mount points). Set once by ctx_open(), read with an atomic load: see ctx_base(). */
+	char *base_canon;
 	int base_fd;  /* O_PATH of the base directory, checked root-owned and not writable by others */
 	int run_fd;   /* O_PATH of the run directory (host.lock) */
 	int locks_fd; /* O_PATH of <run>/locks */
 	char boot_id[40];
 };
+
+/* The base directory mountpoints are named under: canonical once the context is open, as
+ * configured before. Borrowed; valid while the context lives. */
+const char *ctx_base(const struct volmount_ctx *ctx);
 
 /* Make the state, base and run directories (checking their owner and mode) and open the
  * ledger. Idempotent and thread-safe. */
