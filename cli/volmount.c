@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "cmds.h"
 #include "output.h"
 #include "util/cleanup.h"
 
@@ -52,6 +53,9 @@ static size_t arg_n_options;
 
 /* The command being run, for messages. */
 static const char *arg_verb;
+static const char *arg_interval; /* monitor */
+static const char *arg_metrics;
+static bool arg_repair;
 
 /* Command options, as bits, so a command's table row can say which it takes. */
 enum {
@@ -60,6 +64,9 @@ enum {
 	OPT_VOLUME = 1u << 2,
 	OPT_OWNER = 1u << 3,
 	OPT_OPTION = 1u << 4,
+	OPT_INTERVAL = 1u << 5,
+	OPT_METRICS = 1u << 6,
+	OPT_REPAIR = 1u << 7,
 };
 
 /* getopt values of long-only options; above every char so they never look like "-x". */
@@ -76,6 +83,9 @@ enum {
 	ARG_VOLUME,
 	ARG_OWNER,
 	ARG_OPTION,
+	ARG_INTERVAL,
+	ARG_METRICS,
+	ARG_REPAIR,
 };
 
 struct verb {
@@ -148,6 +158,11 @@ static int fail(struct volmount_ctx *ctx, int r)
 {
 	output_error(arg_verb, "%s", errmsg(ctx, r));
 	return exit_status(volmount_ctx_errkind(ctx));
+}
+
+int cli_fail(struct volmount_ctx *ctx, int r)
+{
+	return fail(ctx, r);
 }
 
 /* An output_*() failed (it can only run out of memory building JSON). */
@@ -330,6 +345,36 @@ static int verb_host_down(struct volmount_ctx *ctx)
 	return EX_OK;
 }
 
+static int verb_check(struct volmount_ctx *ctx)
+{
+	return cmd_check(ctx, arg_json);
+}
+
+static int verb_repair(struct volmount_ctx *ctx)
+{
+	return cmd_repair(ctx, arg_json);
+}
+
+static int verb_gc(struct volmount_ctx *ctx)
+{
+	return cmd_gc(ctx, arg_json);
+}
+
+static int parse_seconds(const char *s, unsigned *ret_ms);
+
+static int verb_monitor(struct volmount_ctx *ctx)
+{
+	struct monitor_args a = { .interval_ms = 30000, .metrics = arg_metrics,
+				  .repair = arg_repair };
+
+	if (arg_interval && parse_seconds(arg_interval, &a.interval_ms) < 0) {
+		output_error(arg_verb, "--interval '%s' is not a positive number of seconds",
+			     arg_interval);
+		return EX_USAGE;
+	}
+	return cmd_monitor(ctx, &a);
+}
+
 #define OPTS_SHARE	(OPT_TYPE | OPT_EXPORT)
 #define OPTS_ATTACHMENT (OPT_TYPE | OPT_EXPORT | OPT_VOLUME | OPT_OWNER)
 
@@ -376,6 +421,31 @@ static const struct verb verbs[] = {
 		.synopsis = "",
 		.summary = "reconcile the ledger with the kernel and mark the host up",
 		.run = verb_host_up,
+	},
+	{
+		.name = "check",
+		.synopsis = "",
+		.summary = "probe every share (with a deadline); exit 0 only if all are healthy",
+		.run = verb_check,
+	},
+	{
+		.name = "repair",
+		.synopsis = "",
+		.summary = "bring every share to its desired state (remount stale or hung mounts)",
+		.run = verb_repair,
+	},
+	{
+		.name = "gc",
+		.synopsis = "",
+		.summary = "remove leftover mountpoint directories no share owns",
+		.run = verb_gc,
+	},
+	{
+		.name = "monitor",
+		.synopsis = "[--interval SEC] [--metrics FILE] [--repair]",
+		.summary = "check in a loop, optionally repair, write Prometheus metrics; stops on SIGTERM",
+		.accepts = OPT_INTERVAL | OPT_METRICS | OPT_REPAIR,
+		.run = verb_monitor,
 	},
 	{
 		.name = "host-down",
@@ -525,6 +595,10 @@ static int parse_global(int argc, char **argv)
 			arg_json = true;
 			r = EX_OK;
 			break;
+		case ARG_REPAIR:
+			arg_repair = true;
+			r = EX_OK;
+			break;
 		case 'h':
 			help();
 			return EX_OK;
@@ -551,6 +625,9 @@ static const struct {
 	{ OPT_VOLUME, &arg_volume, { "volume", required_argument, NULL, ARG_VOLUME } },
 	{ OPT_OWNER, &arg_owner, { "owner", required_argument, NULL, ARG_OWNER } },
 	{ OPT_OPTION, NULL, { "option", required_argument, NULL, ARG_OPTION } },
+	{ OPT_INTERVAL, &arg_interval, { "interval", required_argument, NULL, ARG_INTERVAL } },
+	{ OPT_METRICS, &arg_metrics, { "metrics", required_argument, NULL, ARG_METRICS } },
+	{ OPT_REPAIR, NULL, { "repair", no_argument, NULL, ARG_REPAIR } },
 	{ 0, NULL, { "json", no_argument, NULL, ARG_JSON } },
 	{ 0, NULL, { "help", no_argument, NULL, 'h' } },
 };
@@ -575,6 +652,8 @@ static int parse_verb(const struct verb *v, int argc, char **argv)
 		case ARG_EXPORT:
 		case ARG_VOLUME:
 		case ARG_OWNER:
+		case ARG_INTERVAL:
+		case ARG_METRICS:
 			r = EX_SOFTWARE;
 			for (size_t i = 0; i < ELEMENTSOF(verb_options); i++)
 				if (verb_options[i].opt.val == c)

@@ -99,9 +99,13 @@ int volmount_ctx_set_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);
 
 int volmount_ctx_set_durability(struct volmount_ctx *ctx, enum volmount_durability d);
 
+/* Deadline of one liveness probe (check, repair, monitor), in milliseconds; default 5000. */
+int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);
+
 /*
  * volmount_ctx_load_config() - read a configuration file of "key = value" lines ('#' starts a
- * comment). Keys: state_dir, base_dir, run_dir, timeout (seconds), durability (normal|full).
+ * comment). Keys: state_dir, base_dir, run_dir, timeout (seconds), probe_timeout (seconds),
+ * durability (normal|full).
  * The file must be a regular file owned by root and not writable by group or others.
  * If @must_exist is false, a missing file is not an error. Values set here are overridden by
  * later volmount_ctx_set_*() calls. Returns 0, -ENOENT, -EPERM or -EINVAL (errkind CONFIG).
@@ -146,7 +150,35 @@ int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_repo
  * -EHOSTDOWN until volmount_host_up(). Mounts are left as they are. */
 int volmount_host_down(struct volmount_ctx *ctx);
 
+/*
+ * volmount_repair() - bring every share to its desired state: probe each mounted share
+ * (statfs in a child, with the probe deadline); unmount a stale or hung mount (MNT_FORCE for
+ * a hung FUSE mount, bounded retries), verify it is gone, mount again and verify; mount
+ * shares that have attachments but no mount; unmount shares without attachments. Foreign
+ * and stacked mounts are reported, never touched. Each share is handled under its own lock,
+ * so repair never blocks attach/detach of other shares. Returns 0 if every share is now as
+ * it should be, else -errno (the report says which share failed and why).
+ */
+int volmount_repair(struct volmount_ctx *ctx, struct volmount_report **ret_report);
+
+/*
+ * volmount_gc() - remove leftover directories under <base>/<driver>/ that no share owns and
+ * that are not mountpoints; report, never delete, anything else found there.
+ */
+int volmount_gc(struct volmount_ctx *ctx, struct volmount_report **ret_report);
+
 /* ---- snapshots: the ledger joined with what the kernel shows ---- */
+
+/* With this flag, volmount_snapshot_new_ex() also probes every mounted share (statfs in an
+ * executor child, all shares at once, each with the probe deadline), so states include
+ * "stale" and "hung". The call returns within the probe deadline plus about one second. */
+#define VOLMOUNT_SNAPSHOT_PROBE (UINT64_C(1) << 0)
+int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t flags,
+			     struct volmount_snapshot **ret);
+/* The errno the probe saw (positive; ETIMEDOUT for hung), 0 if healthy or not probed. */
+int volmount_snapshot_share_errno(const struct volmount_snapshot *s, size_t i);
+/* The probe's duration in microseconds, or -1 if it was not probed or did not answer. */
+int64_t volmount_snapshot_share_probe_us(const struct volmount_snapshot *s, size_t i);
 
 /*
  * volmount_snapshot_new() - read every share, its attachments and its observed state.

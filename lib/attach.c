@@ -704,8 +704,16 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 
 int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id)
 {
+	return share_unmount_force(ctx, mountpoint, mount_id, false);
+}
+
+#define UNMOUNT_TRIES 5
+
+int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
+			bool force)
+{
 	uint64_t top = 0;
-	int obs;
+	int obs, r = 0;
 
 	obs = share_observe(ctx, mountpoint, mount_id, NULL, &top);
 	if (obs < 0)
@@ -717,12 +725,19 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' holds %s; not unmounting it", mountpoint,
 				 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
-	if (umount2(mountpoint, UMOUNT_NOFOLLOW) < 0) {
-		int r = -errno;
-
+	for (int i = 0; i < (force ? UNMOUNT_TRIES : 1); i++) {
+		/* A hung FUSE mount needs MNT_FORCE (it aborts the connection); EBUSY from
+		 * callers stuck in a dead mount clears once the abort releases them. */
+		r = umount2(mountpoint, UMOUNT_NOFOLLOW | (force ? MNT_FORCE : 0)) < 0 ?
+			    -errno : 0;
+		if (r != -EBUSY)
+			break;
+		if (force)
+			sleep_ms(100u << i);
+	}
+	if (r < 0)
 		return ctx_error(ctx, r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
 				 "cannot unmount '%s': %s", mountpoint, strerror(-r));
-	}
 	/* Verify (CWE-691): it is gone before anyone mounts there again. */
 	obs = share_observe(ctx, mountpoint, mount_id, NULL, &top);
 	if (obs < 0)
@@ -866,6 +881,27 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 		return obs;
 	switch (obs) {
 	case OBS_OURS:
+		if (req->drv->kind == DRIVER_KIND_HELPER) {
+			/* A network share can go stale under a healthy-looking mount table (the
+			 * seed's ENOTCONN case): probe it, and repair it before handing out a
+			 * device path on a dead mount. Bind mounts cannot go stale this way, so
+			 * their warm path stays free of a probe. */
+			const char *path = req->mountpoint;
+			enum health h;
+			int err;
+			int64_t us;
+
+			(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+			if (h != HEALTH_OK) {
+				int r = share_remount_unhealthy(ctx, row, (struct share_req *)req, top,
+								h, err, NULL);
+
+				if (r < 0)
+					return r;
+				*ret_id = 0; /* recorded by the repair; other attachments use it */
+				return 0;
+			}
+		}
 		*ret_id = strcmp(row->state, LEDGER_MOUNTED) == 0 ? 0 : top;
 		return 0;
 	case OBS_MATCH:

@@ -45,11 +45,20 @@
 #define CONFIG_TIMEOUT_MAX 86400.0	       /* seconds */
 #define CONFIG_NUMBER_MAX  32		       /* characters of a number */
 
-enum config_key { KEY_STATE_DIR, KEY_BASE_DIR, KEY_RUN_DIR, KEY_TIMEOUT, KEY_DURABILITY, _KEY_MAX };
+enum config_key {
+	KEY_STATE_DIR,
+	KEY_BASE_DIR,
+	KEY_RUN_DIR,
+	KEY_TIMEOUT,
+	KEY_DURABILITY,
+	KEY_PROBE_TIMEOUT,
+	_KEY_MAX
+};
 
 static const char *const key_names[_KEY_MAX] = {
 	[KEY_STATE_DIR] = "state_dir", [KEY_BASE_DIR] = "base_dir",	[KEY_RUN_DIR] = "run_dir",
 	[KEY_TIMEOUT] = "timeout",     [KEY_DURABILITY] = "durability",
+	[KEY_PROBE_TIMEOUT] = "probe_timeout",
 };
 
 /* What the file says, before anything is applied. Strings point into the file buffer. */
@@ -57,6 +66,7 @@ struct config {
 	unsigned line_of[_KEY_MAX]; /* line a key was set on; 0: not set */
 	const char *paths[_VOLMOUNT_PATH_MAX];
 	unsigned timeout_ms;
+	unsigned probe_timeout_ms;
 	enum volmount_durability durability;
 };
 
@@ -135,17 +145,18 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 		return 0;
 
 	case KEY_TIMEOUT:
-		r = parse_seconds(value, &c->timeout_ms);
+	case KEY_PROBE_TIMEOUT:
+		r = parse_seconds(value, key == KEY_TIMEOUT ? &c->timeout_ms : &c->probe_timeout_ms);
 		if (r == -ERANGE)
 			return ctx_error(
 				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
-				"%s:%u: timeout must be more than 0 and at most %.0f seconds", file,
-				line, CONFIG_TIMEOUT_MAX);
+				"%s:%u: %s must be more than 0 and at most %.0f seconds", file,
+				line, key_names[key], CONFIG_TIMEOUT_MAX);
 		if (r < 0)
 			return ctx_error(
 				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
-				"%s:%u: timeout '%.32s' is not a decimal number of seconds", file,
-				line, value);
+				"%s:%u: %s '%.32s' is not a decimal number of seconds", file,
+				line, key_names[key], value);
 		return 0;
 
 	case KEY_DURABILITY:
@@ -362,6 +373,13 @@ static int set_all(struct volmount_ctx *ctx, const struct config *c, enum config
 		r = volmount_ctx_set_timeout(ctx, c->timeout_ms);
 		if (r < 0) {
 			*ret_failed = KEY_TIMEOUT;
+			return r;
+		}
+	}
+	if (c->line_of[KEY_PROBE_TIMEOUT]) {
+		r = volmount_ctx_set_probe_timeout(ctx, c->probe_timeout_ms);
+		if (r < 0) {
+			*ret_failed = KEY_PROBE_TIMEOUT;
 			return r;
 		}
 	}

@@ -121,6 +121,7 @@ VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
 	ctx->locks_fd = -EBADF;
 	ctx->run_fd = -EBADF;
 	ctx->timeout_ms = VOLMOUNT_DEFAULT_TIMEOUT_MS;
+	ctx->probe_timeout_ms = VOLMOUNT_DEFAULT_PROBE_TIMEOUT_MS;
 	ctx->durability = VOLMOUNT_DURABILITY_NORMAL;
 	(void)pthread_mutex_init(&ctx->open_lock, NULL); /* cannot fail with default attrs */
 	(void)pthread_mutex_init(&ctx->db_lock, NULL);
@@ -234,6 +235,14 @@ VOLMOUNT_EXPORT int volmount_ctx_set_timeout(struct volmount_ctx *ctx, unsigned 
 	if (!ctx || timeout_ms == 0 || timeout_ms > 86400000u)
 		return -EINVAL;
 	ctx->timeout_ms = timeout_ms;
+	return 0;
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, unsigned timeout_ms)
+{
+	if (!ctx || timeout_ms == 0 || timeout_ms > 86400000u)
+		return -EINVAL;
+	ctx->probe_timeout_ms = timeout_ms;
 	return 0;
 }
 

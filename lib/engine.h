@@ -10,6 +10,7 @@
 
 #include "driver.h"
 #include "kview.h"
+#include "volmount.h"
 
 struct volmount_ctx;
 struct ledger_share;
@@ -79,6 +80,43 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 
 /* Unmount @mount_id at @mountpoint (never anything else) and verify it is gone. */
 int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id);
+/*
+ * Repair's unmount of a stale or hung mount: as share_unmount(), but when the kernel says
+ * EBUSY (callers stuck in the dead mount hold it) or @force is set (hung), retry a bounded
+ * number of times with MNT_FORCE, which aborts a FUSE connection and releases its stuck
+ * callers. Never a lazy unmount.
+ */
+int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
+			bool force);
+
+/* ---- health (health.c) ---- */
+
+enum health {
+	HEALTH_OK,    /* the probe answered */
+	HEALTH_STALE, /* the probe failed: ENOTCONN, ESTALE, EIO, ... (errno kept) */
+	HEALTH_HUNG,  /* the probe passed its deadline */
+};
+
+/* Probe @n mountpoints at once (statfs in executor children, each with the context's probe
+ * deadline): the whole call returns within that deadline plus the executor's grace. Fills
+ * ret_health[i], ret_errno[i] (positive, 0 if healthy) and ret_us[i] (probe time, -1 if none). */
+int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
+		      enum health *ret_health, int *ret_errno, int64_t *ret_us);
+
+/* A share with attachments whose mount (@top) is ours but stale or hung: unmount it (forced,
+ * bounded), verify, mount again, verify, record. @rep may be NULL. */
+int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share *row,
+			    struct share_req *req, uint64_t top, enum health h, int err,
+			    struct volmount_report *rep);
+
+/* Reports (host.c): a growing list of (path, action, detail). */
+int report_new(struct volmount_report **ret);
+int report_add(struct volmount_report *rep, const char *path, const char *action,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Repair one share (by hash) under the shared host lock and its share lock: probe it, and
+ * bring it to its desired state (remount stale/hung/missing, unmount unused). */
+int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmount_report *rep);
 
 /* Run the reconcile of host-up. Caller holds the exclusive host lock. @report may be NULL. */
 struct volmount_report;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "exec.h"
 #include "internal.h"
 #include "ledger.h"
 #include "lock.h"
@@ -37,10 +38,13 @@ struct volmount_report {
 	uint64_t generation;
 };
 
-static int report_add(struct volmount_report *rep, const char *path, const char *action,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int report_new(struct volmount_report **ret)
+{
+	*ret = calloc(1, sizeof(**ret));
+	return *ret ? 0 : -ENOMEM;
+}
 
-static int report_add(struct volmount_report *rep, const char *path, const char *action,
+int report_add(struct volmount_report *rep, const char *path, const char *action,
 		      const char *fmt, ...)
 {
 	struct report_entry e = {};
@@ -126,7 +130,7 @@ static int delete_row(struct volmount_ctx *ctx, const char *hash)
 
 /* A share without attachments: take its mount (if ours) away and forget it. */
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
-			    struct share_req *req, struct volmount_report *rep)
+			    struct share_req *req, bool force, struct volmount_report *rep)
 {
 	uint64_t top = 0;
 	int obs, r;
@@ -143,7 +147,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
-		r = share_unmount(ctx, row->mountpoint, top);
+		r = share_unmount_force(ctx, row->mountpoint, top, force);
 		if (r < 0)
 			return r;
 	}
@@ -159,8 +163,40 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 			  "share '%s' had no attachments", row->export);
 }
 
+/*
+ * Repair of a share with attachments whose mount is ours but stale or hung: unmount it (with
+ * MNT_FORCE, bounded retries), verify it is gone, mount again, verify, record.
+ */
+int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share *row,
+			     struct share_req *req, uint64_t top, enum health h, int err,
+			     struct volmount_report *rep)
+{
+	uint64_t id = 0;
+	int r;
+
+	r = share_unmount_force(ctx, row->mountpoint, top, true);
+	exec_reap_stragglers(); /* the abort released any probe stuck in the old mount */
+	if (r < 0)
+		return r;
+	ctx_db_lock(ctx);
+	r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
+	ctx_db_unlock(ctx);
+	if (r >= 0)
+		r = share_mount(ctx, req, &id);
+	if (r < 0)
+		return r;
+	ctx_db_lock(ctx);
+	r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, id);
+	ctx_db_unlock(ctx);
+	if (r < 0)
+		return r;
+	return report_add(rep, row->mountpoint, "repaired",
+			  "'%s' was %s (%s); unmounted, mounted again as mount id %llu", row->export,
+			  h == HEALTH_HUNG ? "hung" : "stale", strerror(err), (unsigned long long)id);
+}
+
 static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *row,
-			  struct share_req *req, struct volmount_report *rep)
+			  struct share_req *req, bool probe, struct volmount_report *rep)
 {
 	uint64_t top = 0, id = 0;
 	int obs, r;
@@ -168,6 +204,16 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
 	if (obs < 0)
 		return obs;
+	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
+		const char *path = row->mountpoint;
+		enum health h;
+		int err;
+		int64_t us;
+
+		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+		if (h != HEALTH_OK)
+			return share_remount_unhealthy(ctx, row, req, top, h, err, rep);
+	}
 	switch (obs) {
 	case OBS_OURS:
 		if (strcmp(row->state, LEDGER_MOUNTED) != 0) {
@@ -240,7 +286,7 @@ static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
 }
 
 static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row_in,
-			 bool new_boot, struct volmount_report *rep)
+			 bool new_boot, bool probe, struct volmount_report *rep)
 {
 	struct share_req req = { .src_fd = -EBADF };
 	struct ledger_share copy = *row_in;
@@ -275,9 +321,9 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 		memcpy(req.hash, row->hash, sizeof(req.hash));
 	}
 	if (row->n_attachments > 0)
-		r = reconcile_used(ctx, row, &req, rep);
+		r = reconcile_used(ctx, row, &req, probe, rep);
 	else
-		r = reconcile_unused(ctx, row, &req, rep);
+		r = reconcile_unused(ctx, row, &req, probe, rep);
 	share_req_done(&req);
 	return r;
 }
@@ -295,7 +341,7 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, struct volmount_repo
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_rows; i++) {
-		r = reconcile_one(ctx, &rows[i], new_boot, rep);
+		r = reconcile_one(ctx, &rows[i], new_boot, false, rep);
 		if (r == -ENOMEM)
 			break;
 		if (r < 0) {
@@ -433,5 +479,46 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 		ctx_db_unlock(ctx);
 	}
 	lock_release(fd);
+	return r;
+}
+
+int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmount_report *rep)
+{
+	struct ledger_share row = {};
+	struct ledger_host h;
+	uint64_t deadline = now_ms() + ctx->timeout_ms;
+	int host_fd, share_fd, r;
+
+	host_fd = lock_host(ctx, false, deadline);
+	if (host_fd < 0)
+		return host_fd;
+	ctx_db_lock(ctx);
+	r = ledger_host_get(ctx->ledger, &h);
+	ctx_db_unlock(ctx);
+	if (r >= 0 && strcmp(h.state, "up") != 0)
+		r = ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
+			      "host is down; run host-up before repair");
+	if (r < 0) {
+		lock_release(host_fd);
+		return r;
+	}
+	share_fd = lock_share(ctx, hash, deadline);
+	if (share_fd < 0) {
+		lock_release(host_fd);
+		return ctx_error(ctx, share_fd, VOLMOUNT_ERR_TEMPFAIL,
+				 "share %s is busy (lock not available within %u ms); skipped", hash,
+				 ctx->timeout_ms);
+	}
+	/* Read again under the lock: the share may have changed since the list was taken. */
+	ctx_db_lock(ctx);
+	r = ledger_share_get(ctx->ledger, hash, &row);
+	ctx_db_unlock(ctx);
+	if (r == -ENOENT)
+		r = 0;
+	else if (r >= 0)
+		r = reconcile_one(ctx, &row, false, true, rep);
+	ledger_share_done(&row);
+	lock_release(share_fd);
+	lock_release(host_fd);
 	return r;
 }

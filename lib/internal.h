@@ -18,6 +18,7 @@
 #define VOLMOUNT_DEFAULT_BASE_DIR  "/var/lib/volmount/mnt"
 #define VOLMOUNT_DEFAULT_RUN_DIR   "/run/volmount"
 #define VOLMOUNT_DEFAULT_TIMEOUT_MS 30000u
+#define VOLMOUNT_DEFAULT_PROBE_TIMEOUT_MS 5000u
 
 /* Input caps (CWE-400): nothing a caller sends may make us allocate or loop without bound. */
 #define VOLMOUNT_EXPORT_MAX  4096
@@ -31,6 +32,7 @@ struct ledger;
 struct volmount_ctx {
 	char *paths[_VOLMOUNT_PATH_MAX];
 	unsigned timeout_ms;
+	unsigned probe_timeout_ms; /* liveness probe deadline (check, repair, monitor) */
 	enum volmount_durability durability;
 
 	/* Opened lazily by ctx_open(); guarded by open_lock. */

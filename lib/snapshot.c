@@ -11,10 +11,13 @@
 #include "engine.h"
 #include "internal.h"
 #include "ledger.h"
+#include "util/cleanup.h"
 
 struct snap_share {
 	struct ledger_share row;
 	const char *state;
+	int err;
+	int64_t probe_us;
 	struct ledger_attachment *att;
 	size_t n_att;
 };
@@ -60,13 +63,50 @@ static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_s
 
 VOLMOUNT_EXPORT int volmount_snapshot_new(struct volmount_ctx *ctx, struct volmount_snapshot **ret)
 {
+	return volmount_snapshot_new_ex(ctx, 0, ret);
+}
+
+/* Probe every share observed as mounted, all at once; stale and hung replace "mounted". */
+static int probe_all(struct volmount_ctx *ctx, struct volmount_snapshot *s)
+{
+	_cleanup_free_ const char **paths = calloc(s->n ? s->n : 1, sizeof(*paths));
+	_cleanup_free_ size_t *idx = calloc(s->n ? s->n : 1, sizeof(*idx));
+	_cleanup_free_ enum health *h = calloc(s->n ? s->n : 1, sizeof(*h));
+	_cleanup_free_ int *err = calloc(s->n ? s->n : 1, sizeof(*err));
+	_cleanup_free_ int64_t *us = calloc(s->n ? s->n : 1, sizeof(*us));
+	size_t m = 0;
+
+	if (!paths || !idx || !h || !err || !us)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->s[i].state, "mounted") == 0) {
+			idx[m] = i;
+			paths[m++] = s->s[i].row.mountpoint;
+		}
+	(void)health_probe_many(ctx, paths, m, h, err, us);
+	for (size_t k = 0; k < m; k++) {
+		struct snap_share *sh = &s->s[idx[k]];
+
+		sh->err = err[k];
+		sh->probe_us = us[k];
+		if (h[k] == HEALTH_STALE)
+			sh->state = "stale";
+		else if (h[k] == HEALTH_HUNG)
+			sh->state = "hung";
+	}
+	return 0;
+}
+
+VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t flags,
+					     struct volmount_snapshot **ret)
+{
 	struct volmount_snapshot *s;
 	struct ledger_share *rows = NULL;
 	struct ledger_host h;
 	size_t n = 0;
 	int r;
 
-	if (!ctx || !ret)
+	if (!ctx || !ret || (flags & ~VOLMOUNT_SNAPSHOT_PROBE))
 		return -EINVAL;
 	ctx_clear_error(ctx);
 	r = ctx_open(ctx);
@@ -99,9 +139,18 @@ VOLMOUNT_EXPORT int volmount_snapshot_new(struct volmount_ctx *ctx, struct volmo
 	}
 	memcpy(s->host_state, h.state, sizeof(s->host_state));
 	s->generation = h.generation;
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		s->s[i].state = observe_state(ctx, &s->s[i].row);
+		s->s[i].probe_us = -1;
+	}
 	ctx_clear_error(ctx); /* an observation failure is reported as the state "unknown" */
+	if (flags & VOLMOUNT_SNAPSHOT_PROBE) {
+		r = probe_all(ctx, s);
+		if (r < 0) {
+			volmount_snapshot_free(s);
+			return r;
+		}
+	}
 	*ret = s;
 	return 0;
 }
@@ -175,4 +224,15 @@ VOLMOUNT_EXPORT const char *volmount_snapshot_attachment_owner(const struct volm
 							       size_t i, size_t j)
 {
 	return SHARE(s, i) && j < s->s[i].n_att ? s->s[i].att[j].owner : NULL;
+}
+
+VOLMOUNT_EXPORT int volmount_snapshot_share_errno(const struct volmount_snapshot *s, size_t i)
+{
+	return SHARE(s, i) ? s->s[i].err : 0;
+}
+
+VOLMOUNT_EXPORT int64_t volmount_snapshot_share_probe_us(const struct volmount_snapshot *s,
+							 size_t i)
+{
+	return SHARE(s, i) ? s->s[i].probe_us : -1;
 }

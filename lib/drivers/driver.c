@@ -10,6 +10,12 @@
 
 const struct driver *const driver_table[] = {
 	&driver_bind,
+	&driver_sshfs,
+	&driver_glusterfs,
+	&driver_nfs,
+	&driver_cifs,
+	&driver_quobyte,
+	&driver_cephfs,
 	NULL,
 };
 

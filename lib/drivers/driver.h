@@ -68,6 +68,12 @@ const struct driver *driver_find(const char *name);
 extern const struct driver *const driver_table[];
 
 extern const struct driver driver_bind;
+extern const struct driver driver_sshfs;
+extern const struct driver driver_glusterfs;
+extern const struct driver driver_nfs;
+extern const struct driver driver_cifs;
+extern const struct driver driver_quobyte;
+extern const struct driver driver_cephfs;
 
 /* ---- shared validation, also pure (share.c) ---- */
 

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * common.h - what the helper drivers (sshfs, glusterfs, nfs, cifs, quobyte, cephfs) share: a
+ * bounded string builder, the host and path grammars, strict number parsing, a table-driven
+ * option allowlist that produces the canonical option string, and the mount spec builder.
+ * Everything here is pure (no I/O) and refuses rather than repairs: a refusal always comes
+ * with a static reason in *reterr.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "driver.h"
+#include "internal.h"
+
+/* ---- bounded string builder ---- */
+
+#define SBUF_MAX 65536 /* no driver output is ever longer (CWE-400) */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int err; /* sticky: -ENOMEM or -E2BIG once an append failed */
+};
+
+void sbuf_add(struct sbuf *b, const char *s, size_t n);
+void sbuf_adds(struct sbuf *b, const char *s);
+void sbuf_addc(struct sbuf *b, char c);
+/* Hand the NUL-terminated result to *ret (caller frees), or return the sticky error. An empty
+ * builder gives "". The builder is empty afterwards either way. */
+int sbuf_take(struct sbuf *b, char **ret);
+void sbuf_done(struct sbuf *b);
+
+/* ---- grammars ---- */
+
+#define HOST_IPV6 (1u << 0) /* "[IPv6]" is accepted (normalized by inet_ntop) */
+#define HOST_PORT (1u << 1) /* ":port" (1..65535, no leading zero) may follow the host */
+
+#define HOST_NAME_LEN 253
+#define NAME_LEN_MAX  255
+
+/*
+ * Normalize the host (and, with HOST_PORT, the optional port) in s[0..n) and append it to @out.
+ * A host is a DNS name (labels of [a-z0-9-], 1..63 bytes, not starting or ending with '-',
+ * 253 bytes at most, upper case folded, last label not all digits), a strict IPv4 dotted quad
+ * (0..255, no leading zeros) or, with HOST_IPV6, "[IPv6]" without a zone. Names that
+ * inet_aton() would read as an address ("0x7f.1", "127.1") are refused, so one server has one
+ * spelling.
+ */
+int host_normalize(const char *s, size_t n, unsigned flags, struct sbuf *out, const char **reterr);
+
+#define HOSTLIST_MAX 16
+
+/* A ','-separated list of 1..@max (at most HOSTLIST_MAX) hosts in s[0..n), each as in
+ * host_normalize(), in the order given; a host listed twice is refused. */
+int hostlist_normalize(const char *s, size_t n, unsigned flags, size_t max, struct sbuf *out,
+		       const char **reterr);
+
+/*
+ * Normalize the absolute path s[0..n) and append it to @out: components of [A-Za-z0-9._+~-]
+ * (1..255 bytes), "//", "." components and a trailing '/' dropped, ".." refused. The root
+ * directory "/" is accepted only with @allow_root.
+ */
+int netpath_normalize(const char *s, size_t n, bool allow_root, struct sbuf *out,
+		      const char **reterr);
+
+/* s[0..n) is 1..@max bytes of [A-Za-z0-9] and the characters in @extra, and starts with an
+ * alphanumeric byte (so never with '-' or '.'). */
+bool name_is_valid(const char *s, size_t n, size_t max, const char *extra);
+
+/* Strict decimal: "0" or [1-9][0-9]*, within [min, max]. */
+int parse_uint(const char *s, size_t n, unsigned long min, unsigned long max, unsigned long *ret);
+
+/*
+ * A mountpoint handed to a helper: absolute, at most 4096 bytes, only [A-Za-z0-9._+~/-], no
+ * ".." component. The engine always passes <base>/<driver>/<hash>; this is defence in depth,
+ * since some helpers (mount.glusterfs) word-split and glob their arguments.
+ */
+int mountpoint_check(const char *mp, const char **reterr);
+
+/* ---- options ---- */
+
+enum opt_type {
+	OPT_FLAG,   /* no value */
+	OPT_UINT,   /* decimal in [min, max] */
+	OPT_OCTAL,  /* octal mode in [0, max], canonical "0NNN" */
+	OPT_ENUM,   /* one of the '|'-separated words in arg */
+	OPT_PATH,   /* absolute path (netpath grammar, not "/"), normalized; arg: required prefix */
+	OPT_NAME,   /* name_is_valid() with extra characters arg, at most max bytes */
+	OPT_REFUSE, /* always refused; arg is the reason */
+};
+
+#define OPT_CRED (1u << 0) /* the value is a credentials file path: also goes to cred_path */
+#define OPT_OMIT (1u << 1) /* accepted but it is the default: not in the canonical string */
+
+struct optdef {
+	const char *name;
+	enum opt_type type;
+	unsigned flags;
+	unsigned long min, max;
+	const char *arg;
+	const char *alias_of; /* canonical name when this one is an alias */
+	unsigned long ms;     /* MS_* flag the option stands for */
+};
+
+/* Table rows (designated initializers, so new fields never shift old ones). */
+/* clang-format off */
+#define OD_FLAG(n, msflag)   { .name = (n), .type = OPT_FLAG, .ms = (msflag) }
+#define OD_DEFAULT(n)        { .name = (n), .type = OPT_FLAG, .flags = OPT_OMIT }
+#define OD_UINT(n, lo, hi)   { .name = (n), .type = OPT_UINT, .min = (lo), .max = (hi) }
+#define OD_OCTAL(n, hi)      { .name = (n), .type = OPT_OCTAL, .max = (hi) }
+#define OD_ENUM(n, words)    { .name = (n), .type = OPT_ENUM, .arg = (words) }
+#define OD_PATH(n, f, pfx)   { .name = (n), .type = OPT_PATH, .flags = (f), .arg = (pfx) }
+#define OD_NAME(n, extra, m) { .name = (n), .type = OPT_NAME, .arg = (extra), .max = (m) }
+#define OD_ALIAS(n, of)      { .name = (n), .alias_of = (of) }
+#define OD_REFUSE(n, why)    { .name = (n), .type = OPT_REFUSE, .arg = (why) }
+/* clang-format on */
+
+#define OPTSET_MAX (VOLMOUNT_OPTIONS_MAX + 8)
+
+struct optitem {
+	char *s; /* "key" or "key=value" */
+	const struct optdef *def;
+};
+
+struct optset {
+	const struct optdef *defs;
+	size_t n_defs;
+	struct optitem items[OPTSET_MAX]; /* unique keys; sorted (strcmp) by optset_finish() */
+	size_t n;
+	char *cred_path;
+	unsigned long flags; /* MS_* */
+};
+
+/*
+ * Check @opts against the allowlist @defs (n_defs entries) plus the refusals every driver
+ * shares (suid, dev, exec, remount, bind, inline passwords and secrets, ...), add @forced
+ * (NULL-terminated "key[=value]" strings, each also in @defs), sort and de-duplicate. Refuses
+ * NULL, empty, overlong options, ',', whitespace, control and non-ASCII bytes, a leading '-',
+ * unknown names (names are case-sensitive), bad values, one key with two values, and "ro"
+ * with "rw". On success fills *ret (optset_done() frees it); on failure *ret is untouched.
+ */
+int optset_parse(const struct optdef *defs, size_t n_defs, const char *const *forced,
+		 const char *const *opts, size_t n, struct optset *ret, const char **reterr);
+/* The value of @key: "" for a flag, NULL if absent. */
+const char *optset_get(const struct optset *s, const char *key);
+/* Add @item ("key[=value]", valid for the driver) unless @key is already set. */
+int optset_default(struct optset *s, const char *key, const char *item, const char **reterr);
+/* Move the result into *ret (canonical string, flags, cred_path); @s is empty afterwards. */
+int optset_finish(struct optset *s, struct driver_opts *ret);
+void optset_done(struct optset *s);
+
+/* The value of @key in a canonical "a,b=c" string: returns 1 and sets *ret_val and *ret_len
+ * (0 for a flag) if present, else returns 0. */
+int canonical_get(const char *canonical, const char *key, const char **ret_val, size_t *ret_len);
+
+/* ---- mount spec ---- */
+
+/*
+ * Fill *ret with copies of @fstype, @source and the NULL-terminated argv that follows @argv0.
+ * Refuses (-EINVAL) any element that is empty or holds whitespace, control or non-ASCII
+ * bytes. *ret is untouched on failure.
+ */
+int spec_new(struct driver_mount_spec *ret, const char **reterr, const char *fstype,
+	     const char *source, const char *argv0, ...) __attribute__((sentinel));
+
+/* Common checks of mount_spec()'s inputs: @export equals its own normal form under @drv, @opts
+ * has a canonical string, @mountpoint passes mountpoint_check(). */
+int spec_check_input(const struct driver *drv, const char *export, const struct driver_opts *opts,
+		     const char *mountpoint, const char **reterr);

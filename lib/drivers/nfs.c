@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nfs.c - the NFS driver: an export is "host:/abs/path", mounted by /sbin/mount.nfs (type "nfs4"
+ * for NFSv4, "nfs" for NFSv3). Pure: no name resolution, no I/O.
+ *
+ * Grammar: host as in common.h (DNS name folded to lower case, strict IPv4, "[IPv6]" in
+ * inet_ntop form; no port: use the port= option), ':' and an absolute path of
+ * [A-Za-z0-9._+~-] components, normalized ("host:/" is the NFSv4 pseudo-root).
+ *
+ * Options: a fixed allowlist with checked values; nfsvers= is an alias of vers=. Without vers=,
+ * vers=4.2 is added, so the canonical string always states the protocol version (and what
+ * the mount table will show). "hard" and "rw" are the defaults and are left out of the
+ * canonical string. Refused: suid, dev, exec, remount, bind, bg (the mount must exist when the
+ * helper returns), udp with NFSv4, and everything not listed. Always on: nosuid, nodev.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "common.h"
+#include "driver.h"
+#include "internal.h"
+#include "util/cleanup.h"
+
+static int nfs_normalize(const char *export, char **ret, const char **reterr)
+{
+	struct sbuf b = {};
+	const char *colon;
+	size_t n;
+	int r;
+
+	if (!export || !*export) {
+		*reterr = "export is empty";
+		return -EINVAL;
+	}
+	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
+	if (n > VOLMOUNT_EXPORT_MAX) {
+		*reterr = "export is longer than 4096 bytes";
+		return -EINVAL;
+	}
+	if (export[0] == '-') {
+		*reterr = "export must not start with '-'";
+		return -EINVAL;
+	}
+	if (export[0] == '[') {
+		const char *close = strchr(export, ']');
+
+		colon = close ? close + 1 : NULL;
+		if (!colon || *colon != ':') {
+			*reterr = "nfs export must be host:/path (IPv6 as [addr]:/path)";
+			return -EINVAL;
+		}
+	} else {
+		colon = strchr(export, ':');
+	}
+	if (!colon) {
+		*reterr = "nfs export must be host:/path";
+		return -EINVAL;
+	}
+	r = host_normalize(export, (size_t)(colon - export), HOST_IPV6, &b, reterr);
+	if (r < 0) {
+		sbuf_done(&b);
+		return r;
+	}
+	sbuf_addc(&b, ':');
+	r = netpath_normalize(colon + 1, strlen(colon + 1), true, &b, reterr);
+	if (r < 0) {
+		sbuf_done(&b);
+		return r;
+	}
+	return sbuf_take(&b, ret);
+}
+
+static const struct optdef nfs_opts[] = {
+	OD_FLAG("ro", MS_RDONLY),
+	OD_DEFAULT("rw"),
+	OD_FLAG("nosuid", MS_NOSUID),
+	OD_FLAG("nodev", MS_NODEV),
+	OD_FLAG("noexec", MS_NOEXEC),
+	OD_FLAG("noatime", 0),
+	OD_DEFAULT("hard"),
+	OD_FLAG("soft", 0),
+	OD_FLAG("noac", 0),
+	OD_FLAG("nolock", 0),
+	OD_ENUM("vers", "3|4|4.0|4.1|4.2"),
+	OD_ALIAS("nfsvers", "vers"),
+	OD_ENUM("proto", "tcp|udp|rdma"),
+	OD_ENUM("sec", "sys|krb5|krb5i|krb5p"),
+	OD_ENUM("lookupcache", "all|none|pos"),
+	OD_UINT("port", 1, 65535),
+	OD_UINT("timeo", 1, 6000),
+	OD_UINT("retrans", 0, 10),
+	OD_UINT("rsize", 1024, 1048576),
+	OD_UINT("wsize", 1024, 1048576),
+	OD_UINT("actimeo", 0, 3600),
+	OD_UINT("nconnect", 1, 16),
+	OD_REFUSE("bg", "'bg' is refused: the mount must exist when the helper returns"),
+	OD_REFUSE("fg", "'fg' is the only mode and is implied"),
+	OD_REFUSE("addr", "the server address comes from the export"),
+	OD_REFUSE("clientaddr", "clientaddr is refused"),
+	OD_REFUSE("mountaddr", "the server address comes from the export"),
+	OD_REFUSE("fsc", "fscache is refused"),
+	OD_REFUSE("context", "SELinux contexts are refused"),
+	OD_REFUSE("fscontext", "SELinux contexts are refused"),
+	OD_REFUSE("defcontext", "SELinux contexts are refused"),
+	OD_REFUSE("rootcontext", "SELinux contexts are refused"),
+};
+
+static const char *const nfs_forced[] = { "nosuid", "nodev", NULL };
+
+static int nfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
+		       const char **reterr)
+{
+	const char *vers, *proto;
+	struct optset s;
+	int r;
+
+	r = optset_parse(nfs_opts, ELEMENTSOF(nfs_opts), nfs_forced, opts, n, &s, reterr);
+	if (r < 0)
+		return r;
+	if (optset_get(&s, "hard") && optset_get(&s, "soft")) {
+		optset_done(&s);
+		*reterr = "options 'hard' and 'soft' contradict each other";
+		return -EINVAL;
+	}
+	r = optset_default(&s, "vers", "vers=4.2", reterr);
+	if (r < 0) {
+		optset_done(&s);
+		return r;
+	}
+	vers = optset_get(&s, "vers");
+	proto = optset_get(&s, "proto");
+	if (vers && vers[0] == '4' && proto && strcmp(proto, "udp") == 0) {
+		optset_done(&s);
+		*reterr = "NFSv4 does not run over udp";
+		return -EINVAL;
+	}
+	return optset_finish(&s, ret);
+}
+
+static int nfs_mount_spec(const char *export, const struct driver_opts *opts,
+			  const char *mountpoint, struct driver_mount_spec *ret,
+			  const char **reterr)
+{
+	const char *vers = NULL;
+	size_t vl = 0;
+	int r;
+
+	r = spec_check_input(&driver_nfs, export, opts, mountpoint, reterr);
+	if (r < 0)
+		return r;
+	if (canonical_get(opts->canonical, "vers", &vers, &vl) != 1 || vl == 0) {
+		*reterr = "options lack vers= (not validated by this driver)";
+		return -EINVAL;
+	}
+	/* mount.nfs takes the spec and the directory first, then -o. */
+	return spec_new(ret, reterr, vers[0] == '3' ? "nfs" : "nfs4", export, "/sbin/mount.nfs",
+			export, mountpoint, "-o", opts->canonical, NULL);
+}
+
+const struct driver driver_nfs = {
+	.name = "nfs",
+	.kind = DRIVER_KIND_HELPER,
+	.normalize = nfs_normalize,
+	.options = nfs_options,
+	.mount_spec = nfs_mount_spec,
+};

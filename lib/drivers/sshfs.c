@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sshfs.c - the sshfs driver: an export is "[user@]host:/abs/path", mounted by /usr/bin/sshfs
+ * (FUSE, type fuse.sshfs). Pure: it never runs ssh, resolves a name or reads the identity
+ * file; the engine checks the identity file (cred_path) and the executor runs the helper.
+ *
+ * Grammar: user [a-z_][a-z0-9_.-]* (at most 32 bytes, kept as is); host as in common.h (DNS
+ * name folded to lower case, strict IPv4, or "[IPv6]" in inet_ntop form); ':' and an absolute
+ * path of [A-Za-z0-9._+~-] components, normalized ("/" itself is allowed: the server's root).
+ *
+ * sshfs hands every unknown "-o name=value" to ssh(1), matching names without regard to case,
+ * so the allowlist below is the whole attack surface: anything else, in any case, is refused,
+ * and ssh options that run commands (ProxyCommand, LocalCommand, KnownHostsCommand, ...) or
+ * replace ssh (ssh_command, directport, passive/slave) are refused with their own reason.
+ * Always on: nosuid, nodev, and BatchMode=yes (ssh never prompts; no password can be typed).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include "common.h"
+#include "driver.h"
+#include "internal.h"
+#include "util/cleanup.h"
+
+#define SSHFS_USER_MAX 32
+#define ID_MAX	       4294967294UL
+
+static bool is_user_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || c == '_' ||
+	       (!first && ((c >= '0' && c <= '9') || c == '.' || c == '-'));
+}
+
+static int sshfs_normalize(const char *export, char **ret, const char **reterr)
+{
+	const char *at, *host, *colon;
+	struct sbuf b = {};
+	size_t n;
+	int r;
+
+	if (!export || !*export) {
+		*reterr = "export is empty";
+		return -EINVAL;
+	}
+	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
+	if (n > VOLMOUNT_EXPORT_MAX) {
+		*reterr = "export is longer than 4096 bytes";
+		return -EINVAL;
+	}
+	if (export[0] == '-') {
+		*reterr = "export must not start with '-'";
+		return -EINVAL;
+	}
+	/* A user is what precedes an '@' that comes before the first ':' (an IPv6 address has
+	 * ':' but never '@'). */
+	at = strchr(export, '@');
+	colon = strchr(export, ':');
+	host = export;
+	if (at && (!colon || at < colon)) {
+		size_t ul = (size_t)(at - export);
+
+		if (ul == 0 || ul > SSHFS_USER_MAX) {
+			*reterr = "user must be 1..32 bytes";
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < ul; i++)
+			if (!is_user_char(export[i], i == 0)) {
+				*reterr = "user must match [a-z_][a-z0-9_.-]*";
+				return -EINVAL;
+			}
+		sbuf_add(&b, export, ul + 1);
+		host = at + 1;
+	}
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+
+		colon = close ? close + 1 : NULL;
+		if (!colon || *colon != ':') {
+			sbuf_done(&b);
+			*reterr = "sshfs export must be [user@]host:/path (IPv6 as [addr]:/path)";
+			return -EINVAL;
+		}
+	} else {
+		colon = strchr(host, ':');
+	}
+	if (!colon) {
+		sbuf_done(&b);
+		*reterr = "sshfs export must be [user@]host:/path";
+		return -EINVAL;
+	}
+	r = host_normalize(host, (size_t)(colon - host), HOST_IPV6, &b, reterr);
+	if (r < 0) {
+		sbuf_done(&b);
+		return r;
+	}
+	sbuf_addc(&b, ':');
+	r = netpath_normalize(colon + 1, strlen(colon + 1), true, &b, reterr);
+	if (r < 0) {
+		sbuf_done(&b);
+		return r;
+	}
+	return sbuf_take(&b, ret);
+}
+
+#define CMD_REFUSED "options that run commands or replace ssh are refused"
+
+static const struct optdef sshfs_opts[] = {
+	OD_FLAG("ro", MS_RDONLY),
+	OD_DEFAULT("rw"),
+	OD_FLAG("nosuid", MS_NOSUID),
+	OD_FLAG("nodev", MS_NODEV),
+	OD_FLAG("noexec", MS_NOEXEC),
+	OD_FLAG("reconnect", 0),
+	OD_FLAG("allow_other", 0),
+	OD_FLAG("default_permissions", 0),
+	OD_FLAG("follow_symlinks", 0),
+	OD_UINT("port", 1, 65535),
+	OD_UINT("uid", 0, ID_MAX),
+	OD_UINT("gid", 0, ID_MAX),
+	OD_UINT("ServerAliveInterval", 1, 3600),
+	OD_UINT("ServerAliveCountMax", 1, 100),
+	OD_ENUM("idmap", "none|user"),
+	OD_ENUM("compression", "yes|no"),
+	OD_ENUM("dir_cache", "yes|no"),
+	OD_ENUM("StrictHostKeyChecking", "yes|no|accept-new"),
+	OD_ENUM("BatchMode", "yes"),
+	OD_ENUM("Ciphers", "chacha20-poly1305@openssh.com|aes256-gcm@openssh.com|"
+			   "aes128-gcm@openssh.com|aes256-ctr|aes192-ctr|aes128-ctr"),
+	OD_PATH("IdentityFile", OPT_CRED, NULL),
+	OD_PATH("UserKnownHostsFile", 0, NULL),
+	/* Refused by name, in any case. */
+	OD_REFUSE("ssh_command", CMD_REFUSED),
+	OD_REFUSE("sshfs_command", CMD_REFUSED),
+	OD_REFUSE("sftp_server", CMD_REFUSED),
+	OD_REFUSE("ssh_protocol", "ssh protocol 1 is refused"),
+	OD_REFUSE("directport", "directport bypasses ssh and is refused"),
+	OD_REFUSE("passive", "passive/slave mode bypasses ssh and is refused"),
+	OD_REFUSE("slave", "passive/slave mode bypasses ssh and is refused"),
+	OD_REFUSE("password_stdin", "passwords are refused: use IdentityFile"),
+	OD_REFUSE("ProxyCommand", CMD_REFUSED),
+	OD_REFUSE("ProxyJump", CMD_REFUSED),
+	OD_REFUSE("ProxyUseFdpass", CMD_REFUSED),
+	OD_REFUSE("LocalCommand", CMD_REFUSED),
+	OD_REFUSE("PermitLocalCommand", CMD_REFUSED),
+	OD_REFUSE("KnownHostsCommand", CMD_REFUSED),
+	OD_REFUSE("RemoteCommand", CMD_REFUSED),
+	OD_REFUSE("Match", CMD_REFUSED),
+	OD_REFUSE("Include", "ssh configuration includes are refused"),
+	OD_REFUSE("PKCS11Provider", "loading libraries into ssh is refused"),
+	OD_REFUSE("SecurityKeyProvider", "loading libraries into ssh is refused"),
+	OD_REFUSE("IdentityAgent", "agents are refused: use IdentityFile"),
+	OD_REFUSE("ForwardAgent", "agent forwarding is refused"),
+	OD_REFUSE("ControlMaster", "connection sharing is refused"),
+	OD_REFUSE("ControlPath", "connection sharing is refused"),
+	OD_REFUSE("modules", "FUSE modules are refused"),
+	OD_REFUSE("no_contain_symlinks", "would expose absolute and '..' symlinks"),
+	OD_REFUSE("allow_root", "allow_root is refused (use allow_other)"),
+};
+
+static const char *const sshfs_forced[] = { "nosuid", "nodev", "BatchMode=yes", NULL };
+
+static int sshfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
+			 const char **reterr)
+{
+	struct optset s;
+	int r;
+
+	r = optset_parse(sshfs_opts, ELEMENTSOF(sshfs_opts), sshfs_forced, opts, n, &s, reterr);
+	if (r < 0)
+		return r;
+	return optset_finish(&s, ret);
+}
+
+static int sshfs_mount_spec(const char *export, const struct driver_opts *opts,
+			    const char *mountpoint, struct driver_mount_spec *ret,
+			    const char **reterr)
+{
+	int r;
+
+	r = spec_check_input(&driver_sshfs, export, opts, mountpoint, reterr);
+	if (r < 0)
+		return r;
+	/* Every option before "--"; sshfs names the FUSE source after the export string it
+	 * was given, so that string is what mountinfo shows. */
+	return spec_new(ret, reterr, "fuse.sshfs", export, "/usr/bin/sshfs", "-o", opts->canonical,
+			"--", export, mountpoint, NULL);
+}
+
+const struct driver driver_sshfs = {
+	.name = "sshfs",
+	.kind = DRIVER_KIND_HELPER,
+	.normalize = sshfs_normalize,
+	.options = sshfs_options,
+	.mount_spec = sshfs_mount_spec,
+};

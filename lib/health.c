@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * health.c - never hang, always heal: liveness probes, repair and garbage collection.
+ *
+ * Design notes:
+ * (1) The calling process never touches a path inside a mount. A probe is statfs() of the
+ *     mount root in an executor child with a deadline; a child stuck in D state on a hung
+ *     server is tracked by the executor and reaped later, never waited for.
+ * (2) Probes of different shares run at once, so one hung server costs one deadline, not one
+ *     per share, and never delays the verdict on healthy shares.
+ * (3) Repair takes the host lock shared and each share's own lock in turn, like attach: it
+ *     never blocks attach/detach of other shares, and a share busy past the deadline is
+ *     reported and skipped, not waited for without bound.
+ * (4) A stale or hung mount is unmounted (UMOUNT_NOFOLLOW; MNT_FORCE, which aborts a FUSE
+ *     connection, with bounded retries), verified gone, then mounted again and verified.
+ *     Never "-o remount", never a lazy unmount while attachments exist. Foreign and stacked
+ *     mounts are reported and never touched.
+ * (5) gc removes only empty, unmounted directories under <base>/<driver>/ that no ledger row
+ *     owns; anything else there is reported, never deleted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "exec.h"
+#include "internal.h"
+#include "ledger.h"
+#include "lock.h"
+#include "util/cleanup.h"
+
+/* At most this many probes in flight at once (the executor has 64 slots in all). */
+#define PROBE_PARALLEL 32
+
+struct probe_job {
+	const char *path;
+	unsigned timeout_ms;
+	int r;
+	long us;
+};
+
+static void *probe_thread(void *arg)
+{
+	struct probe_job *j = arg;
+
+	j->us = -1;
+	j->r = exec_probe_statfs(j->path, j->timeout_ms, &j->us);
+	return NULL;
+}
+
+static void probe_verdict(const struct probe_job *j, enum health *h, int *err, int64_t *us)
+{
+	*us = j->r == 0 ? j->us : -1;
+	if (j->r == 0) {
+		*h = HEALTH_OK;
+		*err = 0;
+	} else if (j->r == -ETIMEDOUT) {
+		*h = HEALTH_HUNG;
+		*err = ETIMEDOUT;
+	} else {
+		/* ENOTCONN, ESTALE, EIO, EHOSTDOWN, ECONNABORTED, ENODEV, EACCES... and anything
+		 * else: a mount whose root cannot be statfs'ed is not healthy. */
+		*h = HEALTH_STALE;
+		*err = -j->r;
+	}
+}
+
+int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
+		      enum health *ret_health, int *ret_errno, int64_t *ret_us)
+{
+	struct probe_job jobs[PROBE_PARALLEL];
+	pthread_t tids[PROBE_PARALLEL];
+
+	exec_reap_stragglers();
+	for (size_t base = 0; base < n; base += PROBE_PARALLEL) {
+		size_t m = n - base < PROBE_PARALLEL ? n - base : PROBE_PARALLEL;
+		bool started[PROBE_PARALLEL] = { false };
+
+		for (size_t i = 0; i < m; i++) {
+			jobs[i] = (struct probe_job){ .path = paths[base + i],
+						      .timeout_ms = ctx->probe_timeout_ms };
+			started[i] = pthread_create(&tids[i], NULL, probe_thread, &jobs[i]) == 0;
+			if (!started[i])
+				probe_thread(&jobs[i]); /* no thread: probe inline, still bounded */
+		}
+		for (size_t i = 0; i < m; i++) {
+			if (started[i])
+				(void)pthread_join(tids[i], NULL); /* bounded: the probe has a deadline */
+			probe_verdict(&jobs[i], &ret_health[base + i], &ret_errno[base + i],
+				      &ret_us[base + i]);
+		}
+	}
+	return 0;
+}
+
+/* ---- repair ---- */
+
+VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_report **ret_report)
+{
+	struct volmount_report *rep = NULL;
+	struct ledger_share *rows = NULL;
+	size_t n = 0;
+	int r, failed = 0;
+
+	if (!ctx)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	r = ctx_open(ctx);
+	if (r < 0)
+		return r;
+	r = report_new(&rep);
+	if (r < 0)
+		return r;
+	ctx_db_lock(ctx);
+	r = ledger_shares_list(ctx->ledger, &rows, &n);
+	ctx_db_unlock(ctx);
+	if (r < 0) {
+		volmount_report_free(rep);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = host_repair_share(ctx, rows[i].hash, rep);
+		if (r == -ENOMEM)
+			break;
+		if (r < 0 && !failed)
+			failed = r;
+		if (r < 0)
+			(void)report_add(rep, rows[i].mountpoint, "failed", "%s",
+					 volmount_ctx_errmsg(ctx));
+		r = 0;
+	}
+	ledger_shares_free(rows, n);
+	if (r < 0) {
+		volmount_report_free(rep);
+		return r;
+	}
+	if (ret_report)
+		*ret_report = rep;
+	else
+		volmount_report_free(rep);
+	if (failed)
+		return ctx_error(ctx, failed, VOLMOUNT_ERR_IO,
+				 "repair could not bring every share to health (see the report)");
+	return 0;
+}
+
+/* ---- gc ---- */
+
+static bool is_share_hash(const char *name)
+{
+	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
+/* One entry of <base>/<driver>/: remove it if it is an empty, unmounted directory that no
+ * row owns, under that share's lock (so an attach creating it right now is not raced). */
+static int gc_entry(struct volmount_ctx *ctx, int dfd, const char *driver, const char *name,
+		    struct volmount_report *rep)
+{
+	_cleanup_free_ char *path = NULL;
+	struct ledger_share row = {};
+	struct stat st;
+	int lock_fd, n, r;
+
+	if (asprintf(&path, "%s/%s/%s", ctx_base(ctx), driver, name) < 0)
+		return -ENOMEM;
+	if (!is_share_hash(name))
+		return report_add(rep, path, "unknown",
+				  "not a name volmount gives a mountpoint; left untouched");
+	lock_fd = lock_share(ctx, name, now_ms() + ctx->timeout_ms);
+	if (lock_fd < 0)
+		return report_add(rep, path, "busy", "share lock not available; skipped");
+	ctx_db_lock(ctx);
+	r = ledger_share_get(ctx->ledger, name, &row);
+	ctx_db_unlock(ctx);
+	if (r >= 0) {
+		ledger_share_done(&row);
+		lock_release(lock_fd);
+		return 0; /* owned */
+	}
+	if (r != -ENOENT) {
+		lock_release(lock_fd);
+		return r;
+	}
+	n = kview_at(path, NULL);
+	if (n != 0) {
+		lock_release(lock_fd);
+		return report_add(rep, path, n > 0 ? "foreign" : "failed", "%s",
+				  n > 0 ? "something is mounted here that no share owns; left untouched" :
+					  strerror(-n));
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+		lock_release(lock_fd);
+		return report_add(rep, path, "unknown", "not a directory; left untouched");
+	}
+	r = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+	lock_release(lock_fd);
+	if (r == -ENOTEMPTY || r == -EEXIST)
+		return report_add(rep, path, "kept", "not empty; left untouched");
+	if (r < 0)
+		return report_add(rep, path, "failed", "%s", strerror(-r));
+	return report_add(rep, path, "removed", "leftover directory no share owns");
+}
+
+VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report **ret_report)
+{
+	struct volmount_report *rep = NULL;
+	DIR *base = NULL;
+	struct dirent *de;
+	int host_fd, r;
+
+	if (!ctx)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	r = ctx_open(ctx);
+	if (r < 0)
+		return r;
+	r = report_new(&rep);
+	if (r < 0)
+		return r;
+	host_fd = lock_host(ctx, false, now_ms() + ctx->timeout_ms);
+	if (host_fd < 0) {
+		volmount_report_free(rep);
+		return host_fd;
+	}
+	{
+		int fd = openat(ctx->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		base = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!base) {
+			r = ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot read '%s': %s",
+				      ctx_base(ctx), strerror(errno));
+			if (fd >= 0)
+				(void)close(fd);
+		}
+	}
+	while (r >= 0 && base && (de = readdir(base))) {
+		_cleanup_free_ char *dpath = NULL;
+		int dfd;
+		DIR *d;
+		struct dirent *e;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (asprintf(&dpath, "%s/%s", ctx_base(ctx), de->d_name) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (!driver_find(de->d_name)) {
+			r = report_add(rep, dpath, "unknown",
+				       "not a driver directory of volmount; left untouched");
+			continue;
+		}
+		/* The driver directory itself is never a mount; its entries may be. */
+		dfd = openat(ctx->base_fd, de->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		if (!d) {
+			if (dfd >= 0)
+				(void)close(dfd);
+			r = report_add(rep, dpath, "failed", "cannot read: %s", strerror(errno));
+			continue;
+		}
+		/* readdir of <base>/<driver> lists names only; it never enters a mount. */
+		while (r >= 0 && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				r = gc_entry(ctx, dirfd(d), de->d_name, e->d_name, rep);
+		(void)closedir(d);
+	}
+	if (base)
+		(void)closedir(base);
+	lock_release(host_fd);
+	if (r < 0) {
+		volmount_report_free(rep);
+		return r;
+	}
+	if (ret_report)
+		*ret_report = rep;
+	else
+		volmount_report_free(rep);
+	return 0;
+}
