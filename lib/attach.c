@@ -561,6 +561,9 @@ static enum volmount_errkind classify_helper_error(const char *err)
 		"connection timed out", "could not resolve", "name or service not known",
 		"connection reset", "connection closed", "host is down", "transport endpoint",
 		"failed to fetch volume file", "mount failed. check the log",
+		/* mount.glusterfs says only this when no volfile server answers (or the volume
+		 * does not exist on it: glusterfs cannot tell the two apart either). */
+		"mounting glusterfs on",
 	};
 	static const char *const denied[] = {
 		"permission denied", "access denied", "host key verification failed",
