@@ -103,6 +103,12 @@ static const struct {
 	const char *export;
 } drivers[] = {
 	{ "bind", "the absolute path of an existing local directory" },
+	{ "sshfs", "[user@]host:/abs/path   (host: name, IPv4 or [IPv6]); IdentityFile=0600 root file" },
+	{ "glusterfs", "host[,host...]:/volume[/subdir]   (extra hosts: backup volfile servers)" },
+	{ "nfs", "host:/abs/path   (vers=3|4|4.0|4.1|4.2, default 4.2)" },
+	{ "cifs", "//host/share[/path]   (credentials=FILE, root-owned 0600, or guest)" },
+	{ "quobyte", "[quobyte://]host[:port]/volume" },
+	{ "cephfs", "mon[:port][,mon...]:/path   (secretfile=FILE, root-owned 0600)" },
 };
 
 static void ctx_freep(struct volmount_ctx **ctx)
@@ -480,7 +486,7 @@ static void help(void)
 	       "VOLMOUNT_CONFIG override the configuration file; options override both.\n"
 	       "\nDrivers (--type):\n");
 	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
-		printf("  %-8s EXPORT is %s\n", drivers[i].name, drivers[i].export);
+		printf("  %-10s EXPORT is %s\n", drivers[i].name, drivers[i].export);
 	printf("\nExit status:\n"
 	       "  0 ok, 64 usage, 65 invalid input, 69 host down or server unreachable,\n"
 	       "  70 internal error, 73 mountpoint cannot be created or is occupied,\n"

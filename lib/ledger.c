@@ -301,6 +301,14 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 				 state_dir, (unsigned)geteuid());
 	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
 		return -errno;
+	/*
+	 * Close our fd before SQLite opens the file, never after: closing any fd on a file drops
+	 * every POSIX lock this process holds on it, SQLite's included. Without its lock on the
+	 * database, another process closing its connection believes it is the last one, and
+	 * checkpoints and deletes the WAL under us: our later commits then go to an unlinked
+	 * file and are lost (seen as share rows vanishing in the SIGKILL churn test).
+	 */
+	(void)close(TAKE_FD(fd));
 	if (asprintf(&path, "%s/ledger.db", state_dir) < 0)
 		return -ENOMEM;
 
@@ -316,6 +324,19 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		r = fail(l, rc, "open");
 		ledger_close(l);
 		return r;
+	}
+	{
+		/* The file SQLite opened is the one checked above (the directory is ours and
+		 * 0700, so only root could have swapped it in between; still, say so). */
+		struct stat now;
+
+		if (fstatat(state_fd, "ledger.db", &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+			ledger_close(l);
+			return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+					 "ledger '%s/ledger.db' changed while it was being opened",
+					 state_dir);
+		}
 	}
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
