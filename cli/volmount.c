@@ -601,10 +601,6 @@ static int parse_global(int argc, char **argv)
 			arg_json = true;
 			r = EX_OK;
 			break;
-		case ARG_REPAIR:
-			arg_repair = true;
-			r = EX_OK;
-			break;
 		case 'h':
 			help();
 			return EX_OK;
@@ -665,6 +661,10 @@ static int parse_verb(const struct verb *v, int argc, char **argv)
 				if (verb_options[i].opt.val == c)
 					r = set_once(verb_options[i].slot, optarg,
 						     verb_options[i].opt.name);
+			break;
+		case ARG_REPAIR:
+			arg_repair = true;
+			r = EX_OK;
 			break;
 		case ARG_OPTION:
 			r = EX_OK;

@@ -738,7 +738,10 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 		if (force)
 			sleep_ms(100u << i);
 	}
-	if (r < 0)
+	/* EINVAL: not a mountpoint (any more). A FUSE daemon may have unmounted itself between
+	 * our look and the call (sshfs does, some seconds into a partition): the verification
+	 * below decides, not the errno. */
+	if (r < 0 && r != -EINVAL)
 		return ctx_error(ctx, r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
 				 "cannot unmount '%s': %s", mountpoint, strerror(-r));
 	/* Verify (CWE-691): it is gone before anyone mounts there again. */
