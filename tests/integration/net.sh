@@ -200,8 +200,11 @@ GLUSTER_BRICK=
 GLUSTER_DIR=
 
 # gluster_cli ARGS...: the gluster CLI in script mode, bounded.
+# Its own CLI socket: the default, /var/run/glusterd.socket, is outside the paths each test
+# puts a private tmpfs on, so two tests running at once (in separate namespaces) would
+# otherwise reach each other's glusterd.
 gluster_cli() {
-	timeout -k 5 30 gluster --mode=script "$@"
+	timeout -k 5 30 gluster --mode=script --glusterd-sock="$GLUSTER_DIR/glusterd.socket" "$@"
 }
 
 # gluster_up: glusterd bound to 127.0.0.2 (the brick's host; gluster refuses 127.0.0.1 for
@@ -223,6 +226,7 @@ gluster_up() {
 volume management
     type mgmt/glusterd
     option working-directory $GLUSTER_DIR/wd
+    option glusterd-sockfile $GLUSTER_DIR/glusterd.socket
     option transport-type socket
     option transport.socket.bind-address $GLUSTER_HOST
     option transport.socket.listen-port 24007
