@@ -7,7 +7,8 @@
  * output.c, and every failure is exactly one line on stderr.
  *
  * Precedence, lowest first: built-in defaults < configuration file < environment
- * (VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR, VOLMOUNT_CONFIG) < flags.
+ * (VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR, VOLMOUNT_PATH_SCHEME,
+ * VOLMOUNT_CONFIG) < flags.
  *
  * Adding a command: write "static int verb_x(struct volmount_ctx *ctx)" and add one row to
  * verbs[] saying which command options it accepts and requires.
@@ -41,6 +42,7 @@ static const char *arg_base_dir;
 static const char *arg_run_dir;
 static const char *arg_config;
 static unsigned arg_timeout_ms;
+static const char *arg_path_scheme;
 static bool arg_json;
 
 /* Command options. */
@@ -86,6 +88,7 @@ enum {
 	ARG_INTERVAL,
 	ARG_METRICS,
 	ARG_REPAIR,
+	ARG_PATH_SCHEME,
 };
 
 struct verb {
@@ -479,11 +482,16 @@ static void help(void)
 	       "  --run-dir DIR    lock files (default /run/volmount)\n"
 	       "  --config FILE    configuration file (default " DEFAULT_CONFIG ", optional)\n"
 	       "  --timeout SEC    bound for every wait, in decimal seconds (default 30)\n"
+	       "  --path-scheme volmount|nova\n"
+	       "                   mountpoints: <base>/<driver>/<sha256> (volmount, default) or\n"
+	       "                   <base>/<md5 of export> as Nova and os-brick name them (nova;\n"
+	       "                   host-up then adopts the shares they mounted)\n"
 	       "  --json           print one JSON document (also accepted after COMMAND)\n"
 	       "  -h, --help       show this help\n"
 	       "  --version        show the version\n"
-	       "\nEnvironment: VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR and\n"
-	       "VOLMOUNT_CONFIG override the configuration file; options override both.\n"
+	       "\nEnvironment: VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR,\n"
+	       "VOLMOUNT_PATH_SCHEME and VOLMOUNT_CONFIG override the configuration file;\n"
+	       "options override both.\n"
 	       "\nDrivers (--type):\n");
 	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
 		printf("  %-10s EXPORT is %s\n", drivers[i].name, drivers[i].export);
@@ -527,6 +535,22 @@ static int set_once(const char **slot, const char *value, const char *name)
 	return EX_OK;
 }
 
+/* "volmount" or "nova" into *ret (may be NULL); -EINVAL for anything else. */
+static int parse_path_scheme(const char *value, enum volmount_path_scheme *ret)
+{
+	enum volmount_path_scheme s;
+
+	if (strcmp(value, "volmount") == 0)
+		s = VOLMOUNT_PATH_SCHEME_VOLMOUNT;
+	else if (strcmp(value, "nova") == 0)
+		s = VOLMOUNT_PATH_SCHEME_NOVA;
+	else
+		return -EINVAL;
+	if (ret)
+		*ret = s;
+	return 0;
+}
+
 static int check_dir(const char *value, const char *name)
 {
 	if (value[0] != '/') {
@@ -548,6 +572,7 @@ static int parse_global(int argc, char **argv)
 		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
 		{ "config", required_argument, NULL, ARG_CONFIG },
 		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
+		{ "path-scheme", required_argument, NULL, ARG_PATH_SCHEME },
 		{ "json", no_argument, NULL, ARG_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -596,6 +621,14 @@ static int parse_global(int argc, char **argv)
 				r = EX_USAGE;
 			}
 			timeout_set = true;
+			break;
+		case ARG_PATH_SCHEME:
+			r = set_once(&arg_path_scheme, optarg, "path-scheme");
+			if (r == EX_OK && parse_path_scheme(optarg, NULL) < 0) {
+				output_error(NULL, "--path-scheme '%s' must be 'volmount' or 'nova'",
+					     optarg);
+				r = EX_USAGE;
+			}
 			break;
 		case ARG_JSON:
 			arg_json = true;
@@ -770,6 +803,25 @@ static int setup(struct volmount_ctx **ret)
 		if (r < 0) {
 			output_error(arg_verb, "--%s: %s", paths[i].option, errmsg(ctx, r));
 			return EX_USAGE;
+		}
+	}
+
+	{
+		/* The path scheme: environment, then flag (validated when it was parsed). */
+		const char *e = env("VOLMOUNT_PATH_SCHEME");
+		enum volmount_path_scheme scheme = VOLMOUNT_PATH_SCHEME_VOLMOUNT;
+
+		if (e && parse_path_scheme(e, &scheme) < 0) {
+			output_error(arg_verb, "VOLMOUNT_PATH_SCHEME '%s' must be 'volmount' or 'nova'",
+				     e);
+			return EX_CONFIG;
+		}
+		if (arg_path_scheme)
+			(void)parse_path_scheme(arg_path_scheme, &scheme);
+		if (e || arg_path_scheme) {
+			r = volmount_ctx_set_path_scheme(ctx, scheme);
+			if (r < 0)
+				return fail(ctx, r);
 		}
 	}
 

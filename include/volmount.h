@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define VOLMOUNT_VERSION_MAJOR 0
-#define VOLMOUNT_VERSION_MINOR 1
+#define VOLMOUNT_VERSION_MINOR 2
 #define VOLMOUNT_VERSION_PATCH 0
 #define VOLMOUNT_VERSION_NUMBER \
 	(VOLMOUNT_VERSION_MAJOR * 10000 + VOLMOUNT_VERSION_MINOR * 100 + VOLMOUNT_VERSION_PATCH)
@@ -70,6 +70,21 @@ enum volmount_errkind {
 	_VOLMOUNT_ERR_MAX
 };
 
+/*
+ * Where a share's mountpoint is made under the base directory.
+ *  VOLMOUNT: <base>/<driver>/<sha256 hex of "driver\0normalized export">.
+ *  NOVA:     <base>/<md5 hex of the normalized export>, the name OpenStack Nova's libvirt
+ *            volume drivers and os-brick's RemoteFsClient give the same share, so a compute
+ *            host whose shares they mounted can be taken over (host-up adopts those mounts).
+ * A ledger that holds shares keeps the scheme they were made with: opening it with the other
+ * one fails with errkind CONFIG.
+ */
+enum volmount_path_scheme {
+	VOLMOUNT_PATH_SCHEME_VOLMOUNT,
+	VOLMOUNT_PATH_SCHEME_NOVA,
+	_VOLMOUNT_PATH_SCHEME_MAX
+};
+
 /* Ledger durability: NORMAL survives any process crash (WAL, synchronous=NORMAL); FULL also
  * survives power loss (fsync per commit). */
 enum volmount_durability {
@@ -99,13 +114,17 @@ int volmount_ctx_set_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);
 
 int volmount_ctx_set_durability(struct volmount_ctx *ctx, enum volmount_durability d);
 
+/* The path scheme (default VOLMOUNT). -EINVAL for an unknown scheme; -EBUSY once the context
+ * has been used. Since 0.2. */
+int volmount_ctx_set_path_scheme(struct volmount_ctx *ctx, enum volmount_path_scheme scheme);
+
 /* Deadline of one liveness probe (check, repair, monitor), in milliseconds; default 5000. */
 int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);
 
 /*
  * volmount_ctx_load_config() - read a configuration file of "key = value" lines ('#' starts a
  * comment). Keys: state_dir, base_dir, run_dir, timeout (seconds), probe_timeout (seconds),
- * durability (normal|full).
+ * durability (normal|full), path_scheme (volmount|nova).
  * The file must be a regular file owned by root and not writable by group or others.
  * If @must_exist is false, a missing file is not an error. Values set here are overridden by
  * later volmount_ctx_set_*() calls. Returns 0, -ENOENT, -EPERM or -EINVAL (errkind CONFIG).
@@ -122,6 +141,10 @@ enum volmount_errkind volmount_ctx_errkind(const struct volmount_ctx *ctx);
  * only used when the share is mounted; a later attach with different options fails with
  * -EINVAL. Attaching an existing attachment again is a no-op. On success sets *ret_device_path
  * (may be NULL) to "<mountpoint>/<volume>" (caller frees).
+ * With the NOVA path scheme, a share whose mountpoint already holds exactly the mount volmount
+ * would make (mounted by Nova or os-brick) is adopted instead of refused; the first attach on
+ * an adopted share records @options as the share's options, provided that with them volmount
+ * would mount exactly what is mounted.
  */
 int volmount_attach(struct volmount_ctx *ctx, const char *driver, const char *export,
 		    const char *volume, const char *owner, const char *const *options,
@@ -129,8 +152,10 @@ int volmount_attach(struct volmount_ctx *ctx, const char *driver, const char *ex
 
 /*
  * volmount_detach() - remove (@volume, @owner) from the share; unmounts the share and removes
- * its mountpoint when it was the last attachment. Returns 0 when the attachment was removed,
- * 1 when there was no such attachment (nothing changed), or -errno.
+ * its mountpoint when it was the last attachment (a directory volmount did not create, as that
+ * of an adopted share, is kept). Returns 0 when the attachment was removed, 1 when there was no
+ * such attachment (nothing changed; an adopted share without attachments stays mounted), or
+ * -errno.
  */
 int volmount_detach(struct volmount_ctx *ctx, const char *driver, const char *export,
 		    const char *volume, const char *owner);
@@ -143,6 +168,9 @@ int volmount_share_path(struct volmount_ctx *ctx, const char *driver, const char
  * volmount_host_up() - drain in-flight operations, reconcile the ledger with the kernel (mount
  * shares that have attachments, unmount those that have none, report foreign mounts), mark
  * the host up and raise the generation. If @ret_report is not NULL, it receives what was done.
+ * With the NOVA path scheme, a mount found exactly at <base>/<md5> that is precisely what
+ * volmount would mount for that name is adopted: recorded without attachments and kept (not
+ * unmounted) until volumes are attached to it and the last one is detached.
  */
 int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_report);
 

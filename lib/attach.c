@@ -17,15 +17,23 @@
  * (4) Nothing is mounted on a mountpoint that is a symlink, already a mountpoint, or not empty;
  *     mountpoints are opened O_PATH|O_NOFOLLOW and mounted through the fd.
  * (5) A rejected request changes nothing: all validation happens before the first write.
+ * (6) Path schemes (engine.h) only name the mountpoint; a share's identity (ledger key, lock)
+ *     is always its SHA-256 hash. With the nova scheme (<base>/<md5 of the export>), a first
+ *     attach that finds exactly the mount volmount would make already at the mountpoint (Nova
+ *     or os-brick made it) adopts it instead of refusing; the first attach on an adopted
+ *     share records its options; an adopted share without attachments is never unmounted, and
+ *     a directory volmount did not create is never removed.
  *
  *     (no row) --attach--> pending --mount+verify--> mounted --last detach--> unmounting
  *         ^                   |                                                   |
  *         +----rollback-------+-------------------unmount+rmdir-------------------+
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +132,56 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 				 r == -ENOTDIR ? "is not a directory" :
 				 r == -ENOENT ? "does not exist" : strerror(-r));
 	}
+	return 0;
+}
+
+int share_nova_name(const char *normalized, char ret[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	/* MD5 here names a directory, as Nova and os-brick do; it protects nothing (the share's
+	 * identity is its SHA-256 hash). A FIPS-only OpenSSL refuses it: then -EOPNOTSUPP. */
+	if (EVP_Digest(normalized, strlen(normalized), md, &len, EVP_md5(), NULL) != 1 ||
+	    len != 16)
+		return -EOPNOTSUPP;
+	for (size_t i = 0; i < 16; i++) {
+		ret[2 * i] = hex[md[i] >> 4];
+		ret[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	ret[32] = '\0';
+	return 0;
+}
+
+/* <base>[/<subdir>]/<leaf> */
+static int mountpoint_under(const char *base, const struct share_req *req, char **ret)
+{
+	return asprintf(ret, "%s/%s%s%s", base, req->subdir ? req->subdir : "",
+			req->subdir ? "/" : "", req->leaf) < 0 ? -ENOMEM : 0;
+}
+
+int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
+{
+	char *mp = NULL;
+	int r;
+
+	r = share_hash(req->drv->name, req->export, req->hash);
+	if (r >= 0 && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA) {
+		req->subdir = NULL;
+		r = share_nova_name(req->export, req->leaf);
+	} else if (r >= 0) {
+		req->subdir = req->drv->name;
+		memcpy(req->leaf, req->hash, sizeof(req->leaf));
+	}
+	if (r >= 0)
+		r = mountpoint_under(ctx_base(ctx), req, &mp);
+	if (r < 0)
+		return r == -ENOMEM ? r :
+		       ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
+				 strerror(-r));
+	free(req->mountpoint);
+	req->mountpoint = mp;
 	return 0;
 }
 
@@ -231,14 +289,10 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 			return r;
 		}
 	}
-	r = share_hash(req.drv->name, req.export, req.hash);
-	if (r >= 0 && asprintf(&req.mountpoint, "%s/%s/%s", ctx_base(ctx),
-			       req.drv->name, req.hash) < 0)
-		r = -ENOMEM;
+	r = share_req_name(ctx, &req);
 	if (r < 0) {
 		share_req_done(&req);
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
-				 strerror(-r));
+		return r;
 	}
 	if (opts && req.drv->kind == DRIVER_KIND_HELPER) {
 		r = build_spec(ctx, &req);
@@ -301,8 +355,7 @@ int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
 	return 0;
 }
 
-/* Does @m look like what mounting @req produces? */
-static int matches_expected(const struct share_req *req, const struct kview_mount *m)
+int share_matches(const struct share_req *req, const struct kview_mount *m)
 {
 	struct kview_mount src = {};
 	_cleanup_free_ char *root = NULL;
@@ -350,7 +403,7 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 	else if (recorded_id != 0 && top.mnt_id == recorded_id)
 		r = OBS_OURS;
 	else if (req) {
-		int m = matches_expected(req, &top);
+		int m = share_matches(req, &top);
 
 		r = m > 0 ? OBS_MATCH : OBS_FOREIGN;
 	} else
@@ -359,38 +412,45 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 	return r;
 }
 
-/* Open (creating 0755 if needed) <base>/<driver>. */
-static int open_driver_dir(struct volmount_ctx *ctx, const char *driver, bool create)
+/*
+ * Open the directory that holds @req's mountpoint: <base>/<driver> (created 0755 with
+ * @create), or with the nova scheme the base itself. Either way it must be ours and not
+ * writable by group or others (CWE-732): whoever can write there could swap a mountpoint
+ * between check and mount.
+ */
+static int open_parent_dir(struct volmount_ctx *ctx, const struct share_req *req, bool create)
 {
+	const char *sub = req->subdir ? req->subdir : ".";
+	const char *sep = req->subdir ? "/" : "";
 	struct stat st;
 	int fd;
 
-	fd = openat(ctx->base_fd, driver, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(ctx->base_fd, driver, 0755) < 0 && errno != EEXIST)
+	fd = openat(ctx->base_fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create && req->subdir) {
+		if (mkdirat(ctx->base_fd, sub, 0755) < 0 && errno != EEXIST)
 			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
 					 "cannot create '%s/%s': %s",
-					 ctx_base(ctx), driver, strerror(errno));
-		fd = openat(ctx->base_fd, driver, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+					 ctx_base(ctx), sub, strerror(errno));
+		fd = openat(ctx->base_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && fchmod(fd, 0755) < 0) {
 			(void)close(fd);
 			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot chmod '%s/%s'",
-					 ctx_base(ctx), driver);
+					 ctx_base(ctx), sub);
 		}
 	}
 	if (fd < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
-				 "cannot open '%s/%s': %s%s", ctx_base(ctx),
-				 driver, strerror(errno),
+				 "cannot open '%s%s%s': %s%s", ctx_base(ctx), sep,
+				 req->subdir ? req->subdir : "", strerror(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
-	/* CWE-732: whoever can write here could swap a mountpoint between check and mount. */
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
 		int r = errno ? -errno : -EPERM;
 
 		(void)close(fd);
 		return ctx_error(ctx, r == -EBADF ? r : -EPERM, VOLMOUNT_ERR_PERM,
-				 "'%s/%s' must be owned by uid %u and not writable by group or others",
-				 ctx_base(ctx), driver, (unsigned)geteuid());
+				 "'%s%s%s' must be owned by uid %u and not writable by group or others",
+				 ctx_base(ctx), sep, req->subdir ? req->subdir : "",
+				 (unsigned)geteuid());
 	}
 	return fd;
 }
@@ -420,7 +480,7 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 		kview_mount_done(&top);
 		return r;
 	}
-	dfd = open_driver_dir(ctx, req->drv->name, false);
+	dfd = open_parent_dir(ctx, req, false);
 	if (dfd < 0) {
 		if (dfd == -ENOENT) {
 			ctx_clear_error(ctx);
@@ -431,7 +491,7 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 	}
 	/* O_NOFOLLOW|O_DIRECTORY: a symlink or a file planted at the mountpoint is refused. The
 	 * directory is not a mountpoint (checked above), so reading it cannot reach a mount. */
-	fd = openat(dfd, req->hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			*ret_exists = false;
@@ -486,30 +546,30 @@ int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req)
 {
 	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
 
-	dfd = open_driver_dir(ctx, req->drv->name, true);
+	dfd = open_parent_dir(ctx, req, true);
 	if (dfd < 0)
 		return dfd;
-	if (mkdirat(dfd, req->hash, 0700) < 0)
+	if (mkdirat(dfd, req->leaf, 0700) < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
 				 req->mountpoint, strerror(errno));
-	fd = openat(dfd, req->hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fchmod(fd, 0700) < 0) /* mkdirat honours the umask */
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
 				 req->mountpoint, strerror(errno));
 	return 0;
 }
 
-int share_rmdir(struct volmount_ctx *ctx, const char *driver, const char *hash,
-		const char *mountpoint)
+int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
 {
 	_cleanup_close_ int dfd = -EBADF;
 
-	dfd = openat(ctx->base_fd, driver, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = openat(ctx->base_fd, req->subdir ? req->subdir : ".",
+		     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (unlinkat(dfd, hash, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	if (unlinkat(dfd, req->leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
-				 "cannot remove mountpoint directory '%s': %s", mountpoint,
+				 "cannot remove mountpoint directory '%s': %s", req->mountpoint,
 				 strerror(errno));
 	return 0;
 }
@@ -666,10 +726,10 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 	uint64_t top_id = 0;
 	int r, obs;
 
-	dfd = open_driver_dir(ctx, req->drv->name, false);
+	dfd = open_parent_dir(ctx, req, false);
 	if (dfd < 0)
 		return dfd;
-	mp_fd = openat(dfd, req->hash, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	mp_fd = openat(dfd, req->leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (mp_fd < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot open mountpoint '%s': %s",
 				 req->mountpoint, strerror(errno));
@@ -829,7 +889,7 @@ static void rollback_first(struct volmount_ctx *ctx, const struct share_req *req
 	error_save(ctx, &e);
 	clean = kview_at(req->mountpoint, NULL) == 0;
 	if (clean && !existed)
-		clean = share_rmdir(ctx, req->drv->name, req->hash, req->mountpoint) >= 0;
+		clean = share_rmdir(ctx, req) >= 0;
 	if (clean) {
 		ctx_db_lock(ctx);
 		(void)ledger_share_delete(ctx->ledger, req->hash); /* best effort: host-up retries */
@@ -860,6 +920,13 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 	ctx_db_lock(ctx);
 	r = ledger_share_insert(ctx->ledger, &row);
 	ctx_db_unlock(ctx);
+	if (r == -EEXIST)
+		/* The hash is free (the caller holds its lock and found no row), so the
+		 * mountpoint is taken: with the nova scheme, the same export under another
+		 * driver has the same mountpoint. */
+		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' already belongs to another share (the same export under another driver?)",
+				 req->mountpoint);
 	if (r < 0)
 		return r;
 	if (!exists)
@@ -871,20 +938,99 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 	return r;
 }
 
-/* A share row exists: make sure its mount is there and ours, mending what a crash left. */
+/*
+ * An adopted share (someone else mounted it; no attachment yet): its recorded options are only
+ * the driver's defaults, so this first attach states them, provided the mount is exactly what
+ * volmount would make with them. Returns the observation to go on with: OBS_OURS (checked
+ * against these options), OBS_NONE (the adopted mount is gone), or an error.
+ */
+static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
+			  uint64_t *ret_top)
+{
+	struct kview_mount top = {};
+	int n, m, r;
+
+	assert(req->drv);
+	n = kview_at(req->mountpoint, &top);
+	if (n < 0)
+		return ctx_error(ctx, n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
+				 "cannot inspect mountpoint '%s': %s", req->mountpoint, strerror(-n));
+	if (n == 0)
+		return OBS_NONE;
+	if (n > 1) {
+		kview_mount_done(&top);
+		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' of adopted share '%s' holds stacked mounts; refusing to attach",
+				 req->mountpoint, req->export);
+	}
+	m = share_matches(req, &top);
+	if (m > 0) {
+		*ret_top = top.mnt_id;
+		r = OBS_OURS;
+	} else if (m == 0 && req->drv->kind == DRIVER_KIND_HELPER)
+		r = ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+			      "share '%s' was adopted as %s '%s' at '%s'; with options '%s' volmount would mount %s '%s'",
+			      req->export, top.fstype, top.source, req->mountpoint,
+			      req->opts.canonical, req->spec.fstype, req->spec.source);
+	else if (m == 0)
+		r = ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+			      "the mount adopted at '%s' (%s '%s') is no longer a bind mount of '%s'; refusing to attach",
+			      req->mountpoint, top.fstype, top.source, req->export);
+	else
+		r = ctx_error(ctx, m, VOLMOUNT_ERR_INTERNAL, "cannot identify the source of '%s': %s",
+			      req->export, strerror(-m));
+	kview_mount_done(&top);
+	return r;
+}
+
+/* A share row exists: make sure its mount is there and ours, mending what a crash left.
+ * *ret_claim: the share was adopted, and this attach's options become its options. */
 static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req,
-			   const struct ledger_share *row, uint64_t *ret_id, bool *ret_fresh)
+			   const struct ledger_share *row, uint64_t *ret_id, bool *ret_fresh,
+			   bool *ret_claim)
 {
 	uint64_t top = 0;
 	int obs;
 
-	if (strcmp(row->options, req->opts.canonical) != 0)
+	if (row->adopted) {
+		obs = attach_adopted(ctx, req, &top);
+		if (obs < 0)
+			return obs;
+		if (obs == OBS_NONE) {
+			/* The adopted mount is gone: nothing is left to adopt. Forget the row (its
+			 * directory, if still there, stays someone else's) and mount afresh. */
+			int r;
+
+			ctx_db_lock(ctx);
+			r = ledger_share_delete(ctx->ledger, row->hash);
+			ctx_db_unlock(ctx);
+			if (r >= 0)
+				r = attach_first(ctx, req, ret_id);
+			if (r >= 0)
+				*ret_fresh = true;
+			return r;
+		}
+		*ret_claim = true;
+		if (obs == OBS_OURS && top != row->mount_id) {
+			/* Its owner mounted it again since it was adopted: the same share, as
+			 * verified above; record the mount as it is now. */
+			int r;
+
+			ctx_db_lock(ctx);
+			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
+			ctx_db_unlock(ctx);
+			if (r < 0)
+				return r;
+		}
+	} else if (strcmp(row->options, req->opts.canonical) != 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
 				 "share '%s' is mounted with options '%s'; this attach asks for '%s'",
 				 req->export, row->options, req->opts.canonical);
-	obs = share_observe(ctx, req->mountpoint, row->mount_id, req, &top);
-	if (obs < 0)
-		return obs;
+	else {
+		obs = share_observe(ctx, req->mountpoint, row->mount_id, req, &top);
+		if (obs < 0)
+			return obs;
+	}
 	switch (obs) {
 	case OBS_OURS:
 		if (req->drv->kind == DRIVER_KIND_HELPER) {
@@ -955,6 +1101,54 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
 }
 
+/*
+ * No row, but with the nova scheme the mountpoint may already hold the share, mounted by Nova
+ * or os-brick before volmount took over the host (and before host-up adopted it). If the
+ * kernel shows exactly one mount there and it is precisely what volmount would mount for this
+ * request, record it as adopted (so a crash before the attachment is committed leaves a share
+ * that is kept, never one whose mount host-up would take away), and go on as for an existing
+ * row. Returns 1 when adopted (*ret_row filled), 0 when there is nothing to adopt.
+ */
+static int attach_adopt(struct volmount_ctx *ctx, const struct share_req *req,
+			struct ledger_share *ret_row)
+{
+	uint64_t top = 0;
+	int obs, r;
+
+	assert(req->drv);
+	if (ctx->path_scheme != VOLMOUNT_PATH_SCHEME_NOVA)
+		return 0;
+	obs = share_observe(ctx, req->mountpoint, 0, req, &top);
+	if (obs < 0)
+		return obs;
+	if (obs != OBS_MATCH)
+		return 0; /* nothing there, or not exactly ours: attach_first() says why */
+	{
+		struct ledger_share row = {
+			.hash = (char *)req->hash,
+			.driver = (char *)req->drv->name,
+			.export = req->export,
+			.mountpoint = req->mountpoint,
+			.options = req->opts.canonical,
+			.state = (char *)LEDGER_MOUNTED,
+			.mount_id = top,
+			.dir_created = false,
+			.adopted = true,
+		};
+
+		ctx_db_lock(ctx);
+		r = ledger_share_insert(ctx->ledger, &row);
+		if (r >= 0)
+			r = ledger_share_get(ctx->ledger, req->hash, ret_row);
+		ctx_db_unlock(ctx);
+	}
+	if (r == -EEXIST)
+		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' already belongs to another share (the same export under another driver?)",
+				 req->mountpoint);
+	return r < 0 ? r : 1;
+}
+
 static void undo_fresh_mount(struct volmount_ctx *ctx, const struct share_req *req,
 			     uint64_t mount_id)
 {
@@ -989,7 +1183,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	const char *why = NULL;
 	int host_fd = -EBADF, share_fd = -EBADF, r;
 	uint64_t deadline, mount_id = 0;
-	bool added = false, fresh = false;
+	bool added = false, fresh = false, claim = false;
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
@@ -1022,14 +1216,19 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	r = ledger_share_get(ctx->ledger, req.hash, &row);
 	ctx_db_unlock(ctx);
 	if (r == -ENOENT) {
-		r = attach_first(ctx, &req, &mount_id);
-		fresh = r >= 0;
+		r = attach_adopt(ctx, &req, &row);
+		if (r == 0) {
+			r = attach_first(ctx, &req, &mount_id);
+			fresh = r >= 0;
+		} else if (r > 0)
+			r = attach_existing(ctx, &req, &row, &mount_id, &fresh, &claim);
 	} else if (r >= 0)
-		r = attach_existing(ctx, &req, &row, &mount_id, &fresh);
+		r = attach_existing(ctx, &req, &row, &mount_id, &fresh, &claim);
 	if (r < 0)
 		goto out;
 	ctx_db_lock(ctx);
-	r = ledger_attach(ctx->ledger, req.hash, mount_id, volume, owner, &added);
+	r = ledger_attach_claim(ctx->ledger, req.hash, mount_id,
+				claim ? req.opts.canonical : NULL, volume, owner, &added);
 	ctx_db_unlock(ctx);
 	if (r < 0 && fresh)
 		/* Invariant 1: no attachment was recorded, so the mount made for it goes. The
@@ -1067,7 +1266,7 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 	if (r < 0)
 		return r;
 	if (row->dir_created) {
-		r = share_rmdir(ctx, row->driver, row->hash, row->mountpoint);
+		r = share_rmdir(ctx, req);
 		if (r < 0)
 			return r;
 	}
@@ -1116,7 +1315,10 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	}
 	ctx_db_lock(ctx);
 	r = ledger_share_get(ctx->ledger, req.hash, &row);
-	if (r >= 0)
+	/* An adopted share has no attachment yet, and is kept for its owner's consumers. */
+	if (r >= 0 && row.adopted)
+		r = -ENOENT;
+	else if (r >= 0)
 		r = ledger_detach(ctx->ledger, req.hash, volume, owner, &removed, &remaining);
 	ctx_db_unlock(ctx);
 	if (r == -ENOENT) {
@@ -1161,7 +1363,7 @@ VOLMOUNT_EXPORT int volmount_share_path(struct volmount_ctx *ctx, const char *dr
 		_cleanup_free_ char *canon = realpath(ctx_base(ctx), NULL);
 		char *p = NULL;
 
-		if (canon && asprintf(&p, "%s/%s/%s", canon, req.drv->name, req.hash) >= 0) {
+		if (canon && mountpoint_under(canon, &req, &p) >= 0) {
 			free(req.mountpoint);
 			req.mountpoint = p;
 		}

@@ -15,7 +15,8 @@
  * Blank lines are ignored. A '#' at the start of a line or after a blank starts a comment that
  * runs to the end of the line. A value is a single token: no blanks inside, no quoting. Keys:
  * state_dir, base_dir, run_dir (absolute paths), timeout (decimal seconds, > 0 and <= 86400,
- * rounded up to whole milliseconds), durability (normal | full). A key given twice is an error
+ * rounded up to whole milliseconds), probe_timeout (the same), durability (normal | full),
+ * path_scheme (volmount | nova: see volmount.h). A key given twice is an error
  * rather than "last wins": two conflicting settings in a root-owned file are a mistake that
  * should be seen, not silently resolved.
  *
@@ -52,13 +53,14 @@ enum config_key {
 	KEY_TIMEOUT,
 	KEY_DURABILITY,
 	KEY_PROBE_TIMEOUT,
+	KEY_PATH_SCHEME,
 	_KEY_MAX
 };
 
 static const char *const key_names[_KEY_MAX] = {
 	[KEY_STATE_DIR] = "state_dir", [KEY_BASE_DIR] = "base_dir",	[KEY_RUN_DIR] = "run_dir",
 	[KEY_TIMEOUT] = "timeout",     [KEY_DURABILITY] = "durability",
-	[KEY_PROBE_TIMEOUT] = "probe_timeout",
+	[KEY_PROBE_TIMEOUT] = "probe_timeout", [KEY_PATH_SCHEME] = "path_scheme",
 };
 
 /* What the file says, before anything is applied. Strings point into the file buffer. */
@@ -68,6 +70,7 @@ struct config {
 	unsigned timeout_ms;
 	unsigned probe_timeout_ms;
 	enum volmount_durability durability;
+	enum volmount_path_scheme path_scheme;
 };
 
 static const char *errstr(int r)
@@ -169,6 +172,18 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
 				"%s:%u: durability must be 'normal' or 'full', not '%.32s'", file,
 				line, value);
+		return 0;
+
+	case KEY_PATH_SCHEME:
+		if (strcmp(value, "volmount") == 0)
+			c->path_scheme = VOLMOUNT_PATH_SCHEME_VOLMOUNT;
+		else if (strcmp(value, "nova") == 0)
+			c->path_scheme = VOLMOUNT_PATH_SCHEME_NOVA;
+		else
+			return ctx_error(
+				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+				"%s:%u: path_scheme must be 'volmount' or 'nova', not '%.32s'",
+				file, line, value);
 		return 0;
 
 	case _KEY_MAX:
@@ -387,6 +402,13 @@ static int set_all(struct volmount_ctx *ctx, const struct config *c, enum config
 		r = volmount_ctx_set_durability(ctx, c->durability);
 		if (r < 0) {
 			*ret_failed = KEY_DURABILITY;
+			return r;
+		}
+	}
+	if (c->line_of[KEY_PATH_SCHEME]) {
+		r = volmount_ctx_set_path_scheme(ctx, c->path_scheme);
+		if (r < 0) {
+			*ret_failed = KEY_PATH_SCHEME;
 			return r;
 		}
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * ctx.c - the handle: paths, timeouts, durability, the lazily opened ledger and directory fds,
+ * ctx.c - the handle: paths, timeouts, durability, the path scheme, the lazily opened ledger
+ * (whose recorded path scheme must be the configured one while it holds shares), directory fds,
  * and the thread-local error slot. It owns the creation and permission checks of the state,
  * base and run directories (CWE-732): each is created 0700 (base 0755) independent of umask,
  * and refused if it is not root-owned (our euid) or is writable by group or others.
@@ -150,6 +151,7 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++)
 		free(ctx->paths[i]);
 	free(ctx->base_canon);
+	free(ctx->base_canon_retired);
 	(void)pthread_mutex_destroy(&ctx->open_lock);
 	(void)pthread_mutex_destroy(&ctx->db_lock);
 	free(ctx);
@@ -246,6 +248,23 @@ VOLMOUNT_EXPORT int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, uns
 	return 0;
 }
 
+const char *path_scheme_name(enum volmount_path_scheme s)
+{
+	return s == VOLMOUNT_PATH_SCHEME_NOVA ? "nova" : "volmount";
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_set_path_scheme(struct volmount_ctx *ctx,
+						 enum volmount_path_scheme scheme)
+{
+	if (!ctx || (unsigned)scheme >= _VOLMOUNT_PATH_SCHEME_MAX)
+		return -EINVAL;
+	if (ctx->opened)
+		return ctx_error(ctx, -EBUSY, VOLMOUNT_ERR_INTERNAL,
+				 "the path scheme cannot change once the context is in use");
+	ctx->path_scheme = scheme;
+	return 0;
+}
+
 VOLMOUNT_EXPORT int volmount_ctx_set_durability(struct volmount_ctx *ctx,
 						enum volmount_durability d)
 {
@@ -333,6 +352,7 @@ static int do_open(struct volmount_ctx *ctx)
 {
 	_cleanup_close_ int state_fd = -EBADF, run_fd = -EBADF, base_fd = -EBADF,
 			    locks_fd = -EBADF;
+	struct ledger *ledger = NULL;
 	int r;
 
 	r = read_boot_id(ctx->boot_id, sizeof(ctx->boot_id));
@@ -360,7 +380,19 @@ static int do_open(struct volmount_ctx *ctx)
 			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
 					 "cannot resolve base directory '%s': %s",
 					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], strerror(errno));
-		__atomic_store_n(&ctx->base_canon, canon, __ATOMIC_RELEASE);
+		char *old = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
+
+		/* A retry after a failed open (a refused path scheme, say) publishes again: a
+		 * reader may hold the old string, so it is retired, not freed, until the end. */
+		if (old && strcmp(old, canon) == 0)
+			free(canon);
+		else {
+			__atomic_store_n(&ctx->base_canon, canon, __ATOMIC_RELEASE);
+			if (old) {
+				free(ctx->base_canon_retired);
+				ctx->base_canon_retired = old;
+			}
+		}
 	}
 	{
 		_cleanup_free_ char *locks = NULL;
@@ -372,9 +404,29 @@ static int do_open(struct volmount_ctx *ctx)
 			return locks_fd;
 	}
 	r = ledger_open(ctx, state_fd, ctx->paths[VOLMOUNT_PATH_STATE_DIR], ctx->durability,
-			ctx->timeout_ms, &ctx->ledger);
+			ctx->timeout_ms, &ledger);
 	if (r < 0)
 		return r;
+	{
+		/* Mountpoints of both schemes in one ledger would be two layouts to reconcile,
+		 * gc and reason about: a ledger with shares keeps the scheme they were made with. */
+		const char *want = path_scheme_name(ctx->path_scheme);
+		char recorded[16] = "";
+		size_t n = 0;
+
+		ledger_set_scheme(ledger, want);
+		r = ledger_scheme_claim(ledger, recorded, sizeof(recorded), &n);
+		if (r == -EXDEV)
+			r = ctx_error(ctx, -EXDEV, VOLMOUNT_ERR_CONFIG,
+				      "the ledger in '%s' holds %zu share(s) made with path scheme '%s', but the configured path scheme is '%s'; use '%s' (or detach every volume first)",
+				      ctx->paths[VOLMOUNT_PATH_STATE_DIR], n, recorded, want,
+				      recorded);
+		if (r < 0) {
+			ledger_close(ledger);
+			return r;
+		}
+	}
+	ctx->ledger = ledger;
 	ctx->base_fd = TAKE_FD(base_fd);
 	ctx->locks_fd = TAKE_FD(locks_fd);
 	ctx->run_fd = TAKE_FD(run_fd);

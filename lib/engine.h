@@ -15,17 +15,36 @@
 struct volmount_ctx;
 struct ledger_share;
 
-/* A request resolved to a share. */
+/*
+ * A request resolved to a share. The share's identity is @hash (the ledger key and the name of
+ * its lock file) whatever the path scheme; the scheme only names the mountpoint:
+ *   volmount: <base>/<driver>/<hash>  (subdir = the driver's name, leaf = hash)
+ *   nova:     <base>/<md5 hex>        (subdir = NULL: the base itself, leaf = md5 of export)
+ */
 struct share_req {
 	const struct driver *drv;
-	char *export;     /* normalized (bind: parent directory resolved) */
-	char hash[65];
-	char *mountpoint; /* <base>/<driver>/<hash> */
+	char *export;       /* normalized (bind: parent directory resolved) */
+	char hash[65];      /* sha256 hex of "driver\0export" */
+	const char *subdir; /* the mountpoint's parent under the base (static), or NULL */
+	char leaf[65];      /* the mountpoint's own name */
+	char *mountpoint;   /* <base>[/<subdir>]/<leaf> */
 	struct driver_opts opts;
 	int src_fd;       /* bind: O_PATH of the source directory, or -EBADF */
 	struct driver_mount_spec spec; /* helper drivers, once options are known: argv and
 					* the mount table entry the helper must produce */
 };
+
+/* Lower-case hex MD5 of @normalized into @ret (33 bytes): the name Nova's libvirt volume
+ * drivers and os-brick's RemoteFsClient give the mountpoint of that export. */
+int share_nova_name(const char *normalized, char ret[33]);
+
+/* Name the share of @req->drv and @req->export: fill hash, subdir, leaf and mountpoint (under
+ * the context's base, by its path scheme). */
+int share_req_name(struct volmount_ctx *ctx, struct share_req *req);
+
+/* Does the mount @m look exactly like what mounting @req produces (helper drivers: fstype and
+ * source; bind: device, fstype and root of the open source)? 1 yes, 0 no, or -errno. */
+int share_matches(const struct share_req *req, const struct kview_mount *m);
 
 /* Parse a share's canonical option string into @req (opts and, for helper drivers, spec).
  * Used when the options come from the ledger rather than the caller. */
@@ -72,8 +91,7 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req);
 
 /* Remove the mountpoint directory (only ever called for directories we created). */
-int share_rmdir(struct volmount_ctx *ctx, const char *driver, const char *hash,
-		const char *mountpoint);
+int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req);
 
 /* Mount the share and verify it: exactly one mount, ours, of the expected kind. */
 int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id);
@@ -118,8 +136,11 @@ int report_add(struct volmount_report *rep, const char *path, const char *action
  * bring it to its desired state (remount stale/hung/missing, unmount unused). */
 int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmount_report *rep);
 
-/* Run the reconcile of host-up. Caller holds the exclusive host lock. @report may be NULL. */
+/* Run the reconcile of host-up. Caller holds the exclusive host lock. @report may be NULL.
+ * With @adopt (host-up itself, not the reboot check) and the nova path scheme, mounts others
+ * made at <base>/<md5> that are exactly what volmount would mount there are adopted. */
 struct volmount_report;
-int host_reconcile(struct volmount_ctx *ctx, bool new_boot, struct volmount_report *report);
+int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
+		   struct volmount_report *report);
 /* If the ledger was written under another boot, reconcile now (takes the host lock). */
 int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms);

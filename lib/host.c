@@ -12,7 +12,15 @@
  *   no attachments, our or matching mount   -> unmounted, directory removed, row deleted
  *   no attachments, no mount                -> directory removed, row deleted
  *   something else at the mountpoint        -> reported as foreign (or stacked), never touched
- * Then every mount below the base directory that no row accounts for is reported as foreign.
+ *   adopted, no attachments, mount present  -> kept (someone else mounted it; its consumers
+ *                                              still use it)
+ *   adopted, no attachments, no mount       -> row deleted (the directory is not ours)
+ * Then every mount below the base directory that no row accounts for is reported as foreign,
+ * except, in host-up with the nova path scheme, a mount exactly at <base>/<md5>: it is adopted
+ * when it is exactly one mount and exactly what volmount would mount there (the driver comes
+ * from its type, the export from its source, and the md5 of the normalized export must be the
+ * directory's name); it is recorded with the driver's default options, no attachments and
+ * dir_created = 0, and is kept until its volumes are attached and the last one detached.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -152,7 +160,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 			return r;
 	}
 	if (row->dir_created) {
-		r = share_rmdir(ctx, row->driver, row->hash, row->mountpoint);
+		r = share_rmdir(ctx, req);
 		if (r < 0)
 			return r;
 	}
@@ -161,6 +169,51 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 		return r;
 	return report_add(rep, row->mountpoint, obs == OBS_NONE ? "removed" : "unmounted",
 			  "share '%s' had no attachments", row->export);
+}
+
+/*
+ * An adopted share (mounted by someone else, no attachment yet) is kept while its mount is
+ * there: the host's consumers still use it, and its volumes are expected to be attached again.
+ * It is forgotten when its mount is gone (volmount has no reason to mount it), and its
+ * directory, which volmount did not create, is left as it is.
+ */
+static int reconcile_adopted(struct volmount_ctx *ctx, const struct ledger_share *row,
+			     struct share_req *req, struct volmount_report *rep)
+{
+	uint64_t top = 0;
+	int obs, r;
+
+	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
+	if (obs < 0)
+		return obs;
+	switch (obs) {
+	case OBS_OURS:
+		return report_add(rep, row->mountpoint, "kept",
+				  "adopted share '%s' has no attachments yet; its mount is kept",
+				  row->export);
+	case OBS_MATCH:
+		ctx_db_lock(ctx);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
+		ctx_db_unlock(ctx);
+		if (r < 0)
+			return r;
+		return report_add(rep, row->mountpoint, "adopted",
+				  "'%s' was mounted again by someone else (mount id %llu); recorded and kept",
+				  row->export, (unsigned long long)top);
+	case OBS_NONE:
+		r = delete_row(ctx, row->hash);
+		if (r < 0)
+			return r;
+		return report_add(rep, row->mountpoint, "removed",
+				  "adopted share '%s' is no longer mounted and has no attachments; forgotten (its directory is not volmount's and is kept)",
+				  row->export);
+	default:
+		return report_add(rep, row->mountpoint, obs == OBS_STACKED ? "stacked" : "foreign",
+				  "adopted share '%s' has no attachments, and %s; left untouched",
+				  row->export,
+				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
+						       "something else is mounted on its mountpoint now");
+	}
 }
 
 /*
@@ -271,16 +324,28 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	}
 }
 
-/* A row is only acted on if it names exactly the mountpoint its driver and hash give: a
- * damaged or tampered ledger must not steer an unmount or rmdir elsewhere. */
+/* A row is only acted on if it names exactly the mountpoint its driver and hash (volmount
+ * scheme) or its export (nova scheme: <base>/<md5 of the export>) give: a damaged or tampered
+ * ledger must not steer an unmount or rmdir elsewhere. */
 static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
 {
 	_cleanup_free_ char *mp = NULL;
+	char md5[33];
+	int r;
 
 	if (!driver_find(row->driver) || strlen(row->hash) != 64 ||
 	    strspn(row->hash, "0123456789abcdef") != 64)
 		return 0;
-	if (asprintf(&mp, "%s/%s/%s", ctx_base(ctx), row->driver, row->hash) < 0)
+	if (ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA) {
+		r = share_nova_name(row->export, md5);
+		if (r < 0)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL,
+					 "cannot name the mountpoint of '%s': %s", row->export,
+					 strerror(-r));
+		r = asprintf(&mp, "%s/%s", ctx_base(ctx), md5);
+	} else
+		r = asprintf(&mp, "%s/%s/%s", ctx_base(ctx), row->driver, row->hash);
+	if (r < 0)
 		return -ENOMEM;
 	return strcmp(mp, row->mountpoint) == 0;
 }
@@ -315,12 +380,22 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 		if (!req.drv)
 			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL,
 					 "ledger names unknown driver '%s'", row->driver);
-		req.mountpoint = strdup(row->mountpoint);
-		if (!req.mountpoint)
+		req.export = strdup(row->export);
+		if (!req.export)
 			return -ENOMEM;
+		r = share_req_name(ctx, &req);
+		if (r < 0) {
+			share_req_done(&req);
+			return r;
+		}
+		/* row_is_sane() proved the row names this mountpoint; its hash is the share's. */
 		memcpy(req.hash, row->hash, sizeof(req.hash));
+		if (req.subdir)
+			memcpy(req.leaf, row->hash, sizeof(req.leaf));
 	}
-	if (row->n_attachments > 0)
+	if (row->adopted && row->n_attachments == 0)
+		r = reconcile_adopted(ctx, row, &req, rep);
+	else if (row->n_attachments > 0)
 		r = reconcile_used(ctx, row, &req, probe, rep);
 	else
 		r = reconcile_unused(ctx, row, &req, probe, rep);
@@ -328,7 +403,247 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 	return r;
 }
 
-int host_reconcile(struct volmount_ctx *ctx, bool new_boot, struct volmount_report *rep)
+/* ---- adoption (nova path scheme) ---- */
+
+/*
+ * The mounts Nova's libvirt volume drivers and os-brick make, by filesystem type: the driver
+ * whose shares look like that, what the mount's source has in front of the export, and the
+ * option an adopted share is recorded with besides the driver's defaults (NULL: none). An NFS
+ * mount of type "nfs" is NFSv3, so it is recorded with vers=3 (the default, vers=4.2, expects
+ * "nfs4"); cifs needs credentials= or guest, and the credentials file of someone else's mount
+ * is not known: "guest". Bind mounts have no type of their own: see adopt_bind().
+ */
+static const struct {
+	const char *fstype;
+	const char *driver;
+	const char *source_prefix;
+	const char *option;
+} adopt_types[] = {
+	{ "nfs", "nfs", "", "vers=3" },
+	{ "nfs4", "nfs", "", NULL },
+	{ "fuse.glusterfs", "glusterfs", "", NULL },
+	{ "fuse.sshfs", "sshfs", "", NULL },
+	{ "cifs", "cifs", "", "guest" },
+	{ "ceph", "cephfs", "", NULL },
+	{ "fuse.quobyte", "quobyte", "quobyte@", NULL },
+};
+
+#define ADOPT_BIND_TRIES 16 /* candidate exports tried for one bind mount (CWE-400) */
+
+static bool path_is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* <base>/<32 lower-case hex>: where the nova scheme puts a mountpoint. */
+static bool is_nova_mountpoint(struct volmount_ctx *ctx, const char *path)
+{
+	const char *base = ctx_base(ctx);
+	size_t n = strlen(base);
+
+	if (strncmp(path, base, n) != 0 || path[n] != '/')
+		return false;
+	return strlen(path + n + 1) == 32 && strspn(path + n + 1, "0123456789abcdef") == 32;
+}
+
+/*
+ * Adopt the mount @top at @path as the share (@driver, @export) with the driver's default
+ * options (and @option), if that share's nova mountpoint is @path and volmount would mount it
+ * exactly so. Returns 1 when adopted (row inserted, reported), 0 when not (*why says why), or
+ * -errno.
+ */
+static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *export,
+		     const char *option, const char *path, const struct kview_mount *top,
+		     struct volmount_report *rep, char *why, size_t why_size)
+{
+	struct share_req req = { .src_fd = -EBADF };
+	const char *opts[1] = { option };
+	int r, m;
+
+	r = share_req_init(ctx, driver, export, opts, option ? 1 : 0, true, &req);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		(void)snprintf(why, why_size, "%s", volmount_ctx_errmsg(ctx));
+		ctx_clear_error(ctx);
+		return 0;
+	}
+	r = 0;
+	if (strcmp(req.mountpoint, path) != 0) {
+		(void)snprintf(why, why_size,
+			       "the mountpoint of %s share '%s' is '%s', not this one (the md5 of the export names it)",
+			       driver, req.export, req.mountpoint);
+		goto out;
+	}
+	m = share_matches(&req, top);
+	if (m < 0 && m != -ENOMEM) {
+		(void)snprintf(why, why_size, "cannot compare it with '%s': %s", req.export,
+			       strerror(-m));
+		goto out;
+	}
+	if (m < 0) {
+		r = m;
+		goto out;
+	}
+	if (m == 0) {
+		if (req.drv->kind == DRIVER_KIND_HELPER)
+			(void)snprintf(why, why_size, "for %s share '%s' volmount would mount %s '%s'",
+				       driver, req.export, req.spec.fstype, req.spec.source);
+		else
+			(void)snprintf(why, why_size, "it is not exactly a bind mount of '%s'",
+				       req.export);
+		goto out;
+	}
+	{
+		struct ledger_share row = {
+			.hash = req.hash,
+			.driver = (char *)req.drv->name,
+			.export = req.export,
+			.mountpoint = req.mountpoint,
+			.options = req.opts.canonical,
+			.state = (char *)LEDGER_MOUNTED,
+			.mount_id = top->mnt_id,
+			.dir_created = false, /* not ours: never removed */
+			.adopted = true,
+		};
+
+		ctx_db_lock(ctx);
+		r = ledger_share_insert(ctx->ledger, &row);
+		ctx_db_unlock(ctx);
+	}
+	if (r == -EEXIST) {
+		(void)snprintf(why, why_size, "another share of the ledger already has %s",
+			       "this export or this mountpoint");
+		ctx_clear_error(ctx);
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = report_add(rep, path, "adopted",
+		       "%s '%s' mounted by someone else is %s share '%s': recorded with options '%s' and kept until its volumes are attached and detached",
+		       top->fstype, top->source, driver, req.export, req.opts.canonical);
+	if (r >= 0)
+		r = 1;
+out:
+	share_req_done(&req);
+	return r;
+}
+
+/* A bind mount shows the type and device of its source, and its root within that file system:
+ * the export is found through another mount of the same file system, outside the base. */
+static int adopt_bind(struct volmount_ctx *ctx, const char *path, const struct kview_mount *top,
+		      struct volmount_report *rep, char *why, size_t why_size)
+{
+	struct kview_mount *all = NULL;
+	size_t n = 0, tries = 0;
+	int r;
+
+	r = kview_list_under("/", &all, &n);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
+				 strerror(-r));
+	{
+		/* kview_list_under("/") leaves out "/" itself. */
+		struct kview_mount root = {};
+		struct kview_mount *more;
+
+		if (kview_at("/", &root) > 0) {
+			more = reallocarray(all, n + 1, sizeof(*all));
+			if (!more) {
+				kview_mount_done(&root);
+				kview_mounts_free(all, n);
+				return -ENOMEM;
+			}
+			all = more;
+			all[n++] = root;
+		}
+	}
+	(void)snprintf(why, why_size, "%s",
+		       "no export outside the base directory shows the same file system and root");
+	r = 0;
+	for (size_t i = 0; r == 0 && i < n && tries < ADOPT_BIND_TRIES; i++) {
+		const struct kview_mount *s = &all[i];
+		_cleanup_free_ char *export = NULL;
+		const char *rel;
+		size_t rl = strlen(s->mnt_root);
+
+		if (s->dev_major != top->dev_major || s->dev_minor != top->dev_minor ||
+		    strcmp(s->fstype, top->fstype) != 0 || path_is_under(s->mnt_point, ctx_base(ctx)))
+			continue;
+		if (strcmp(s->mnt_root, "/") == 0)
+			rel = top->mnt_root;
+		else if (path_is_under(top->mnt_root, s->mnt_root))
+			rel = top->mnt_root + rl;
+		else
+			continue;
+		if (asprintf(&export, "%s%s", strcmp(s->mnt_point, "/") == 0 ? "" : s->mnt_point,
+			     strcmp(rel, "/") == 0 ? "" : rel) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (!export[0])
+			continue; /* "/" itself is no export */
+		tries++;
+		r = try_adopt(ctx, "bind", export, NULL, path, top, rep, why, why_size);
+	}
+	kview_mounts_free(all, n);
+	return r;
+}
+
+/* A mount at a nova mountpoint that no share row accounts for: adopt it if it is exactly one
+ * mount and exactly what volmount would mount there; report it as foreign otherwise. */
+static int adopt_one(struct volmount_ctx *ctx, const char *path, struct volmount_report *rep)
+{
+	struct kview_mount top = {};
+	char why[1024] = "";
+	const char *source;
+	int n, r = 0;
+	size_t i;
+
+	n = kview_at(path, &top);
+	if (n < 0)
+		return report_add(rep, path, "failed", "cannot inspect: %s", strerror(-n));
+	if (n == 0)
+		return 0; /* gone meanwhile */
+	if (n > 1) {
+		r = report_add(rep, path, "stacked",
+			       "several mounts are stacked here, not by volmount; left untouched");
+		kview_mount_done(&top);
+		return r;
+	}
+	for (i = 0; i < ELEMENTSOF(adopt_types); i++)
+		if (strcmp(top.fstype, adopt_types[i].fstype) == 0)
+			break;
+	if (i < ELEMENTSOF(adopt_types)) {
+		size_t pl = strlen(adopt_types[i].source_prefix);
+
+		source = top.source;
+		if (strncmp(source, adopt_types[i].source_prefix, pl) != 0)
+			(void)snprintf(why, sizeof(why), "its source does not start with '%s'",
+				       adopt_types[i].source_prefix);
+		else
+			r = try_adopt(ctx, adopt_types[i].driver, source + pl,
+				      adopt_types[i].option, path, &top, rep, why, sizeof(why));
+	} else
+		r = adopt_bind(ctx, path, &top, rep, why, sizeof(why));
+	if (r == 0)
+		r = report_add(rep, path, "foreign",
+			       "%s '%s' is mounted here, but not by volmount, and is not adopted: %s; left untouched",
+			       top.fstype, top.source, why);
+	else if (r < 0 && r != -ENOMEM) {
+		/* One mount that cannot be judged must not keep the others from adoption. */
+		r = report_add(rep, path, "failed", "%s", volmount_ctx_errmsg(ctx));
+		ctx_clear_error(ctx);
+	}
+	kview_mount_done(&top);
+	return r < 0 ? r : 0;
+}
+
+int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
+		   struct volmount_report *rep)
 {
 	struct ledger_share *rows = NULL;
 	struct kview_mount *mounts = NULL;
@@ -359,14 +674,24 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, struct volmount_repo
 				      strerror(-r));
 	}
 	for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
-		bool known = false;
+		bool known = false, seen = false;
 
 		for (size_t j = 0; j < n_rows && !known; j++)
 			known = strcmp(rows[j].mountpoint, mounts[i].mnt_point) == 0;
-		if (!known)
-			r = report_add(rep, mounts[i].mnt_point, "foreign",
-				       "%s '%s' is mounted under the base directory, but not by volmount; left untouched",
-				       mounts[i].fstype, mounts[i].source);
+		if (known)
+			continue;
+		if (adopt && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA &&
+		    is_nova_mountpoint(ctx, mounts[i].mnt_point)) {
+			/* Stacked mounts list one path twice: judge it once. */
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = strcmp(mounts[j].mnt_point, mounts[i].mnt_point) == 0;
+			if (!seen)
+				r = adopt_one(ctx, mounts[i].mnt_point, rep);
+			continue;
+		}
+		r = report_add(rep, mounts[i].mnt_point, "foreign",
+			       "%s '%s' is mounted under the base directory, but not by volmount; left untouched",
+			       mounts[i].fstype, mounts[i].source);
 	}
 	kview_mounts_free(mounts, n_mounts);
 	ledger_shares_free(rows, n_rows);
@@ -409,7 +734,8 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		r = ledger_host_get(ctx->ledger, &before);
 		ctx_db_unlock(ctx);
 		if (r >= 0)
-			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, rep);
+			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, true,
+					   rep);
 	} else
 		r = 0;
 	if (r >= 0 || up) {
@@ -472,7 +798,7 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
 		 * recorded either way. Only a ledger failure is the caller's failure. */
-		(void)host_reconcile(ctx, true, NULL);
+		(void)host_reconcile(ctx, true, false, NULL);
 		ctx_clear_error(ctx);
 		ctx_db_lock(ctx);
 		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);

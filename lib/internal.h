@@ -34,6 +34,7 @@ struct volmount_ctx {
 	unsigned timeout_ms;
 	unsigned probe_timeout_ms; /* liveness probe deadline (check, repair, monitor) */
 	enum volmount_durability durability;
+	enum volmount_path_scheme path_scheme; /* how mountpoints are named (engine.h) */
 
 	/* Opened lazily by ctx_open(); guarded by open_lock. */
 	pthread_mutex_t open_lock;
@@ -45,11 +46,15 @@ struct volmount_ctx {
 	/* The canonical base directory (its parents may be symlinks; the kernel reports canonical
 	 * mount points). Set once by ctx_open(), read with an atomic load: see ctx_base(). */
 	char *base_canon;
+	char *base_canon_retired; /* the one before, if a failed open was retried */
 	int base_fd;  /* O_PATH of the base directory, checked root-owned and not writable by others */
 	int run_fd;   /* O_PATH of the run directory (host.lock) */
 	int locks_fd; /* O_PATH of <run>/locks */
 	char boot_id[40];
 };
+
+/* "volmount" or "nova": the scheme's name, as the configuration and the ledger spell it. */
+const char *path_scheme_name(enum volmount_path_scheme s);
 
 /* The base directory mountpoints are named under: canonical once the context is open, as
  * configured before. Borrowed; valid while the context lives. */

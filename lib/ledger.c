@@ -45,6 +45,9 @@ enum stmt_id {
 	ST_ATT_COUNT,
 	ST_SHARES_LIST,
 	ST_ATTS_LIST,
+	ST_SCHEME_GET,
+	ST_SCHEME_SET,
+	ST_SHARE_CLAIM,
 	_ST_MAX
 };
 
@@ -57,11 +60,12 @@ static const char *const stmt_sql[_ST_MAX] = {
 	[ST_HOST_BUMP] = "UPDATE host SET generation = generation + 1 WHERE id = 1",
 	[ST_HOST_BOOT] = "UPDATE host SET boot_id = ?1 WHERE id = 1",
 	[ST_SHARE_GET] = "SELECT s.hash, s.driver, s.export, s.mountpoint, s.options, s.state,"
-			 " s.mount_id, s.dir_created,"
+			 " s.mount_id, s.dir_created, s.adopted,"
 			 " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
 			 " FROM shares s WHERE s.hash = ?1",
 	[ST_SHARE_INSERT] = "INSERT INTO shares (hash, driver, export, mountpoint, options, state,"
-			    " mount_id, dir_created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			    " mount_id, dir_created, adopted)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_SHARE_SET] = "UPDATE shares SET state = ?2, mount_id = ?3 WHERE hash = ?1",
 	[ST_SHARE_SET_STATE] = "UPDATE shares SET state = ?2 WHERE hash = ?1",
 	[ST_SHARE_DELETE] = "DELETE FROM shares WHERE hash = ?1",
@@ -69,11 +73,15 @@ static const char *const stmt_sql[_ST_MAX] = {
 	[ST_ATT_DELETE] = "DELETE FROM attachments WHERE hash = ?1 AND volume = ?2 AND owner = ?3",
 	[ST_ATT_COUNT] = "SELECT count(*) FROM attachments WHERE hash = ?1",
 	[ST_SHARES_LIST] = "SELECT s.hash, s.driver, s.export, s.mountpoint, s.options, s.state,"
-			   " s.mount_id, s.dir_created,"
+			   " s.mount_id, s.dir_created, s.adopted,"
 			   " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
 			   " FROM shares s ORDER BY s.mountpoint",
 	[ST_ATTS_LIST] = "SELECT volume, owner FROM attachments WHERE hash = ?1"
 			 " ORDER BY volume, owner",
+	[ST_SCHEME_GET] = "SELECT path_scheme, (SELECT count(*) FROM shares) FROM host WHERE id = 1",
+	[ST_SCHEME_SET] = "UPDATE host SET path_scheme = ?1 WHERE id = 1",
+	[ST_SHARE_CLAIM] = "UPDATE shares SET adopted = 0, options = coalesce(?2, options)"
+			   " WHERE hash = ?1",
 };
 
 /* Append-only: entry N brings the schema from version N-1 to N. */
@@ -98,6 +106,12 @@ static const char *const migrations[] = {
 	      "  volume TEXT NOT NULL,"
 	      "  owner TEXT NOT NULL,"
 	      "  PRIMARY KEY (hash, volume, owner)) STRICT, WITHOUT ROWID;",
+	/* Adoption of mounts made by others (Nova, os-brick), and the path scheme of the
+	 * ledger's shares, so a context configured for the other scheme is refused. */
+	[2] = "ALTER TABLE shares ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0"
+	      "  CHECK (adopted IN (0, 1));"
+	      "ALTER TABLE host ADD COLUMN path_scheme TEXT NOT NULL DEFAULT 'volmount'"
+	      "  CHECK (path_scheme IN ('volmount', 'nova'));",
 };
 
 #define LEDGER_SCHEMA_VERSION ((int)ELEMENTSOF(migrations) - 1)
@@ -106,6 +120,7 @@ struct ledger {
 	struct volmount_ctx *ctx;
 	sqlite3 *db;
 	sqlite3_stmt *st[_ST_MAX];
+	const char *scheme; /* static string; NULL: inserts are not checked */
 };
 
 static int map_rc(int rc)
@@ -467,7 +482,8 @@ static int read_share(sqlite3_stmt *s, struct ledger_share *ret)
 	}
 	sh.mount_id = (uint64_t)sqlite3_column_int64(s, 6);
 	sh.dir_created = sqlite3_column_int(s, 7) != 0;
-	sh.n_attachments = (size_t)sqlite3_column_int64(s, 8);
+	sh.adopted = sqlite3_column_int(s, 8) != 0;
+	sh.n_attachments = (size_t)sqlite3_column_int64(s, 9);
 	*ret = sh;
 	return 0;
 }
@@ -495,11 +511,88 @@ int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *re
 	return r;
 }
 
+/*
+ * Inside a transaction: the recorded scheme and the number of shares. With @claim, the
+ * connection's scheme is recorded when no share exists; -EXDEV if shares of another exist.
+ */
+static int scheme_check(struct ledger *l, bool claim, char *ret_recorded, size_t size,
+			size_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	char recorded[16] = "";
+	size_t n = 0;
+	int r, rc;
+
+	r = stmt(l, ST_SCHEME_GET, &s);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		(void)snprintf(recorded, sizeof(recorded), "%s",
+			       (const char *)sqlite3_column_text(s, 0));
+		n = (size_t)sqlite3_column_int64(s, 1);
+	} else
+		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read path scheme");
+	stmt_done(s);
+	if (r < 0)
+		return r;
+	if (ret_recorded)
+		(void)snprintf(ret_recorded, size, "%s", recorded);
+	if (ret_n)
+		*ret_n = n;
+	if (!l->scheme || strcmp(recorded, l->scheme) == 0)
+		return 0;
+	if (n > 0)
+		return -EXDEV;
+	if (!claim)
+		return 0;
+	r = stmt(l, ST_SCHEME_SET, &s);
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, l->scheme);
+	if (r < 0) {
+		stmt_done(s);
+		return r;
+	}
+	return step_done(l, s, "record path scheme");
+}
+
+void ledger_set_scheme(struct ledger *l, const char *scheme)
+{
+	l->scheme = scheme;
+}
+
+int ledger_scheme_claim(struct ledger *l, char *ret_recorded, size_t size, size_t *ret_n_shares)
+{
+	char recorded[16] = "";
+	size_t n = 0;
+	int r;
+
+	/* The common case (the scheme is already the ledger's) writes nothing. */
+	r = scheme_check(l, false, recorded, sizeof(recorded), &n);
+	if (r >= 0 && l->scheme && strcmp(recorded, l->scheme) != 0) {
+		r = begin(l);
+		if (r >= 0)
+			r = scheme_check(l, true, recorded, sizeof(recorded), &n);
+		r = end(l, r);
+	}
+	if (ret_recorded)
+		(void)snprintf(ret_recorded, size, "%s", recorded);
+	if (ret_n_shares)
+		*ret_n_shares = n;
+	return r;
+}
+
 int ledger_share_insert(struct ledger *l, const struct ledger_share *sh)
 {
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
+	if (r >= 0)
+		r = scheme_check(l, true, NULL, 0, NULL);
+	if (r == -EXDEV)
+		r = ctx_error(l->ctx, -EXDEV, VOLMOUNT_ERR_CONFIG,
+			      "the ledger's shares use another path scheme than '%s'", l->scheme);
 	if (r >= 0)
 		r = stmt(l, ST_SHARE_INSERT, &s);
 	if (r >= 0) {
@@ -511,6 +604,7 @@ int ledger_share_insert(struct ledger *l, const struct ledger_share *sh)
 		r = r < 0 ? r : bind_text(l, s, 6, sh->state ? sh->state : LEDGER_PENDING);
 		r = r < 0 ? r : bind_u64(l, s, 7, sh->mount_id);
 		r = r < 0 ? r : bind_u64(l, s, 8, sh->dir_created ? 1 : 0);
+		r = r < 0 ? r : bind_u64(l, s, 9, sh->adopted ? 1 : 0);
 		if (r >= 0)
 			r = step_done(l, s, "insert share");
 		else
@@ -577,11 +671,30 @@ static int count_attachments(struct ledger *l, const char *hash, size_t *ret)
 int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
 		  const char *owner, bool *ret_added)
 {
+	return ledger_attach_claim(l, hash, mount_id, NULL, volume, owner, ret_added);
+}
+
+int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
+			const char *options, const char *volume, const char *owner,
+			bool *ret_added)
+{
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
+	r = stmt(l, ST_SHARE_CLAIM, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, hash);
+		if (r >= 0 && options)
+			r = bind_text(l, s, 2, options); /* unbound ?2 is NULL: options kept */
+		if (r >= 0)
+			r = step_done(l, s, "claim share");
+		else
+			stmt_done(s);
+	}
+	if (r < 0)
+		return end(l, r);
 	if (mount_id != 0) {
 		r = stmt(l, ST_SHARE_SET, &s);
 		if (r >= 0) {

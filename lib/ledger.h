@@ -29,6 +29,9 @@ struct ledger_share {
 	char *state;      /* LEDGER_* */
 	uint64_t mount_id; /* 0: none recorded */
 	bool dir_created;  /* we created the mountpoint directory, so we may remove it */
+	bool adopted;      /* a mount someone else made, taken over by host-up (or an attach)
+			    * and kept although no attachment uses it yet; the first attach
+			    * clears it, and from then on the share is like any other */
 	size_t n_attachments;
 };
 
@@ -52,24 +55,49 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret);
 void ledger_close(struct ledger *l);
 
+/*
+ * The path scheme this connection works with ("volmount" or "nova"). The ledger records the
+ * scheme of its shares: ledger_scheme_claim() adopts @scheme when no share exists, and from
+ * then on ledger_share_insert() refuses (-EXDEV) a share when the recorded scheme is another
+ * (checked in its transaction, so two processes configured differently cannot both win).
+ */
+void ledger_set_scheme(struct ledger *l, const char *scheme);
+/*
+ * Make the connection's scheme the ledger's if no share exists. Returns 0, or -EXDEV when
+ * shares of another scheme exist: then *ret_recorded (@size bytes) names that scheme and
+ * *ret_n_shares says how many there are.
+ */
+int ledger_scheme_claim(struct ledger *l, char *ret_recorded, size_t size, size_t *ret_n_shares);
+
 int ledger_host_get(struct ledger *l, struct ledger_host *ret);
 /* Set the host state; with @bump, raise the generation; record @boot_id if not NULL. */
 int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *boot_id);
 
 /* -ENOENT if no share has @hash. */
 int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret);
-/* Insert a share row in state pending (fails with -EEXIST if present). */
+/* Insert a share row (state, mount id, dir_created and adopted as given; state NULL means
+ * pending). Fails with -EEXIST if the hash or the mountpoint is taken, -EXDEV if the ledger's
+ * shares use another path scheme (see ledger_set_scheme()). */
 int ledger_share_insert(struct ledger *l, const struct ledger_share *s);
 /* Update state and mount id of a share. */
 int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint64_t mount_id);
 int ledger_share_delete(struct ledger *l, const char *hash);
 
 /*
- * In one transaction: mark the share mounted with @mount_id (if @mount_id != 0) and add the
- * attachment (a no-op if present). *ret_added tells whether it was new.
+ * In one transaction: mark the share mounted with @mount_id (if @mount_id != 0), add the
+ * attachment (a no-op if present) and clear the share's adopted flag (an attachment uses it
+ * now). *ret_added tells whether the attachment was new.
  */
 int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
 		  const char *owner, bool *ret_added);
+/*
+ * As ledger_attach(); with @options not NULL, the share's recorded options also become
+ * @options in the same transaction (the first attach on an adopted share states the options
+ * the share is mounted with from then on).
+ */
+int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
+			const char *options, const char *volume, const char *owner,
+			bool *ret_added);
 /*
  * In one transaction: remove the attachment; if none remain, mark the share unmounting.
  * *ret_removed: whether it existed; *ret_remaining: attachments left.
