@@ -15,8 +15,9 @@
  *     connection, with bounded retries), verified gone, then mounted again and verified.
  *     Never "-o remount", never a lazy unmount while attachments exist. Foreign and stacked
  *     mounts are reported and never touched.
- * (5) gc removes only empty, unmounted directories under <base>/<driver>/ that no ledger row
- *     owns; anything else there is reported, never deleted.
+ * (5) gc removes only empty, unmounted directories at mountpoint names (<base>/<driver>/<sha256>,
+ *     or <base>/<md5> with the nova scheme) that no ledger row owns, with attach and detach
+ *     drained (exclusive host lock); anything else there is reported, never deleted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -152,54 +153,40 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 
 /* ---- gc ---- */
 
-static bool is_share_hash(const char *name)
+static bool is_hex_name(const char *name, size_t len)
 {
-	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+	return strlen(name) == len && strspn(name, "0123456789abcdef") == len;
 }
 
-/* One entry of <base>/<driver>/: remove it if it is an empty, unmounted directory that no
- * row owns, under that share's lock (so an attach creating it right now is not raced). */
-static int gc_entry(struct volmount_ctx *ctx, int dfd, const char *driver, const char *name,
-		    struct volmount_report *rep)
+static bool owned(const struct ledger_share *rows, size_t n, const char *path)
 {
-	_cleanup_free_ char *path = NULL;
-	struct ledger_share row = {};
-	struct stat st;
-	int lock_fd, n, r;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].mountpoint, path) == 0)
+			return true;
+	return false;
+}
 
-	if (asprintf(&path, "%s/%s/%s", ctx_base(ctx), driver, name) < 0)
-		return -ENOMEM;
-	if (!is_share_hash(name))
-		return report_add(rep, path, "unknown",
-				  "not a name volmount gives a mountpoint; left untouched");
-	lock_fd = lock_share(ctx, name, now_ms() + ctx->timeout_ms);
-	if (lock_fd < 0)
-		return report_add(rep, path, "busy", "share lock not available; skipped");
-	ctx_db_lock(ctx);
-	r = ledger_share_get(ctx->ledger, name, &row);
-	ctx_db_unlock(ctx);
-	if (r >= 0) {
-		ledger_share_done(&row);
-		lock_release(lock_fd);
-		return 0; /* owned */
-	}
-	if (r != -ENOENT) {
-		lock_release(lock_fd);
-		return r;
-	}
+/*
+ * One candidate mountpoint directory (<base>/<driver>/<sha256> or, with the nova scheme,
+ * <base>/<md5>): removed only if no row owns it, nothing is mounted there, and it is an
+ * empty directory. The caller holds the exclusive host lock, so no attach can be creating it.
+ */
+static int gc_entry(struct volmount_ctx *ctx, int dfd, const char *path, const char *name,
+		    const struct ledger_share *rows, size_t n_rows, struct volmount_report *rep)
+{
+	struct stat st;
+	int n, r;
+
+	if (owned(rows, n_rows, path))
+		return 0;
 	n = kview_at(path, NULL);
-	if (n != 0) {
-		lock_release(lock_fd);
+	if (n != 0)
 		return report_add(rep, path, n > 0 ? "foreign" : "failed", "%s",
 				  n > 0 ? "something is mounted here that no share owns; left untouched" :
 					  strerror(-n));
-	}
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
-		lock_release(lock_fd);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return report_add(rep, path, "unknown", "not a directory; left untouched");
-	}
 	r = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
-	lock_release(lock_fd);
 	if (r == -ENOTEMPTY || r == -EEXIST)
 		return report_add(rep, path, "kept", "not empty; left untouched");
 	if (r < 0)
@@ -207,12 +194,51 @@ static int gc_entry(struct volmount_ctx *ctx, int dfd, const char *driver, const
 	return report_add(rep, path, "removed", "leftover directory no share owns");
 }
 
+/* Every entry of the directory @fd (@dpath); candidates are names of @hexlen hex digits. */
+static int gc_dir(struct volmount_ctx *ctx, int fd, const char *dpath, size_t hexlen,
+		  const struct ledger_share *rows, size_t n_rows, struct volmount_report *rep)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+	int r = 0;
+
+	if (!d) {
+		r = -errno;
+		(void)close(fd);
+		return report_add(rep, dpath, "failed", "cannot read: %s", strerror(-r));
+	}
+	/* readdir lists names only; it never enters a mount. */
+	while (r >= 0 && (e = readdir(d))) {
+		_cleanup_free_ char *path = NULL;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (hexlen != 64 && driver_find(e->d_name))
+			continue; /* a driver directory of the other scheme: not a leftover */
+		if (asprintf(&path, "%s/%s", dpath, e->d_name) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (!is_hex_name(e->d_name, hexlen))
+			r = hexlen == 64 || !owned(rows, n_rows, path) ?
+				    report_add(rep, path, "unknown",
+					       "not a name volmount gives a mountpoint; left untouched") :
+				    0;
+		else
+			r = gc_entry(ctx, dirfd(d), path, e->d_name, rows, n_rows, rep);
+	}
+	(void)closedir(d);
+	return r;
+}
+
 VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report **ret_report)
 {
 	struct volmount_report *rep = NULL;
+	struct ledger_share *rows = NULL;
+	size_t n_rows = 0;
 	DIR *base = NULL;
 	struct dirent *de;
-	int host_fd, r;
+	int host_fd, fd, r;
 
 	if (!ctx)
 		return -EINVAL;
@@ -223,27 +249,35 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 	r = report_new(&rep);
 	if (r < 0)
 		return r;
-	host_fd = lock_host(ctx, false, now_ms() + ctx->timeout_ms);
+	/* Exclusive: gc is rare, and with every attach drained no directory it sees can be one
+	 * an attach is creating right now. */
+	host_fd = lock_host(ctx, true, now_ms() + ctx->timeout_ms);
 	if (host_fd < 0) {
 		volmount_report_free(rep);
 		return host_fd;
 	}
-	{
-		int fd = openat(ctx->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		base = fd >= 0 ? fdopendir(fd) : NULL;
+	ctx_db_lock(ctx);
+	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
+	ctx_db_unlock(ctx);
+	fd = r < 0 ? -1 : openat(ctx->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r >= 0 && fd < 0)
+		r = ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot read '%s': %s", ctx_base(ctx),
+			      strerror(errno));
+	if (r >= 0 && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA) {
+		/* <base>/<md5>: the base itself holds the mountpoints. */
+		r = gc_dir(ctx, fd, ctx_base(ctx), 32, rows, n_rows, rep);
+		fd = -1;
+	}
+	if (r >= 0 && fd >= 0) {
+		base = fdopendir(fd);
 		if (!base) {
-			r = ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot read '%s': %s",
-				      ctx_base(ctx), strerror(errno));
-			if (fd >= 0)
-				(void)close(fd);
+			r = -errno;
+			(void)close(fd);
 		}
 	}
 	while (r >= 0 && base && (de = readdir(base))) {
 		_cleanup_free_ char *dpath = NULL;
 		int dfd;
-		DIR *d;
-		struct dirent *e;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -259,22 +293,16 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 		/* The driver directory itself is never a mount; its entries may be. */
 		dfd = openat(ctx->base_fd, de->d_name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		d = dfd >= 0 ? fdopendir(dfd) : NULL;
-		if (!d) {
-			if (dfd >= 0)
-				(void)close(dfd);
+		if (dfd < 0) {
 			r = report_add(rep, dpath, "failed", "cannot read: %s", strerror(errno));
 			continue;
 		}
-		/* readdir of <base>/<driver> lists names only; it never enters a mount. */
-		while (r >= 0 && (e = readdir(d)))
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-				r = gc_entry(ctx, dirfd(d), de->d_name, e->d_name, rep);
-		(void)closedir(d);
+		r = gc_dir(ctx, dfd, dpath, 64, rows, n_rows, rep);
 	}
 	if (base)
 		(void)closedir(base);
 	lock_release(host_fd);
+	ledger_shares_free(rows, n_rows);
 	if (r < 0) {
 		volmount_report_free(rep);
 		return r;
