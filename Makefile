@@ -4,7 +4,7 @@
 BUILD ?= build
 DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite3 \
        libssl-dev libjson-c-dev util-linux iproute2 jq shellcheck python3 \
-       sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client
+       sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client strace
 
 .PHONY: all deps build demo check bench print-bin clean
 
@@ -33,6 +33,12 @@ demo: deps build
 
 check: deps
 	scripts/check.sh
+
+# Benchmarks (bench/README.md): builds volmount-bench and runs every case in a private
+# namespace; prints the table and writes bench/results/latest.txt. Root; about a minute.
+bench: deps build
+	meson compile -C $(BUILD) volmount-bench
+	bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-san build-tsan

@@ -185,6 +185,27 @@ int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
 	return 0;
 }
 
+/*
+ * Requests are validated before the context is opened (invariant 6: a rejected request does
+ * not even create volmount's own directories), so their mountpoint was named under the base
+ * as configured. Once open, name it under the canonical base, and check the bind source
+ * against volmount's directories again now that those are canonical too.
+ */
+static int share_req_rebase(struct volmount_ctx *ctx, struct share_req *req)
+{
+	const char *own;
+	int r = share_req_name(ctx, req);
+
+	if (r < 0 || req->drv->kind != DRIVER_KIND_BIND)
+		return r;
+	own = overlaps_own_dir(ctx, req->export);
+	if (own)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+				 "export '%s' must not contain or be inside volmount's directory '%s'",
+				 req->export, own);
+	return 0;
+}
+
 /* Split a canonical "a,b,c" option string into a vector (no escaping: canonical options never
  * contain ','). */
 static int split_options(const char *canonical, char **ret_buf, const char **vec, size_t cap,
@@ -1192,13 +1213,17 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
 	if (owner_check(owner, &why) < 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
-	r = ctx_open(ctx);
-	if (r < 0)
-		return r;
 	r = share_req_init(ctx, driver, export, options ? options : (const char *const[]){ NULL },
 			   n_options, true, &req);
 	if (r < 0)
 		return r;
+	r = ctx_open(ctx);
+	if (r >= 0)
+		r = share_req_rebase(ctx, &req);
+	if (r < 0) {
+		share_req_done(&req);
+		return r;
+	}
 	if (asprintf(&device, "%s/%s", req.mountpoint, volume) < 0) {
 		share_req_done(&req);
 		return -ENOMEM;
@@ -1294,12 +1319,16 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
 	if (owner_check(owner, &why) < 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
-	r = ctx_open(ctx);
-	if (r < 0)
-		return r;
 	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
 	if (r < 0)
 		return r;
+	r = ctx_open(ctx);
+	if (r >= 0)
+		r = share_req_name(ctx, &req); /* under the canonical base, now that it is known */
+	if (r < 0) {
+		share_req_done(&req);
+		return r;
+	}
 	/* Best effort: with the source open, a mount left by a killed attach can be proven
 	 * ours and cleaned up. A source that is gone must not keep a detach from working. */
 	if (req.drv->kind == DRIVER_KIND_BIND)
