@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,24 +134,6 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 	return 0;
 }
 
-int share_nova_name(const char *normalized, char ret[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-
-	/* MD5 here names a directory, as Nova and os-brick do; it protects nothing (the share's
-	 * identity is its SHA-256 hash). A FIPS-only OpenSSL refuses it: then -EOPNOTSUPP. */
-	if (EVP_Digest(normalized, strlen(normalized), md, &len, EVP_md5(), NULL) != 1 ||
-	    len != 16)
-		return -EOPNOTSUPP;
-	for (size_t i = 0; i < 16; i++) {
-		ret[2 * i] = hex[md[i] >> 4];
-		ret[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	ret[32] = '\0';
-	return 0;
-}
 
 /* <base>[/<subdir>]/<leaf> */
 static int mountpoint_under(const char *base, const struct share_req *req, char **ret)

@@ -34,9 +34,6 @@ struct share_req {
 					* the mount table entry the helper must produce */
 };
 
-/* Lower-case hex MD5 of @normalized into @ret (33 bytes): the name Nova's libvirt volume
- * drivers and os-brick's RemoteFsClient give the mountpoint of that export. */
-int share_nova_name(const char *normalized, char ret[33]);
 
 /* Name the share of @req->drv and @req->export: fill hash, subdir, leaf and mountpoint (under
  * the context's base, by its path scheme). */

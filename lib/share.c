@@ -5,7 +5,9 @@
  * caller string ever becomes a path component except a validated volume name).
  */
 #include <errno.h>
-#include <openssl/evp.h>
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,27 +69,43 @@ int owner_check(const char *o, const char **reterr)
 	return 0;
 }
 
-int share_hash(const char *driver, const char *normalized, char ret[65])
+static void to_hex(const uint8_t *md, size_t n, char *ret)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int ok;
 
-	if (!m)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
-	     EVP_DigestUpdate(m, driver, strlen(driver) + 1) == 1 && /* the NUL separates */
-	     EVP_DigestUpdate(m, normalized, strlen(normalized)) == 1 &&
-	     EVP_DigestFinal_ex(m, md, &len) == 1 && len == 32;
-	EVP_MD_CTX_free(m);
-	if (!ok)
-		return -EIO;
-	for (unsigned i = 0; i < 32; i++) {
+	for (size_t i = 0; i < n; i++) {
 		ret[2 * i] = hex[md[i] >> 4];
 		ret[2 * i + 1] = hex[md[i] & 0xf];
 	}
-	ret[64] = '\0';
+	ret[2 * n] = '\0';
+}
+
+/* nettle, not OpenSSL: its hashes are plain functions with no library initialisation, where
+ * OpenSSL 3's first EVP digest costs over a millisecond of provider loading, which every CLI
+ * call would pay. */
+int share_hash(const char *driver, const char *normalized, char ret[65])
+{
+	struct sha256_ctx c;
+	uint8_t md[SHA256_DIGEST_SIZE];
+
+	sha256_init(&c);
+	sha256_update(&c, strlen(driver) + 1, (const uint8_t *)driver); /* the NUL separates */
+	sha256_update(&c, strlen(normalized), (const uint8_t *)normalized);
+	sha256_digest(&c, sizeof(md), md);
+	to_hex(md, sizeof(md), ret);
+	return 0;
+}
+
+int share_nova_name(const char *normalized, char ret[33])
+{
+	struct md5_ctx c;
+	uint8_t md[MD5_DIGEST_SIZE];
+
+	/* MD5 here names a directory, as Nova and os-brick do; it protects nothing (the share's
+	 * identity is its SHA-256 hash). */
+	md5_init(&c);
+	md5_update(&c, strlen(normalized), (const uint8_t *)normalized);
+	md5_digest(&c, sizeof(md), md);
+	to_hex(md, sizeof(md), ret);
 	return 0;
 }

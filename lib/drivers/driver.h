@@ -83,3 +83,6 @@ int volume_name_check(const char *v, const char **reterr);
 int owner_check(const char *o, const char **reterr);
 /* Lower-case hex SHA-256 of "<driver>\0<normalized export>" into @ret (65 bytes). */
 int share_hash(const char *driver, const char *normalized, char ret[65]);
+/* Lower-case hex MD5 of @normalized into @ret (33 bytes): the name Nova's libvirt volume
+ * drivers and os-brick's RemoteFsClient give the mountpoint of that export. */
+int share_nova_name(const char *normalized, char ret[33]);
