@@ -817,32 +817,43 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 }
 
 /* Check the host is up; reconcile first if the ledger comes from another boot. */
-static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, int *ret_host_fd)
+static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_held)
 {
-	struct ledger_host h;
-	int fd, r;
+	int r;
 
 	r = host_check_boot(ctx, deadline);
 	if (r < 0)
 		return r;
-	fd = lock_host(ctx, false, deadline);
-	if (fd < 0)
-		return fd;
-	ctx_db_lock(ctx);
-	r = ledger_host_get(ctx->ledger, &h);
-	ctx_db_unlock(ctx);
-	if (r < 0) {
-		lock_release(fd);
+	r = lock_host_shared(ctx, deadline);
+	if (r < 0)
 		return r;
-	}
+	*ret_held = true; /* release with lock_host_shared_release() */
+	return 0;
+}
+
+/*
+ * Under the host and share locks: the host row and the share's row in one read (the warm
+ * path's only read). -EHOSTDOWN if the host is down; -ENOENT if there is no such share.
+ */
+static int read_host_share(struct volmount_ctx *ctx, const struct share_req *req,
+			   struct ledger_share *ret)
+{
+	struct ledger_host h;
+	int r;
+
+	ctx_db_lock(ctx);
+	r = ledger_host_share_get(ctx->ledger, req->hash, &h, ret);
+	ctx_db_unlock(ctx);
+	if (r < 0 && r != -ENOENT)
+		return r;
 	if (strcmp(h.state, "up") != 0) {
-		lock_release(fd);
+		if (r >= 0)
+			ledger_share_done(ret);
 		return ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
 				 "host is down (generation %llu); run host-up first",
 				 (unsigned long long)h.generation);
 	}
-	*ret_host_fd = fd;
-	return 0;
+	return r;
 }
 
 static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
@@ -1183,7 +1194,8 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	struct ledger_share row = {};
 	_cleanup_free_ char *device = NULL;
 	const char *why = NULL;
-	int host_fd = -EBADF, share_fd = -EBADF, r;
+	int share_fd = -EBADF, r;
+	bool host_held = false;
 	uint64_t deadline, mount_id = 0;
 	bool added = false, fresh = false, claim = false;
 
@@ -1210,7 +1222,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		return -ENOMEM;
 	}
 	deadline = now_ms() + ctx->timeout_ms;
-	r = enter_host(ctx, deadline, &host_fd);
+	r = enter_host(ctx, deadline, &host_held);
 	if (r < 0)
 		goto out;
 	share_fd = enter_share(ctx, &req, deadline);
@@ -1218,9 +1230,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		r = share_fd;
 		goto out;
 	}
-	ctx_db_lock(ctx);
-	r = ledger_share_get(ctx->ledger, req.hash, &row);
-	ctx_db_unlock(ctx);
+	r = read_host_share(ctx, &req, &row);
 	if (r == -ENOENT) {
 		r = attach_adopt(ctx, &req, &row);
 		if (r == 0) {
@@ -1242,7 +1252,8 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		undo_fresh_mount(ctx, &req, mount_id);
 out:
 	lock_release(share_fd);
-	lock_release(host_fd);
+	if (host_held)
+		lock_host_shared_release(ctx);
 	if (r < 0)
 		name_share_in_error(ctx, &req);
 	ledger_share_done(&row);
@@ -1288,7 +1299,8 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	struct share_req req = { .src_fd = -EBADF };
 	struct ledger_share row = {};
 	const char *why = NULL;
-	int host_fd = -EBADF, share_fd = -EBADF, r;
+	int share_fd = -EBADF, r;
+	bool host_held = false;
 	uint64_t deadline;
 	size_t remaining = 0;
 	bool removed = false;
@@ -1310,12 +1322,8 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		share_req_done(&req);
 		return r;
 	}
-	/* Best effort: with the source open, a mount left by a killed attach can be proven
-	 * ours and cleaned up. A source that is gone must not keep a detach from working. */
-	if (req.drv->kind == DRIVER_KIND_BIND)
-		req.src_fd = open(req.export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	deadline = now_ms() + ctx->timeout_ms;
-	r = enter_host(ctx, deadline, &host_fd);
+	r = enter_host(ctx, deadline, &host_held);
 	if (r < 0)
 		goto out;
 	share_fd = enter_share(ctx, &req, deadline);
@@ -1323,14 +1331,21 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		r = share_fd;
 		goto out;
 	}
-	ctx_db_lock(ctx);
-	r = ledger_share_get(ctx->ledger, req.hash, &row);
+	r = read_host_share(ctx, &req, &row);
 	/* An adopted share has no attachment yet, and is kept for its owner's consumers. */
 	if (r >= 0 && row.adopted)
 		r = -ENOENT;
-	else if (r >= 0)
+	else if (r >= 0) {
+		ctx_db_lock(ctx);
 		r = ledger_detach(ctx->ledger, req.hash, volume, owner, &removed, &remaining);
-	ctx_db_unlock(ctx);
+		ctx_db_unlock(ctx);
+	}
+	/* Best effort, and only for a row that never reached "mounted": with the source open, a
+	 * mount left by a killed attach can be proven ours and cleaned up. A source that is
+	 * gone must not keep a detach from working. */
+	if (r >= 0 && remaining == 0 && req.drv->kind == DRIVER_KIND_BIND &&
+	    strcmp(row.state, LEDGER_MOUNTED) != 0)
+		req.src_fd = open(req.export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (r == -ENOENT) {
 		r = 1; /* no such share, so no such attachment: nothing to do */
 		goto out;
@@ -1347,7 +1362,8 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		r = removed ? 0 : 1;
 out:
 	lock_release(share_fd);
-	lock_release(host_fd);
+	if (host_held)
+		lock_host_shared_release(ctx);
 	if (r < 0)
 		name_share_in_error(ctx, &req);
 	ledger_share_done(&row);

@@ -126,6 +126,8 @@ VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
 	ctx->durability = VOLMOUNT_DURABILITY_NORMAL;
 	(void)pthread_mutex_init(&ctx->open_lock, NULL); /* cannot fail with default attrs */
 	(void)pthread_mutex_init(&ctx->db_lock, NULL);
+	(void)pthread_mutex_init(&ctx->host_lock_mu, NULL);
+	ctx->host_lock_fd = -EBADF;
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
 		ctx->paths[i] = strdup(defaults[i]);
 		if (!ctx->paths[i]) {
@@ -154,6 +156,9 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 	free(ctx->base_canon_retired);
 	(void)pthread_mutex_destroy(&ctx->open_lock);
 	(void)pthread_mutex_destroy(&ctx->db_lock);
+	(void)pthread_mutex_destroy(&ctx->host_lock_mu);
+	if (ctx->host_lock_fd >= 0 && ctx->host_lock_pid == getpid())
+		(void)close(ctx->host_lock_fd);
 	free(ctx);
 }
 

@@ -777,11 +777,18 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	struct ledger_host h;
 	int fd, r;
 
+	/* Once per context: a boot does not change under a running process. */
+	if (__atomic_load_n(&ctx->boot_checked, __ATOMIC_ACQUIRE))
+		return 0;
 	ctx_db_lock(ctx);
 	r = ledger_host_get(ctx->ledger, &h);
 	ctx_db_unlock(ctx);
 	if (r < 0)
 		return r;
+	if (strcmp(h.boot_id, ctx->boot_id) == 0) {
+		__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
+		return 0;
+	}
 	/* A host that is down is reconciled by its host-up, not behind the operator's back;
 	 * attach and detach refuse it anyway. */
 	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
@@ -803,6 +810,8 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 		ctx_db_lock(ctx);
 		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
 		ctx_db_unlock(ctx);
+		if (r >= 0)
+			__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
 	}
 	lock_release(fd);
 	return r;

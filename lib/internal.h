@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "volmount.h"
 
@@ -50,7 +51,14 @@ struct volmount_ctx {
 	int base_fd;  /* O_PATH of the base directory, checked root-owned and not writable by others */
 	int run_fd;   /* O_PATH of the run directory (host.lock) */
 	int locks_fd; /* O_PATH of <run>/locks */
+	/* The shared host lock held for attach/detach (lock.c): one description, a count of
+	 * holders in this process, and the pid that opened it (a forked child opens its own). */
+	pthread_mutex_t host_lock_mu;
+	int host_lock_fd;
+	unsigned host_lock_readers;
+	pid_t host_lock_pid;
 	char boot_id[40];
+	bool boot_checked; /* the ledger's boot id matched ours once (atomic) */
 };
 
 /* "volmount" or "nova": the scheme's name, as the configuration and the ledger spell it. */

@@ -75,6 +75,9 @@ int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *
 
 /* -ENOENT if no share has @hash. */
 int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret);
+/* The host row and the share @hash in one read: 0, or -ENOENT (then only *ret_host is set). */
+int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host *ret_host,
+			  struct ledger_share *ret);
 /* Insert a share row (state, mount id, dir_created and adopted as given; state NULL means
  * pending). Fails with -EEXIST if the hash or the mountpoint is taken, -EXDEV if the ledger's
  * shares use another path scheme (see ledger_set_scheme()). */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -113,6 +114,94 @@ int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms)
 	if (r < 0)
 		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
 	return TAKE_FD(fd);
+}
+
+/* Is a writer holding (or waiting at) the gate? F_OFD_GETLK reports a conflicting lock of
+ * another open file description. */
+static int gate_is_closed(int fd)
+{
+	struct flock fl = {
+		.l_type = F_RDLCK,
+		.l_whence = SEEK_SET,
+		.l_start = GATE_BYTE,
+		.l_len = 1,
+	};
+
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
+/*
+ * The shared host lock, as attach and detach take it on every call. One open file
+ * description per context serves all its threads: the first holder takes the OFD lock, the
+ * last one drops it, and the fd stays open (saving an open, fstat and close per call). A
+ * thread joining holders already inside still stops at the gate while a writer waits there,
+ * so host-up is not starved by a busy process. After fork() the inherited description is
+ * the parent's, so a child opens its own.
+ */
+int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms)
+{
+	unsigned backoff = 50;
+	int r = 0;
+
+	(void)pthread_mutex_lock(&ctx->host_lock_mu);
+	if (ctx->host_lock_pid != getpid()) {
+		ctx->host_lock_fd = -EBADF; /* the parent's description: never touch it */
+		ctx->host_lock_readers = 0;
+		ctx->host_lock_pid = getpid();
+	}
+	if (ctx->host_lock_fd < 0) {
+		int fd = open_lock_file(ctx->run_fd, "host.lock");
+
+		if (fd < 0) {
+			(void)pthread_mutex_unlock(&ctx->host_lock_mu);
+			return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
+					 ctx->paths[VOLMOUNT_PATH_RUN_DIR], strerror(-fd));
+		}
+		ctx->host_lock_fd = fd;
+	}
+	for (;;) {
+		if (ctx->host_lock_readers == 0) {
+			r = wait_lock(ctx->host_lock_fd, F_RDLCK, GATE_BYTE, deadline_ms);
+			if (r >= 0)
+				r = wait_lock(ctx->host_lock_fd, F_RDLCK, LOCK_BYTE, deadline_ms);
+			if (r >= 0)
+				r = setlk(ctx->host_lock_fd, F_UNLCK, GATE_BYTE);
+			break;
+		}
+		r = gate_is_closed(ctx->host_lock_fd);
+		if (r <= 0)
+			break; /* open gate: join the holders inside */
+		(void)pthread_mutex_unlock(&ctx->host_lock_mu);
+		if (now_ms() >= deadline_ms)
+			return ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
+					 "timed out after %u ms waiting for host-up/host-down (host lock)",
+					 ctx->timeout_ms);
+		sleep_us(backoff);
+		if (backoff < 5000)
+			backoff *= 2;
+		(void)pthread_mutex_lock(&ctx->host_lock_mu);
+	}
+	if (r >= 0)
+		ctx->host_lock_readers++;
+	(void)pthread_mutex_unlock(&ctx->host_lock_mu);
+	if (r == -ETIMEDOUT)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_TEMPFAIL,
+				 "timed out after %u ms waiting for host-up/host-down (host lock)",
+				 ctx->timeout_ms);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+	return 0;
+}
+
+void lock_host_shared_release(struct volmount_ctx *ctx)
+{
+	(void)pthread_mutex_lock(&ctx->host_lock_mu);
+	if (ctx->host_lock_pid == getpid() && ctx->host_lock_readers > 0 &&
+	    --ctx->host_lock_readers == 0)
+		(void)setlk(ctx->host_lock_fd, F_UNLCK, LOCK_BYTE); /* cannot fail on our own lock */
+	(void)pthread_mutex_unlock(&ctx->host_lock_mu);
 }
 
 int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)

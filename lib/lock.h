@@ -15,6 +15,10 @@ struct volmount_ctx;
 /* Returns an fd holding the lock (release with lock_release()), -ETIMEDOUT when @deadline_ms
  * (a now_ms() value) passes, or another -errno. */
 int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms);
+/* The shared host lock of attach and detach, one description per context for all its
+ * threads (see lock.c). Returns 0 or -errno; release with lock_host_shared_release(). */
+int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms);
+void lock_host_shared_release(struct volmount_ctx *ctx);
 int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms);
 
 /* Close @fd, which releases its locks. Accepts negative fds. */
