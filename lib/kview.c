@@ -35,7 +35,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
 #include <libmount.h>
+#include <pthread.h>
 
 #include "kview.h"
 #include "util/cleanup.h"
@@ -308,21 +310,103 @@ static bool use_statmount(void)
 
 /* ---- mountinfo back-end ---- */
 
+/*
+ * libmount is loaded with dlopen() the first time the mountinfo back-end is used. On kernels
+ * with statmount it never is, and every volmount process is spared loading libmount and what
+ * it pulls in (libblkid, libselinux, libpcre2): about half a millisecond of each CLI call.
+ * Below, the names of the functions we use resolve to this table.
+ */
+static struct {
+	__typeof__(mnt_new_table) *new_table;
+	__typeof__(mnt_unref_table) *unref_table;
+	__typeof__(mnt_table_parse_file) *table_parse_file;
+	__typeof__(mnt_new_iter) *new_iter;
+	__typeof__(mnt_free_iter) *free_iter;
+	__typeof__(mnt_table_next_fs) *table_next_fs;
+	__typeof__(mnt_fs_get_fstype) *fs_get_fstype;
+	__typeof__(mnt_fs_get_source) *fs_get_source;
+	__typeof__(mnt_fs_get_root) *fs_get_root;
+	__typeof__(mnt_fs_get_target) *fs_get_target;
+	__typeof__(mnt_fs_get_id) *fs_get_id;
+	__typeof__(mnt_fs_get_parent_id) *fs_get_parent_id;
+	__typeof__(mnt_fs_get_devno) *fs_get_devno;
+} lm;
+static pthread_once_t lm_once = PTHREAD_ONCE_INIT;
+static int lm_error = -ENOSYS;
+
+static void lm_load(void)
+{
+	static const struct {
+		const char *name;
+		void **slot;
+	} syms[] = {
+		{ "mnt_new_table", (void **)&lm.new_table },
+		{ "mnt_unref_table", (void **)&lm.unref_table },
+		{ "mnt_table_parse_file", (void **)&lm.table_parse_file },
+		{ "mnt_new_iter", (void **)&lm.new_iter },
+		{ "mnt_free_iter", (void **)&lm.free_iter },
+		{ "mnt_table_next_fs", (void **)&lm.table_next_fs },
+		{ "mnt_fs_get_fstype", (void **)&lm.fs_get_fstype },
+		{ "mnt_fs_get_source", (void **)&lm.fs_get_source },
+		{ "mnt_fs_get_root", (void **)&lm.fs_get_root },
+		{ "mnt_fs_get_target", (void **)&lm.fs_get_target },
+		{ "mnt_fs_get_id", (void **)&lm.fs_get_id },
+		{ "mnt_fs_get_parent_id", (void **)&lm.fs_get_parent_id },
+		{ "mnt_fs_get_devno", (void **)&lm.fs_get_devno },
+	};
+	void *h = dlopen("libmount.so.1", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+		*syms[i].slot = dlsym(h, syms[i].name);
+		if (!*syms[i].slot)
+			return; /* keep the handle: a partial libmount is not used, never unloaded */
+	}
+	lm_error = 0;
+}
+
+/* 0 once libmount is usable, or -ENOSYS (not installed, or without a symbol we need). */
+static int lm_ready(void)
+{
+	(void)pthread_once(&lm_once, lm_load);
+	return lm_error;
+}
+
+#define mnt_new_table (*lm.new_table)
+#define mnt_unref_table (*lm.unref_table)
+#define mnt_table_parse_file (*lm.table_parse_file)
+#define mnt_new_iter (*lm.new_iter)
+#define mnt_free_iter (*lm.free_iter)
+#define mnt_table_next_fs (*lm.table_next_fs)
+#define mnt_fs_get_fstype (*lm.fs_get_fstype)
+#define mnt_fs_get_source (*lm.fs_get_source)
+#define mnt_fs_get_root (*lm.fs_get_root)
+#define mnt_fs_get_target (*lm.fs_get_target)
+#define mnt_fs_get_id (*lm.fs_get_id)
+#define mnt_fs_get_parent_id (*lm.fs_get_parent_id)
+#define mnt_fs_get_devno (*lm.fs_get_devno)
+
 static void unref_tablep(struct libmnt_table **tb)
 {
-	mnt_unref_table(*tb);
+	if (*tb) /* non-NULL only once libmount is loaded */
+		mnt_unref_table(*tb);
 }
 
 static void free_iterp(struct libmnt_iter **it)
 {
-	mnt_free_iter(*it);
+	if (*it)
+		mnt_free_iter(*it);
 }
 
 static int mi_load(struct libmnt_table **ret)
 {
-	_cleanup_(unref_tablep) struct libmnt_table *tb = mnt_new_table();
-	int r;
+	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
+	int r = lm_ready();
 
+	if (r < 0)
+		return r;
+	tb = mnt_new_table();
 	if (!tb)
 		return -ENOMEM;
 	r = mnt_table_parse_file(tb, MOUNTINFO_PATH);
