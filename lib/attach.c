@@ -838,6 +838,38 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 	return 0;
 }
 
+int share_set(struct volmount_ctx *ctx, const char *hash, const char *state, uint64_t mount_id)
+{
+	int r;
+
+	ctx_db_lock(ctx);
+	r = ledger_share_set(ctx->ledger, hash, state, mount_id);
+	ctx_db_unlock(ctx);
+	return r;
+}
+
+int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
+		  const struct share_req *req, bool record, uint64_t *ret_id)
+{
+	uint64_t id = 0;
+	int r;
+
+	/* The recorded mount is gone: forget its id before mounting again, so a crash between
+	 * the mount and the record leaves a row that cannot vouch for the wrong mount (the new
+	 * one is then recognised by what it is, as after any crash). */
+	if (strcmp(row->state, LEDGER_PENDING) != 0 || row->mount_id != 0) {
+		r = share_set(ctx, row->hash, LEDGER_PENDING, 0);
+		if (r < 0)
+			return r;
+	}
+	r = share_mount(ctx, req, &id);
+	if (r >= 0 && record)
+		r = share_set(ctx, row->hash, LEDGER_MOUNTED, id);
+	if (r >= 0)
+		*ret_id = id;
+	return r;
+}
+
 /* Check the host is up; reconcile first if the ledger comes from another boot. */
 static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_held)
 {
@@ -1112,17 +1144,8 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			if (r < 0)
 				return r;
 		}
-		/* The recorded mount is gone: forget its id before mounting again, so a crash
-		 * between the mount and the commit leaves a row that cannot vouch for the wrong
-		 * mount (the new one is then recognised by what it is, as after any crash). */
-		if (strcmp(row->state, LEDGER_PENDING) != 0 || row->mount_id != 0) {
-			ctx_db_lock(ctx);
-			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
-			ctx_db_unlock(ctx);
-			if (r < 0)
-				return r;
-		}
-		r = share_mount(ctx, req, ret_id);
+		/* Recorded by the attachment's commit, with the attachment. */
+		r = share_remount(ctx, row, req, false, ret_id);
 		if (r >= 0)
 			*ret_fresh = true;
 		return r;

@@ -93,6 +93,17 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req);
 /* Mount the share and verify it: exactly one mount, ours, of the expected kind. */
 int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id);
 
+/* Record @state and @mount_id for the share @hash (one short transaction). */
+int share_set(struct volmount_ctx *ctx, const char *hash, const char *state, uint64_t mount_id);
+
+/*
+ * Mount again a share whose row exists but whose mount is gone (or was just taken away): the
+ * row first goes back to pending/0, then the share is mounted and verified, and with @record
+ * the new id is recorded as mounted. *ret_id is the new mount's id.
+ */
+int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
+		  const struct share_req *req, bool record, uint64_t *ret_id);
+
 /* Unmount @mount_id at @mountpoint (never anything else) and verify it is gone. */
 int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id);
 /*

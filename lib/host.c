@@ -229,18 +229,8 @@ int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share 
 
 	r = share_unmount_force(ctx, row->mountpoint, top, true);
 	exec_reap_stragglers(); /* the abort released any probe stuck in the old mount */
-	if (r < 0)
-		return r;
-	ctx_db_lock(ctx);
-	r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
-	ctx_db_unlock(ctx);
 	if (r >= 0)
-		r = share_mount(ctx, req, &id);
-	if (r < 0)
-		return r;
-	ctx_db_lock(ctx);
-	r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, id);
-	ctx_db_unlock(ctx);
+		r = share_remount(ctx, row, req, true, &id);
 	if (r < 0)
 		return r;
 	return report_add(rep, row->mountpoint, "repaired",
@@ -296,19 +286,8 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 				      "mountpoint '%s' has disappeared", row->mountpoint);
 		else if (r >= 0 && !exists)
 			r = share_mkdir(ctx, req);
-		if (r >= 0 && (strcmp(row->state, LEDGER_PENDING) != 0 || row->mount_id != 0)) {
-			/* As in attach: never let a row vouch for a mount it did not record. */
-			ctx_db_lock(ctx);
-			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
-			ctx_db_unlock(ctx);
-		}
 		if (r >= 0)
-			r = share_mount(ctx, req, &id);
-		if (r < 0)
-			return r;
-		ctx_db_lock(ctx);
-		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, id);
-		ctx_db_unlock(ctx);
+			r = share_remount(ctx, row, req, true, &id);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "mounted",
