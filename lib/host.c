@@ -621,6 +621,11 @@ static int adopt_one(struct volmount_ctx *ctx, const char *path, struct volmount
 	return r < 0 ? r : 0;
 }
 
+static int cmp_row_mountpoint(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct ledger_share *)elem)->mountpoint);
+}
+
 int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 		   struct volmount_report *rep)
 {
@@ -655,8 +660,9 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
 		bool known = false, seen = false;
 
-		for (size_t j = 0; j < n_rows && !known; j++)
-			known = strcmp(rows[j].mountpoint, mounts[i].mnt_point) == 0;
+		/* The rows come ordered by mountpoint (ledger_shares_list): a binary search keeps
+		 * this linear-logarithmic at 10,000 shares instead of mounts x rows. */
+		known = bsearch(mounts[i].mnt_point, rows, n_rows, sizeof(*rows), cmp_row_mountpoint);
 		if (known)
 			continue;
 		if (adopt && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA &&
