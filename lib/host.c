@@ -662,7 +662,8 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 
 		/* The rows come ordered by mountpoint (ledger_shares_list): a binary search keeps
 		 * this linear-logarithmic at 10,000 shares instead of mounts x rows. */
-		known = bsearch(mounts[i].mnt_point, rows, n_rows, sizeof(*rows), cmp_row_mountpoint);
+		known = n_rows > 0 &&
+			bsearch(mounts[i].mnt_point, rows, n_rows, sizeof(*rows), cmp_row_mountpoint);
 		if (known)
 			continue;
 		if (adopt && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA &&
