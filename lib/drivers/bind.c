@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "common.h"
 #include "driver.h"
 #include "internal.h"
 #include "util/cleanup.h"
@@ -25,18 +26,13 @@ static bool is_path_char(char c)
 
 static int bind_normalize(const char *export, char **ret, const char **reterr)
 {
-	size_t n, o = 0;
+	size_t n = 0, o = 0;
 	char *out;
+	int r;
 
-	if (!export || !*export) {
-		*reterr = "export is empty";
-		return -EINVAL;
-	}
-	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
-	if (n > VOLMOUNT_EXPORT_MAX) {
-		*reterr = "export is longer than 4096 bytes";
-		return -EINVAL;
-	}
+	r = export_precheck(export, &n, reterr);
+	if (r < 0)
+		return r;
 	if (export[0] != '/') {
 		*reterr = "bind export must be an absolute path";
 		return -EINVAL;

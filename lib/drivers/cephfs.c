@@ -35,19 +35,9 @@ static int cephfs_normalize(const char *export, char **ret, const char **reterr)
 	size_t n;
 	int r;
 
-	if (!export || !*export) {
-		*reterr = "export is empty";
-		return -EINVAL;
-	}
-	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
-	if (n > VOLMOUNT_EXPORT_MAX) {
-		*reterr = "export is longer than 4096 bytes";
-		return -EINVAL;
-	}
-	if (export[0] == '-') {
-		*reterr = "export must not start with '-'";
-		return -EINVAL;
-	}
+	r = export_precheck(export, &n, reterr);
+	if (r < 0)
+		return r;
 	sep = strstr(export, ":/");
 	if (!sep || sep == export) {
 		*reterr = "cephfs export must be mon[,mon...]:/path";

@@ -33,15 +33,9 @@ static int cifs_normalize(const char *export, char **ret, const char **reterr)
 	size_t n, before;
 	int r;
 
-	if (!export || !*export) {
-		*reterr = "export is empty";
-		return -EINVAL;
-	}
-	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
-	if (n > VOLMOUNT_EXPORT_MAX) {
-		*reterr = "export is longer than 4096 bytes";
-		return -EINVAL;
-	}
+	r = export_precheck(export, &n, reterr);
+	if (r < 0)
+		return r;
 	if (strncmp(export, "//", 2) != 0) {
 		*reterr = "cifs export must be //host/share[/path]";
 		return -EINVAL;

@@ -254,6 +254,27 @@ static int host_name(const char *s, size_t n, struct sbuf *out, const char **ret
 	return 0;
 }
 
+int export_precheck(const char *export, size_t *ret_len, const char **reterr)
+{
+	size_t n;
+
+	if (!export || !*export) {
+		*reterr = "export is empty";
+		return -EINVAL;
+	}
+	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
+	if (n > VOLMOUNT_EXPORT_MAX) {
+		*reterr = "export is longer than 4096 bytes";
+		return -EINVAL;
+	}
+	if (export[0] == '-') {
+		*reterr = "export must not start with '-'";
+		return -EINVAL;
+	}
+	*ret_len = n;
+	return 0;
+}
+
 int host_normalize(const char *s, size_t n, unsigned flags, struct sbuf *out, const char **reterr)
 {
 	size_t end;

@@ -48,6 +48,11 @@ void sbuf_done(struct sbuf *b);
  * inet_aton() would read as an address ("0x7f.1", "127.1") are refused, so one server has one
  * spelling.
  */
+/* What every driver's export must pass first: not empty, at most VOLMOUNT_EXPORT_MAX bytes
+ * (*ret_len), and not starting with '-' (nothing a helper could take for an option).
+ * -EINVAL with a static *reterr otherwise. */
+int export_precheck(const char *export, size_t *ret_len, const char **reterr);
+
 int host_normalize(const char *s, size_t n, unsigned flags, struct sbuf *out, const char **reterr);
 
 #define HOSTLIST_MAX 16

@@ -52,19 +52,9 @@ static int glusterfs_normalize(const char *export, char **ret, const char **rete
 	size_t n, hl, vstart, vlen;
 	int r;
 
-	if (!export || !*export) {
-		*reterr = "export is empty";
-		return -EINVAL;
-	}
-	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
-	if (n > VOLMOUNT_EXPORT_MAX) {
-		*reterr = "export is longer than 4096 bytes";
-		return -EINVAL;
-	}
-	if (export[0] == '-') {
-		*reterr = "export must not start with '-'";
-		return -EINVAL;
-	}
+	r = export_precheck(export, &n, reterr);
+	if (r < 0)
+		return r;
 	r = split_export(export, &hl, &path, reterr);
 	if (r < 0)
 		return r;

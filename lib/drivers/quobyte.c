@@ -34,15 +34,9 @@ static int quobyte_normalize(const char *export, char **ret, const char **reterr
 	size_t n, vl;
 	int r;
 
-	if (!export || !*export) {
-		*reterr = "export is empty";
-		return -EINVAL;
-	}
-	n = strnlen(export, VOLMOUNT_EXPORT_MAX + 1);
-	if (n > VOLMOUNT_EXPORT_MAX) {
-		*reterr = "export is longer than 4096 bytes";
-		return -EINVAL;
-	}
+	r = export_precheck(export, &n, reterr);
+	if (r < 0)
+		return r;
 	host = export;
 	if (strncmp(host, QUOBYTE_SCHEME, strlen(QUOBYTE_SCHEME)) == 0)
 		host += strlen(QUOBYTE_SCHEME);
