@@ -412,9 +412,19 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 		  const struct share_req *req, uint64_t *ret_id)
 {
 	struct kview_mount top = {};
-	int n, r = OBS_NONE;
+	uint64_t top_id = 0;
+	int n, m;
 
-	n = kview_at(mountpoint, &top);
+	/* From ids alone (the cheap statmount): nothing, stacked, or exactly what we recorded. */
+	n = kview_at_id(mountpoint, &top_id);
+	if (n > 1 || (n == 1 && recorded_id != 0 && top_id == recorded_id) || (n == 1 && !req)) {
+		if (ret_id)
+			*ret_id = top_id;
+		return n > 1 ? OBS_STACKED : top_id == recorded_id ? OBS_OURS : OBS_FOREIGN;
+	}
+	/* A mount we have no id for: whether it is what the driver makes needs all of it. */
+	if (n == 1)
+		n = kview_at(mountpoint, &top);
 	if (n < 0)
 		return ctx_error(ctx, n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
 				 "cannot inspect mountpoint '%s': %s", mountpoint, strerror(-n));
@@ -422,18 +432,17 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 		*ret_id = n > 0 ? top.mnt_id : 0;
 	if (n == 0)
 		return OBS_NONE;
-	if (n > 1)
-		r = OBS_STACKED;
-	else if (recorded_id != 0 && top.mnt_id == recorded_id)
-		r = OBS_OURS;
-	else if (req) {
-		int m = share_matches(req, &top);
-
-		r = m > 0 ? OBS_MATCH : OBS_FOREIGN;
-	} else
-		r = OBS_FOREIGN;
+	if (n > 1) {
+		kview_mount_done(&top); /* stacked since the first look */
+		return OBS_STACKED;
+	}
+	if (recorded_id != 0 && top.mnt_id == recorded_id) {
+		kview_mount_done(&top); /* remounted since the first look: ours */
+		return OBS_OURS;
+	}
+	m = share_matches(req, &top);
 	kview_mount_done(&top);
-	return r;
+	return m > 0 ? OBS_MATCH : OBS_FOREIGN;
 }
 
 /*
@@ -889,6 +898,13 @@ static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_hel
  * Under the host and share locks: the host row and the share's row in one read (the warm
  * path's only read). -EHOSTDOWN if the host is down; -ENOENT if there is no such share.
  */
+static int host_down_error(struct volmount_ctx *ctx, const struct ledger_host *h)
+{
+	return ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
+			 "host is down (generation %llu); run host-up first",
+			 (unsigned long long)h->generation);
+}
+
 static int read_host_share(struct volmount_ctx *ctx, const struct share_req *req,
 			   struct ledger_share *ret)
 {
@@ -903,11 +919,31 @@ static int read_host_share(struct volmount_ctx *ctx, const struct share_req *req
 	if (strcmp(h.state, "up") != 0) {
 		if (r >= 0)
 			ledger_share_done(ret);
-		return ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
-				 "host is down (generation %llu); run host-up first",
-				 (unsigned long long)h.generation);
+		return host_down_error(ctx, &h);
 	}
 	return r;
+}
+
+/*
+ * The warm attach of a bind share, under the host and share locks: if exactly one mount sits
+ * at the mountpoint and the ledger records that very mount for this share (checked in the
+ * write transaction that adds the attachment), that is all there is to do. Returns 1 when
+ * attached, 0 when the share needs the general path (nothing was written), or an error.
+ * Network shares take the general path, which probes their health first.
+ */
+static int attach_warm(struct volmount_ctx *ctx, const struct share_req *req, const char *volume,
+		       const char *owner)
+{
+	struct ledger_host h;
+	uint64_t top = 0;
+	int r;
+
+	if (req->drv->kind != DRIVER_KIND_BIND || kview_at_id(req->mountpoint, &top) != 1)
+		return 0;
+	ctx_db_lock(ctx);
+	r = ledger_attach_warm(ctx->ledger, req->hash, top, req->opts.canonical, volume, owner, &h);
+	ctx_db_unlock(ctx);
+	return r == -EHOSTDOWN ? host_down_error(ctx, &h) : r;
 }
 
 static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
@@ -1275,6 +1311,9 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		r = share_fd;
 		goto out;
 	}
+	r = attach_warm(ctx, &req, volume, owner);
+	if (r != 0)
+		goto out;
 	r = read_host_share(ctx, &req, &row);
 	if (r == -ENOENT) {
 		r = attach_adopt(ctx, &req, &row);
@@ -1343,6 +1382,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 {
 	struct share_req req = { .src_fd = -EBADF };
 	struct ledger_share row = {};
+	struct ledger_host host;
 	const char *why = NULL;
 	int share_fd = -EBADF, r;
 	bool host_held = false;
@@ -1376,15 +1416,14 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		r = share_fd;
 		goto out;
 	}
-	r = read_host_share(ctx, &req, &row);
-	/* An adopted share has no attachment yet, and is kept for its owner's consumers. */
-	if (r >= 0 && row.adopted)
-		r = -ENOENT;
-	else if (r >= 0) {
-		ctx_db_lock(ctx);
-		r = ledger_detach(ctx->ledger, req.hash, volume, owner, &removed, &remaining);
-		ctx_db_unlock(ctx);
-	}
+	/* One transaction reads the host and the share and removes the attachment. An adopted
+	 * share has no attachment yet and is kept for its owner's consumers (-ENOENT). */
+	ctx_db_lock(ctx);
+	r = ledger_detach_checked(ctx->ledger, req.hash, volume, owner, &host, &row, &removed,
+				  &remaining);
+	ctx_db_unlock(ctx);
+	if (r == -EHOSTDOWN)
+		r = host_down_error(ctx, &host);
 	/* Best effort, and only for a row that never reached "mounted": with the source open, a
 	 * mount left by a killed attach can be proven ours and cleaned up. A source that is
 	 * gone must not keep a detach from working. */

@@ -566,13 +566,17 @@ static int mi_by_id(uint64_t mnt_id, struct kview_mount *ret)
 
 /* ---- statmount versions ---- */
 
-static int sm_at(const char *path, struct kview_mount *ret_top)
+/*
+ * The mounts at @path: their count, the top one's id, and with @ret_top the top one in full.
+ * Without @ret_top only ids and mount points are fetched (the warm path's check needs no more).
+ */
+static int sm_at(const char *path, struct kview_mount *ret_top, uint64_t *ret_top_id)
 {
 	_cleanup_(smbuf_done) struct smbuf b = { 0 };
 	_cleanup_(kview_mount_done) struct kview_mount top = { 0 };
 	struct statx stx;
 	const char *point;
-	uint64_t cur, parent;
+	uint64_t top_id, cur, parent;
 	int r = -ENOENT, n;
 
 	for (int i = 0; i < AT_RETRIES && r == -ENOENT; i++) {
@@ -582,8 +586,13 @@ static int sm_at(const char *path, struct kview_mount *ret_top)
 			return -ELOOP;
 		if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
 			return -EOPNOTSUPP;
+		/* Not the root of the mount that holds it: nothing is mounted at @path (every
+		 * kernel with statmount reports this attribute; the mask says so). */
+		if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+		    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+			return 0;
 		/* ENOENT: unmounted between the two calls; look at the path again. */
-		r = sm_fetch(&b, stx.stx_mnt_id, SM_MASK_FULL);
+		r = sm_fetch(&b, stx.stx_mnt_id, ret_top ? SM_MASK_FULL : SM_MASK_WALK);
 	}
 	if (r < 0)
 		return r;
@@ -591,13 +600,15 @@ static int sm_at(const char *path, struct kview_mount *ret_top)
 	point = sm_str(&b, STATMOUNT_MNT_POINT, b.sm->mnt_point);
 	if (!point || strcmp(point, path) != 0)
 		return 0;
-	r = sm_to_mount(&b, &top);
-	if (r < 0)
-		return r;
+	if (ret_top) {
+		r = sm_to_mount(&b, &top);
+		if (r < 0)
+			return r;
+	}
 
 	/* Stacked mounts: each one's parent is the mount it covers, at the same mount point. */
-	cur = top.mnt_id;
-	parent = top.parent_id;
+	top_id = cur = b.sm->mnt_id;
+	parent = b.sm->mnt_parent_id;
 	for (n = 1; n < STACK_MAX && parent != cur; n++) {
 		r = sm_fetch(&b, parent, SM_MASK_WALK);
 		if (r == -ENOENT)
@@ -611,6 +622,8 @@ static int sm_at(const char *path, struct kview_mount *ret_top)
 		parent = b.sm->mnt_parent_id;
 	}
 
+	if (ret_top_id)
+		*ret_top_id = top_id;
 	if (ret_top) {
 		*ret_top = top;
 		top = (struct kview_mount){ 0 };
@@ -648,7 +661,63 @@ int kview_at(const char *path, struct kview_mount *ret_top)
 {
 	if (!path || path[0] != '/')
 		return -EINVAL;
-	return use_statmount() ? sm_at(path, ret_top) : mi_at(path, ret_top);
+	return use_statmount() ? sm_at(path, ret_top, NULL) : mi_at(path, ret_top);
+}
+
+/*
+ * The usual answer with no strings formatted: the mount at @path (statx), its parent
+ * (statmount, ids only), and the mount that holds @path's directory (statx). When that is the
+ * parent, the top mount's mount point lies in its parent's tree, not on the root of a mount
+ * below it at @path: exactly one mount. Returns 0 or 1, or 2 meaning "ask sm_at()" (stacked,
+ * or something changed between the calls).
+ */
+static int sm_at_id_quick(const char *path, uint64_t *ret_top_id)
+{
+	struct kv_statmount sm;
+	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct statx stx, dstx;
+
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return 2;
+	if (statx(AT_FDCWD, path, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : 2;
+	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
+		return 2; /* sm_at() says -ELOOP */
+	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return 2;
+	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return 0;
+	req.mnt_id = stx.stx_mnt_id;
+	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0 ||
+	    !(sm.mask & STATMOUNT_MNT_BASIC) || sm.mnt_id != stx.stx_mnt_id)
+		return 2;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (statx(AT_FDCWD, dir, STATX_FLAGS, STATX_MNT_ID_UNIQUE, &dstx) < 0 ||
+	    !(dstx.stx_mask & STATX_MNT_ID_UNIQUE) || dstx.stx_mnt_id != sm.mnt_parent_id)
+		return 2;
+	*ret_top_id = sm.mnt_id;
+	return 1;
+}
+
+int kview_at_id(const char *path, uint64_t *ret_top_id)
+{
+	struct kview_mount top = { 0 };
+	int n;
+
+	if (!path || path[0] != '/' || !ret_top_id)
+		return -EINVAL;
+	if (use_statmount()) {
+		n = sm_at_id_quick(path, ret_top_id);
+		return n < 2 ? n : sm_at(path, NULL, ret_top_id);
+	}
+	n = mi_at(path, &top);
+	if (n > 0)
+		*ret_top_id = top.mnt_id;
+	kview_mount_done(&top);
+	return n;
 }
 
 int kview_of_fd(int fd, struct kview_mount *ret)

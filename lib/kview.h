@@ -51,6 +51,13 @@ enum kview_backend kview_get_backend(void);
 int kview_at(const char *path, struct kview_mount *ret_top);
 
 /*
+ * kview_at_id() - as kview_at(), but only the count and the top mount's id (in the back-end's
+ * id space), fetched without formatting the other fields: the cheap form of "is exactly our
+ * mount there?".
+ */
+int kview_at_id(const char *path, uint64_t *ret_top_id);
+
+/*
  * kview_of_fd() - the mount that contains the object @fd refers to (any fd, O_PATH included).
  */
 int kview_of_fd(int fd, struct kview_mount *ret);

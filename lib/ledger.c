@@ -34,6 +34,7 @@ enum stmt_id {
 	ST_ROLLBACK,
 	ST_HOST_GET,
 	ST_HOST_SHARE_GET,
+	ST_HOST_SHARE_WARM,
 	ST_HOST_SET,
 	ST_HOST_BUMP,
 	ST_HOST_BOOT,
@@ -63,6 +64,8 @@ static const char *const stmt_sql[_ST_MAX] = {
 			      " s.mount_id, s.dir_created, s.adopted,"
 			      " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
 			      " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
+	[ST_HOST_SHARE_WARM] = "SELECT h.state, h.generation, s.state, s.mount_id, s.options, s.adopted"
+			       " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
 	[ST_HOST_SET] = "UPDATE host SET state = ?1 WHERE id = 1",
 	[ST_HOST_BUMP] = "UPDATE host SET generation = generation + 1 WHERE id = 1",
 	[ST_HOST_BOOT] = "UPDATE host SET boot_id = ?1 WHERE id = 1",
@@ -740,6 +743,28 @@ static int count_attachments(struct ledger *l, const char *hash, size_t *ret)
 	return r;
 }
 
+/* Inside a transaction: add the attachment (a no-op if present). */
+static int insert_attachment(struct ledger *l, const char *hash, const char *volume,
+			     const char *owner, bool *ret_added)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_ATT_INSERT, &s);
+
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	r = r < 0 ? r : bind_text(l, s, 2, volume);
+	r = r < 0 ? r : bind_text(l, s, 3, owner);
+	if (r < 0) {
+		stmt_done(s);
+		return r;
+	}
+	r = step_done(l, s, "insert attachment");
+	if (r >= 0 && ret_added)
+		*ret_added = sqlite3_changes(l->db) > 0;
+	return r;
+}
+
 int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
 		  const char *owner, bool *ret_added)
 {
@@ -780,62 +805,132 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 		}
 	}
 	if (r >= 0)
-		r = stmt(l, ST_ATT_INSERT, &s);
-	if (r >= 0) {
-		r = bind_text(l, s, 1, hash);
-		r = r < 0 ? r : bind_text(l, s, 2, volume);
-		r = r < 0 ? r : bind_text(l, s, 3, owner);
-		if (r >= 0) {
-			r = step_done(l, s, "insert attachment");
-			if (r >= 0 && ret_added)
-				*ret_added = sqlite3_changes(l->db) > 0;
-		} else
-			stmt_done(s);
-	}
+		r = insert_attachment(l, hash, volume, owner, ret_added);
 	return end(l, r);
+}
+
+static void host_from_row(sqlite3_stmt *s, struct ledger_host *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	(void)snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(s, 0));
+	ret->generation = (uint64_t)sqlite3_column_int64(s, 1);
+}
+
+int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
+		       const char *volume, const char *owner, struct ledger_host *ret_host)
+{
+	sqlite3_stmt *s = NULL;
+	bool warm = false;
+	int r = begin(l), rc;
+
+	if (r < 0)
+		return r;
+	r = stmt(l, ST_HOST_SHARE_WARM, &s);
+	if (r < 0)
+		return end(l, r);
+	r = bind_text(l, s, 1, hash);
+	rc = r < 0 ? SQLITE_OK : sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(s, 2);
+		const char *opts = (const char *)sqlite3_column_text(s, 4);
+
+		host_from_row(s, ret_host);
+		if (strcmp(ret_host->state, "up") != 0)
+			r = -EHOSTDOWN;
+		else
+			warm = state && opts && strcmp(state, LEDGER_MOUNTED) == 0 &&
+			       (uint64_t)sqlite3_column_int64(s, 3) == mount_id &&
+			       strcmp(opts, options) == 0 && sqlite3_column_int(s, 5) == 0;
+	} else if (r >= 0)
+		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host and share");
+	stmt_done(s);
+	if (r >= 0 && warm)
+		r = insert_attachment(l, hash, volume, owner, NULL);
+	if (r >= 0)
+		r = warm ? 1 : 0;
+	return end(l, r);
+}
+
+/* Inside a transaction: the detach's statements. */
+static int detach_in(struct ledger *l, const char *hash, const char *volume, const char *owner,
+		     bool *ret_removed, size_t *ret_remaining)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_ATT_DELETE, &s);
+
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	r = r < 0 ? r : bind_text(l, s, 2, volume);
+	r = r < 0 ? r : bind_text(l, s, 3, owner);
+	if (r < 0) {
+		stmt_done(s);
+		return r;
+	}
+	r = step_done(l, s, "delete attachment");
+	if (r < 0)
+		return r;
+	*ret_removed = sqlite3_changes(l->db) > 0;
+	r = count_attachments(l, hash, ret_remaining);
+	if (r < 0 || *ret_remaining > 0)
+		return r;
+	r = stmt(l, ST_SHARE_SET_STATE, &s);
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	r = r < 0 ? r : bind_text(l, s, 2, LEDGER_UNMOUNTING);
+	if (r < 0) {
+		stmt_done(s);
+		return r;
+	}
+	return step_done(l, s, "mark share unmounting");
 }
 
 int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
 		  bool *ret_removed, size_t *ret_remaining)
 {
-	sqlite3_stmt *s = NULL;
 	size_t remaining = 0;
 	bool removed = false;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = stmt(l, ST_ATT_DELETE, &s);
-	if (r >= 0) {
-		r = bind_text(l, s, 1, hash);
-		r = r < 0 ? r : bind_text(l, s, 2, volume);
-		r = r < 0 ? r : bind_text(l, s, 3, owner);
-		if (r >= 0) {
-			r = step_done(l, s, "delete attachment");
-			removed = r >= 0 && sqlite3_changes(l->db) > 0;
-		} else
-			stmt_done(s);
-	}
-	if (r >= 0)
-		r = count_attachments(l, hash, &remaining);
-	if (r >= 0 && remaining == 0) {
-		r = stmt(l, ST_SHARE_SET_STATE, &s);
-		if (r >= 0) {
-			r = bind_text(l, s, 1, hash);
-			r = r < 0 ? r : bind_text(l, s, 2, LEDGER_UNMOUNTING);
-			if (r >= 0)
-				r = step_done(l, s, "mark share unmounting");
-			else
-				stmt_done(s);
-		}
-	}
-	r = end(l, r);
+	r = end(l, detach_in(l, hash, volume, owner, &removed, &remaining));
 	if (r < 0)
 		return r;
 	if (ret_removed)
 		*ret_removed = removed;
 	if (ret_remaining)
 		*ret_remaining = remaining;
+	return 0;
+}
+
+int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
+			  const char *owner, struct ledger_host *ret_host,
+			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining)
+{
+	struct ledger_share row = {};
+	size_t remaining = 0;
+	bool removed = false;
+	int r = begin(l);
+
+	if (r < 0)
+		return r;
+	r = ledger_host_share_get(l, hash, ret_host, &row);
+	if ((r >= 0 || r == -ENOENT) && strcmp(ret_host->state, "up") != 0)
+		r = -EHOSTDOWN;
+	else if (r >= 0 && row.adopted)
+		r = -ENOENT; /* kept for its owner's consumers: no attachment of ours uses it */
+	if (r >= 0)
+		r = detach_in(l, hash, volume, owner, &removed, &remaining);
+	r = end(l, r);
+	if (r < 0) {
+		ledger_share_done(&row);
+		return r;
+	}
+	*ret_row = row;
+	*ret_removed = removed;
+	*ret_remaining = remaining;
 	return 0;
 }
 

@@ -108,6 +108,24 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
 		  bool *ret_removed, size_t *ret_remaining);
 
+/*
+ * The warm attach in one write transaction: if the host is up and the share is recorded
+ * mounted, not adopted, with mount id @mount_id and options @options, add the attachment.
+ * Returns 1 when it was added (or was there), 0 when the share is not in that state (nothing
+ * written: the caller takes the general path), -EHOSTDOWN when the host is down (*ret_host
+ * says its generation; no error is recorded), or -errno.
+ */
+int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
+		       const char *volume, const char *owner, struct ledger_host *ret_host);
+/*
+ * ledger_detach() with the reads it depends on in the same transaction: *ret_row is the share
+ * as it was before (caller frees it). -EHOSTDOWN when the host is down (*ret_host set; no error
+ * recorded), -ENOENT when there is no such share or it is adopted; nothing is written then.
+ */
+int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
+			  const char *owner, struct ledger_host *ret_host,
+			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining);
+
 /* All shares (ordered by mountpoint), with n_attachments filled. */
 int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n);
 /* Attachments of one share (ordered by volume, owner). */

@@ -100,9 +100,15 @@ static int at_both(const char *path, struct kview_mount *ret)
 	for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
 		if (!use(backends[i]))
 			continue;
+		uint64_t top_id = 0;
+
 		n[used] = kview_at(path, &m[used]);
 		if (n[used] > 0)
 			ASSERT_EQ(m[used].mnt_id, id_of(path, backends[i]));
+		/* The ids-only form gives the same count and top. */
+		ASSERT_EQ(kview_at_id(path, &top_id), n[used]);
+		if (n[used] > 0)
+			ASSERT_EQ(top_id, m[used].mnt_id);
 		used++;
 	}
 	ASSERT_TRUE(used > 0);
@@ -271,6 +277,43 @@ static void test_stacked(void)
 	ASSERT_EQ(at_both(dir, NULL), 0);
 }
 
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* Linux 6.5 */
+#endif
+
+/* A mount slipped beneath the top one (move_mount(MOVE_MOUNT_BENEATH)): the top keeps its id
+ * and its parent changes, and the count must see both. */
+static void test_beneath(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("beneath");
+	_cleanup_free_ char *src = mkdir_base("beneath-src");
+	_cleanup_close_ int tree = -EBADF;
+	struct kview_mount m = { 0 };
+	uint64_t top;
+
+	mount_tmpfs("on-top", dir);
+	mount_tmpfs("slipped-under", src);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	top = m.mnt_id;
+	kview_mount_done(&m);
+	tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_TRUE(tree >= 0);
+	ASSERT_EQ(move_mount(tree, "", AT_FDCWD, dir,
+			  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH), 0);
+	ASSERT_EQ(at_both(dir, &m), 2);
+	ASSERT_STREQ(m.source, "on-top");
+	if (use(KVIEW_BACKEND_STATMOUNT))
+		ASSERT_EQ(m.mnt_id, top);
+	kview_mount_done(&m);
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+	ASSERT_EQ(at_both(dir, &m), 1);
+	ASSERT_STREQ(m.source, "slipped-under");
+	kview_mount_done(&m);
+	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
+	ASSERT_EQ(umount2(src, MNT_DETACH), 0);
+	ASSERT_EQ(at_both(dir, NULL), 0);
+}
+
 static void test_symlink(void)
 {
 	_cleanup_free_ char *target = mkdir_base("ltarget");
@@ -286,8 +329,13 @@ static void test_symlink(void)
 
 		if (!use(backends[i]))
 			continue;
+		uint64_t id = 0;
+
 		ASSERT_EQ(kview_at(link, &m), -ELOOP);
 		ASSERT_EQ(kview_at(dangling, &m), -ELOOP);
+		ASSERT_EQ(kview_at_id(link, &id), -ELOOP);
+		ASSERT_EQ(kview_at_id(dangling, &id), -ELOOP);
+		ASSERT_EQ(kview_at_id("relative", &id), -EINVAL);
 		ASSERT_TRUE(m.fstype == NULL);
 		ASSERT_EQ(kview_at(through, &m), 0); /* nothing at link/x */
 		ASSERT_EQ(kview_at(target, NULL), 1);
@@ -571,6 +619,7 @@ static const struct test tests[] = {
 	{ "source none", test_none_source },
 	{ "bind of a subdirectory", test_bind_subdir },
 	{ "stacked and hidden mounts", test_stacked },
+	{ "a mount slipped beneath", test_beneath },
 	{ "symlink", test_symlink },
 	{ "escaped names", test_odd_names },
 	{ "long strings", test_long_strings },

@@ -343,6 +343,125 @@ static void test_detach(void)
 	expect_share(l, "h", LEDGER_UNMOUNTING, 10, 0);
 }
 
+/* The warm attach adds an attachment only to a share recorded mounted with that very mount id
+ * and those options, not adopted, on a host that is up; otherwise it writes nothing. */
+static void test_attach_warm(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	struct ledger_host h;
+
+	insert_share(l, "h", "/mnt/h");
+	/* Pending (no mount recorded yet): not warm. */
+	ASSERT_EQ(ledger_attach_warm(l, "h", 0, "nodev,nosuid", "v", "o", &h), 0);
+	expect_share(l, "h", LEDGER_PENDING, 0, 0);
+	ASSERT_EQ(ledger_attach_warm(l, "nope", 7, "nodev,nosuid", "v", "o", &h), 0);
+
+	attach(l, "h", 7, "v1", "o", true);
+	/* Another mount id, other options: not warm, nothing written. */
+	ASSERT_EQ(ledger_attach_warm(l, "h", 8, "nodev,nosuid", "v2", "o", &h), 0);
+	ASSERT_EQ(ledger_attach_warm(l, "h", 7, "nodev,nosuid,ro", "v2", "o", &h), 0);
+	expect_share(l, "h", LEDGER_MOUNTED, 7, 1);
+	/* The share as recorded: the attachment is added, or was there already. */
+	ASSERT_EQ(ledger_attach_warm(l, "h", 7, "nodev,nosuid", "v2", "o", &h), 1);
+	expect_share(l, "h", LEDGER_MOUNTED, 7, 2);
+	ASSERT_EQ(ledger_attach_warm(l, "h", 7, "nodev,nosuid", "v2", "o", &h), 1);
+	expect_share(l, "h", LEDGER_MOUNTED, 7, 2);
+
+	/* Unmounting (its last attachment left): not warm. */
+	detach(l, "h", "v1", "o", true, 1);
+	detach(l, "h", "v2", "o", true, 0);
+	ASSERT_EQ(ledger_attach_warm(l, "h", 7, "nodev,nosuid", "v2", "o", &h), 0);
+	expect_share(l, "h", LEDGER_UNMOUNTING, 7, 0);
+
+	/* Host down: refused with its generation, nothing written. */
+	attach(l, "h", 7, "v1", "o", true);
+	ASSERT_OK(ledger_host_set(l, "down", true, NULL));
+	ASSERT_EQ(ledger_attach_warm(l, "h", 7, "nodev,nosuid", "v2", "o", &h), -EHOSTDOWN);
+	ASSERT_STREQ(h.state, "down");
+	ASSERT_EQ(h.generation, 1);
+	expect_share(l, "h", LEDGER_MOUNTED, 7, 1);
+	ASSERT_OK(ledger_host_set(l, "up", false, NULL));
+
+	/* Adopted: its first attach goes the general way (it states the options). */
+	{
+		struct ledger_share a = {
+			.hash = (char *)"a", .driver = (char *)"bind", .export = (char *)"/srv/a",
+			.mountpoint = (char *)"/mnt/a", .options = (char *)"nodev,nosuid",
+			.state = (char *)LEDGER_MOUNTED, .mount_id = 5, .adopted = true,
+		};
+
+		ASSERT_OK(ledger_share_insert(l, &a));
+		ASSERT_EQ(ledger_attach_warm(l, "a", 5, "nodev,nosuid", "v", "o", &h), 0);
+		expect_share(l, "a", LEDGER_MOUNTED, 5, 0);
+	}
+}
+
+/* The detach with its reads in the same transaction: the row as it was before, the host's
+ * state, adopted shares left alone. */
+static void test_detach_checked(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	struct ledger_share row = {};
+	struct ledger_host h;
+	bool removed = false;
+	size_t remaining = 99;
+
+	ASSERT_EQ(ledger_detach_checked(l, "nope", "v", "o", &h, &row, &removed, &remaining),
+		  -ENOENT);
+	insert_share(l, "h", "/mnt/h");
+	attach(l, "h", 9, "v1", "o", true);
+	attach(l, "h", 0, "v2", "o", true);
+
+	ASSERT_OK(ledger_detach_checked(l, "h", "v1", "o", &h, &row, &removed, &remaining));
+	ASSERT_TRUE(removed);
+	ASSERT_EQ(remaining, 1);
+	ASSERT_STREQ(row.state, LEDGER_MOUNTED);
+	ASSERT_STREQ(row.mountpoint, "/mnt/h");
+	ASSERT_EQ(row.mount_id, 9);
+	ledger_share_done(&row);
+
+	ASSERT_OK(ledger_detach_checked(l, "h", "v1", "o", &h, &row, &removed, &remaining));
+	ASSERT_TRUE(!removed);
+	ASSERT_EQ(remaining, 1);
+	ledger_share_done(&row);
+
+	/* Host down: nothing removed. */
+	ASSERT_OK(ledger_host_set(l, "down", true, NULL));
+	ASSERT_EQ(ledger_detach_checked(l, "h", "v2", "o", &h, &row, &removed, &remaining),
+		  -EHOSTDOWN);
+	ASSERT_EQ(ledger_detach_checked(l, "nope", "v2", "o", &h, &row, &removed, &remaining),
+		  -EHOSTDOWN);
+	expect_share(l, "h", LEDGER_MOUNTED, 9, 1);
+	ASSERT_OK(ledger_host_set(l, "up", false, NULL));
+
+	/* The last one: the row returned is the one before (mounted); the ledger says
+	 * unmounting. */
+	ASSERT_OK(ledger_detach_checked(l, "h", "v2", "o", &h, &row, &removed, &remaining));
+	ASSERT_TRUE(removed);
+	ASSERT_EQ(remaining, 0);
+	ASSERT_STREQ(row.state, LEDGER_MOUNTED);
+	ledger_share_done(&row);
+	expect_share(l, "h", LEDGER_UNMOUNTING, 9, 0);
+
+	/* Adopted: no attachment of ours; -ENOENT and nothing changed. */
+	{
+		struct ledger_share a = {
+			.hash = (char *)"a", .driver = (char *)"bind", .export = (char *)"/srv/a",
+			.mountpoint = (char *)"/mnt/a", .options = (char *)"nodev,nosuid",
+			.state = (char *)LEDGER_MOUNTED, .mount_id = 5, .adopted = true,
+		};
+
+		ASSERT_OK(ledger_share_insert(l, &a));
+		ASSERT_EQ(ledger_detach_checked(l, "a", "v", "o", &h, &row, &removed, &remaining),
+			  -ENOENT);
+		expect_share(l, "a", LEDGER_MOUNTED, 5, 0);
+	}
+}
+
 static void test_delete_cascades(void)
 {
 	_cleanup_(rm_rf) char *root = tmp_root();
@@ -847,6 +966,8 @@ static const struct test tests[] = {
 	{ "share insert/get/set/delete", test_share_insert_get },
 	{ "attach", test_attach },
 	{ "detach", test_detach },
+	{ "warm attach", test_attach_warm },
+	{ "detach with its reads", test_detach_checked },
 	{ "share delete cascades", test_delete_cascades },
 	{ "list ordering", test_lists },
 	{ "reopen keeps everything", test_reopen_keeps_everything },
