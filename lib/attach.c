@@ -1335,7 +1335,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		 * pending row stays, with nothing mounted: the next call or host-up forgets it. */
 		undo_fresh_mount(ctx, &req, mount_id);
 out:
-	lock_release(share_fd);
+	lock_share_release(ctx, req.hash, share_fd);
 	if (host_held)
 		lock_host_shared_release(ctx);
 	if (r < 0)
@@ -1445,7 +1445,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	if (r >= 0)
 		r = removed ? 0 : 1;
 out:
-	lock_release(share_fd);
+	lock_share_release(ctx, req.hash, share_fd);
 	if (host_held)
 		lock_host_shared_release(ctx);
 	if (r < 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lock.h"
 #include "ledger.h"
 #include "util/cleanup.h"
 
@@ -128,6 +129,7 @@ VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
 	(void)pthread_mutex_init(&ctx->db_lock, NULL);
 	(void)pthread_mutex_init(&ctx->host_lock_mu, NULL);
 	ctx->host_lock_fd = -EBADF;
+	(void)pthread_mutex_init(&ctx->share_fds_mu, NULL);
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
 		ctx->paths[i] = strdup(defaults[i]);
 		if (!ctx->paths[i]) {
@@ -159,6 +161,8 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 	(void)pthread_mutex_destroy(&ctx->host_lock_mu);
 	if (ctx->host_lock_fd >= 0 && ctx->host_lock_pid == getpid())
 		(void)close(ctx->host_lock_fd);
+	lock_share_cache_drop(ctx);
+	(void)pthread_mutex_destroy(&ctx->share_fds_mu);
 	free(ctx);
 }
 

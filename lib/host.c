@@ -839,7 +839,7 @@ int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmoun
 	else if (r >= 0)
 		r = reconcile_one(ctx, &row, false, true, rep);
 	ledger_share_done(&row);
-	lock_release(share_fd);
+	lock_share_release(ctx, hash, share_fd);
 	lock_release(host_fd);
 	return r;
 }

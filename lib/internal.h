@@ -30,6 +30,8 @@
 
 struct ledger;
 
+#define CTX_SHARE_FDS 32 /* cached share-lock descriptions per context */
+
 struct volmount_ctx {
 	char *paths[_VOLMOUNT_PATH_MAX];
 	unsigned timeout_ms;
@@ -57,6 +59,15 @@ struct volmount_ctx {
 	int host_lock_fd;
 	unsigned host_lock_readers;
 	pid_t host_lock_pid;
+	/* Share-lock descriptions not in use, kept open for the next lock of the same share
+	 * (lock.c); the pid that opened them, as above. */
+	pthread_mutex_t share_fds_mu;
+	struct ctx_share_fd {
+		char hash[65];
+		int fd;
+	} share_fds[CTX_SHARE_FDS];
+	unsigned n_share_fds;
+	pid_t share_fds_pid;
 	char boot_id[40];
 	bool boot_checked; /* the ledger's boot id matched ours once (atomic) */
 };

@@ -27,6 +27,7 @@
 
 #define GATE_BYTE 0
 #define LOCK_BYTE 1
+_Static_assert(LOCK_BYTE == GATE_BYTE + 1, "the shared lock takes gate and lock in one range");
 
 static void sleep_us(unsigned us)
 {
@@ -36,13 +37,13 @@ static void sleep_us(unsigned us)
 		;
 }
 
-static int setlk(int fd, short type, off_t start)
+static int setlk_range(int fd, short type, off_t start, off_t len)
 {
 	struct flock fl = {
 		.l_type = type,
 		.l_whence = SEEK_SET,
 		.l_start = start,
-		.l_len = 1,
+		.l_len = len,
 		.l_pid = 0, /* must be 0 for OFD locks */
 	};
 
@@ -51,13 +52,18 @@ static int setlk(int fd, short type, off_t start)
 	return 0;
 }
 
-/* Take the lock on one byte, polling until @deadline_ms. */
-static int wait_lock(int fd, short type, off_t start, uint64_t deadline_ms)
+static int setlk(int fd, short type, off_t start)
+{
+	return setlk_range(fd, type, start, 1);
+}
+
+/* Take the lock on @len bytes from @start, polling until @deadline_ms. */
+static int wait_lock_range(int fd, short type, off_t start, off_t len, uint64_t deadline_ms)
 {
 	unsigned backoff = 50;
 
 	for (;;) {
-		int r = setlk(fd, type, start);
+		int r = setlk_range(fd, type, start, len);
 
 		if (r != -EAGAIN && r != -EACCES)
 			return r;
@@ -67,6 +73,11 @@ static int wait_lock(int fd, short type, off_t start, uint64_t deadline_ms)
 		if (backoff < 5000)
 			backoff *= 2;
 	}
+}
+
+static int wait_lock(int fd, short type, off_t start, uint64_t deadline_ms)
+{
+	return wait_lock_range(fd, type, start, 1, deadline_ms);
 }
 
 static int open_lock_file(int dirfd, const char *name)
@@ -163,9 +174,8 @@ int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	}
 	for (;;) {
 		if (ctx->host_lock_readers == 0) {
-			r = wait_lock(ctx->host_lock_fd, F_RDLCK, GATE_BYTE, deadline_ms);
-			if (r >= 0)
-				r = wait_lock(ctx->host_lock_fd, F_RDLCK, LOCK_BYTE, deadline_ms);
+			/* Gate and lock in one call (both free, or wait), then leave the gate. */
+			r = wait_lock_range(ctx->host_lock_fd, F_RDLCK, GATE_BYTE, 2, deadline_ms);
 			if (r >= 0)
 				r = setlk(ctx->host_lock_fd, F_UNLCK, GATE_BYTE);
 			break;
@@ -204,21 +214,107 @@ void lock_host_shared_release(struct volmount_ctx *ctx)
 	(void)pthread_mutex_unlock(&ctx->host_lock_mu);
 }
 
+/*
+ * Share-lock descriptions are kept per context once released, so the next lock of a share is
+ * one fcntl() instead of an open, an fstat and a close. A description is in the cache only
+ * while no thread holds it: a thread takes it out to lock (two threads of one process must
+ * use two descriptions to exclude each other). Lock files are never deleted while the host is
+ * up, so a cached description names the same file as a fresh open would. After fork() the
+ * cached descriptions are the parent's too: a child closes its copies (which releases nothing
+ * while the parent keeps its own) and opens its own.
+ */
+static void cache_reset_if_forked(struct volmount_ctx *ctx)
+{
+	if (ctx->share_fds_pid == getpid())
+		return;
+	for (unsigned i = 0; i < ctx->n_share_fds; i++)
+		(void)close(ctx->share_fds[i].fd);
+	ctx->n_share_fds = 0;
+	ctx->share_fds_pid = getpid();
+}
+
+static int cache_take(struct volmount_ctx *ctx, const char *hash)
+{
+	int fd = -EBADF;
+
+	(void)pthread_mutex_lock(&ctx->share_fds_mu);
+	cache_reset_if_forked(ctx);
+	for (unsigned i = 0; i < ctx->n_share_fds; i++)
+		if (strcmp(ctx->share_fds[i].hash, hash) == 0) {
+			fd = ctx->share_fds[i].fd;
+			ctx->share_fds[i] = ctx->share_fds[--ctx->n_share_fds];
+			break;
+		}
+	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+	return fd;
+}
+
+/* Keep @fd (unlocked) for the next lock of @hash; when full, the oldest entry goes. */
+static void cache_put(struct volmount_ctx *ctx, const char *hash, int fd)
+{
+	int evicted = -EBADF;
+
+	if (strlen(hash) >= sizeof(ctx->share_fds[0].hash)) {
+		(void)close(fd);
+		return;
+	}
+	(void)pthread_mutex_lock(&ctx->share_fds_mu);
+	cache_reset_if_forked(ctx);
+	if (ctx->n_share_fds == CTX_SHARE_FDS) {
+		evicted = ctx->share_fds[0].fd;
+		memmove(&ctx->share_fds[0], &ctx->share_fds[1],
+			sizeof(ctx->share_fds[0]) * (CTX_SHARE_FDS - 1));
+		ctx->n_share_fds--;
+	}
+	(void)snprintf(ctx->share_fds[ctx->n_share_fds].hash, sizeof(ctx->share_fds[0].hash), "%s",
+		       hash);
+	ctx->share_fds[ctx->n_share_fds++].fd = fd;
+	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+	if (evicted >= 0)
+		(void)close(evicted);
+}
+
+void lock_share_cache_drop(struct volmount_ctx *ctx)
+{
+	(void)pthread_mutex_lock(&ctx->share_fds_mu);
+	if (ctx->share_fds_pid == getpid())
+		for (unsigned i = 0; i < ctx->n_share_fds; i++)
+			(void)close(ctx->share_fds[i].fd);
+	ctx->n_share_fds = 0;
+	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+}
+
 int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
 {
-	_cleanup_close_ int fd = -EBADF;
 	char name[80];
-	int r;
+	int fd, r;
 
-	(void)snprintf(name, sizeof(name), "%s.lock", hash);
-	fd = open_lock_file(ctx->locks_fd, name);
-	if (fd < 0)
-		return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM, "cannot open lock '%s/locks/%s': %s",
-				 ctx->paths[VOLMOUNT_PATH_RUN_DIR], name, strerror(-fd));
+	fd = cache_take(ctx, hash);
+	if (fd < 0) {
+		(void)snprintf(name, sizeof(name), "%s.lock", hash);
+		fd = open_lock_file(ctx->locks_fd, name);
+		if (fd < 0)
+			return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM,
+					 "cannot open lock '%s/locks/%s': %s",
+					 ctx->paths[VOLMOUNT_PATH_RUN_DIR], name, strerror(-fd));
+	}
 	r = wait_lock(fd, F_WRLCK, 0, deadline_ms);
-	if (r < 0)
+	if (r < 0) {
+		cache_put(ctx, hash, fd);
 		return r; /* the caller names the share */
-	return TAKE_FD(fd);
+	}
+	return fd;
+}
+
+void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd)
+{
+	if (fd < 0)
+		return;
+	if (setlk(fd, F_UNLCK, 0) < 0) {
+		(void)close(fd); /* closing releases whatever is left */
+		return;
+	}
+	cache_put(ctx, hash, fd);
 }
 
 void lock_release(int fd)

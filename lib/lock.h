@@ -19,7 +19,13 @@ int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms);
  * threads (see lock.c). Returns 0 or -errno; release with lock_host_shared_release(). */
 int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms);
 void lock_host_shared_release(struct volmount_ctx *ctx);
+/* The lock of one share. Returns an fd holding it, -ETIMEDOUT, or another -errno; release
+ * with lock_share_release() (which keeps the description for the next lock of that share)
+ * or lock_release(). */
 int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms);
+void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd);
+/* Close the context's cached share-lock descriptions (none may be held). */
+void lock_share_cache_drop(struct volmount_ctx *ctx);
 
 /* Close @fd, which releases its locks. Accepts negative fds. */
 void lock_release(int fd);

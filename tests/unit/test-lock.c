@@ -372,6 +372,55 @@ static void test_share_released_on_exit_and_kill(void)
 	lock_release(fd);
 }
 
+static unsigned count_fds(void)
+{
+	unsigned n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/*
+ * lock_share_release() keeps the description for the next lock of the share: the same fd
+ * comes back, still excluding every other description; a forked child never uses the
+ * parent's cached ones; the cache is bounded.
+ */
+static void test_share_cache(void)
+{
+	unsigned before;
+	int a, b, p[2];
+	pid_t pid;
+
+	a = share_now(HASH);
+	lock_share_release(ctx, HASH, a);
+	b = share_now(HASH);
+	ASSERT_EQ(b, a); /* the cached description */
+	try_share_times_out(HASH, 100, "a fresh description while the cached one holds");
+	lock_share_release(ctx, HASH, b);
+
+	/* The parent's cache now holds an unlocked description of HASH. A child that locks
+	 * HASH must do so on a description of its own, or the parent's next lock (taking the
+	 * same description from its cache) would not conflict with the child's. */
+	pid = fork_holder(HASH, 0, p);
+	try_share_times_out(HASH, 100, "the parent, while its child holds");
+	ASSERT_OK(kill(pid, SIGKILL) < 0 ? -errno : 0);
+	reap(pid, SIGKILL);
+	(void)close(p[0]);
+	lock_share_release(ctx, HASH, share_now(HASH));
+
+	/* Bounded: many shares leave at most CTX_SHARE_FDS descriptions open. */
+	before = count_fds();
+	for (unsigned i = 0; i < CTX_SHARE_FDS + 20; i++) {
+		char hash[65];
+
+		(void)snprintf(hash, sizeof(hash), "c%063x", i);
+		lock_share_release(ctx, hash, share_now(hash));
+	}
+	ASSERT_TRUE(count_fds() <= before + CTX_SHARE_FDS);
+	lock_share_release(ctx, HASH, -EBADF); /* accepted, no-op */
+}
+
 /* ---- host lock ---- */
 
 static void test_host_shared_and_exclusive(void)
@@ -598,6 +647,7 @@ static const struct test tests[] = {
 	{ "share lock: processes", test_share_processes },
 	{ "share lock: released when the holder exits or is killed",
 	  test_share_released_on_exit_and_kill },
+	{ "share lock: cached descriptions", test_share_cache },
 	{ "host lock: shared and exclusive", test_host_shared_and_exclusive },
 	{ "host lock: exclusive waits for shared", test_host_exclusive_waits_for_shared },
 	{ "host lock: pending exclusive blocks new shared", test_host_gate_blocks_new_shared },
