@@ -84,6 +84,17 @@ static const char *overlaps_own_dir(struct volmount_ctx *ctx, const char *path)
 	return NULL;
 }
 
+static int refuse_own_dir(struct volmount_ctx *ctx, const char *export)
+{
+	const char *own = overlaps_own_dir(ctx, export);
+
+	if (own)
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+				 "export '%s' must not contain or be inside volmount's directory '%s'",
+				 export, own);
+	return 0;
+}
+
 /*
  * Bind: resolve symlinks in the parent directories (never in the last component), so that one
  * directory reached through two spellings is one share. When the parent does not exist, the
@@ -93,12 +104,11 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 {
 	char *slash = strrchr(req->export, '/');
 	_cleanup_free_ char *parent = NULL, *resolved = NULL, *full = NULL;
-	const char *own = overlaps_own_dir(ctx, req->export);
+	const char *own;
+	int r = refuse_own_dir(ctx, req->export);
 
-	if (own)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
-				 "export '%s' must not contain or be inside volmount's directory '%s'",
-				 req->export, own);
+	if (r < 0)
+		return r;
 	{
 		/* Fast path: if no component is a symlink, the lexically normalized export is
 		 * already canonical, and one openat2() proves it (and opens the source we need
@@ -146,8 +156,7 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 		return 0;
 	req->src_fd = open(req->export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (req->src_fd < 0) {
-		int r = -errno;
-
+		r = -errno;
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' %s", req->export,
 				 r == -ELOOP ? "is a symlink" :
 				 r == -ENOTDIR ? "is not a directory" :
@@ -196,17 +205,35 @@ int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
  */
 static int share_req_rebase(struct volmount_ctx *ctx, struct share_req *req)
 {
-	const char *own;
 	int r = share_req_name(ctx, req);
 
 	if (r < 0 || req->drv->kind != DRIVER_KIND_BIND)
 		return r;
-	own = overlaps_own_dir(ctx, req->export);
-	if (own)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
-				 "export '%s' must not contain or be inside volmount's directory '%s'",
-				 req->export, own);
-	return 0;
+	return refuse_own_dir(ctx, req->export);
+}
+
+/*
+ * Resolve a bind export that share_req_init() left as given (SHARE_REQ_DEFER), and name the
+ * share again if that changed it. Returns 1 if the name changed, 0 if not, or an error.
+ */
+static int share_req_resolve(struct volmount_ctx *ctx, struct share_req *req, bool open_source)
+{
+	_cleanup_free_ char *given = NULL;
+	int r;
+
+	if (!req->unresolved)
+		return 0;
+	given = strdup(req->export);
+	if (!given)
+		return -ENOMEM;
+	r = bind_resolve(ctx, req, open_source);
+	if (r < 0)
+		return r;
+	req->unresolved = false;
+	if (strcmp(given, req->export) == 0)
+		return 0;
+	r = share_req_name(ctx, req);
+	return r < 0 ? r : 1;
 }
 
 /* Split a canonical "a,b,c" option string into a vector (no escaping: canonical options never
@@ -282,8 +309,9 @@ static int check_cred_file(struct volmount_ctx *ctx, const char *path)
 }
 
 int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *export,
-		   const char *const *opts, size_t n_opts, bool open_source, struct share_req *ret)
+		   const char *const *opts, size_t n_opts, unsigned flags, struct share_req *ret)
 {
+	bool open_source = flags & SHARE_REQ_OPEN_SOURCE;
 	struct share_req req = { .src_fd = -EBADF };
 	const char *why = NULL;
 	int r;
@@ -307,7 +335,9 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 		}
 	}
 	if (req.drv->kind == DRIVER_KIND_BIND) {
-		r = bind_resolve(ctx, &req, open_source);
+		req.unresolved = flags & SHARE_REQ_DEFER;
+		r = req.unresolved ? refuse_own_dir(ctx, req.export) :
+				     bind_resolve(ctx, &req, open_source);
 		if (r < 0) {
 			share_req_done(&req);
 			return r;
@@ -367,7 +397,7 @@ int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
 	if (r < 0)
 		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "share '%s': bad recorded options '%s'",
 				 row->mountpoint, row->options);
-	r = share_req_init(ctx, row->driver, row->export, vec, n, true, ret);
+	r = share_req_init(ctx, row->driver, row->export, vec, n, SHARE_REQ_OPEN_SOURCE, ret);
 	if (r < 0)
 		return r;
 	if (strcmp(ret->hash, row->hash) != 0) {
@@ -946,10 +976,15 @@ static int attach_warm(struct volmount_ctx *ctx, const struct share_req *req, co
 	return r == -EHOSTDOWN ? host_down_error(ctx, &h) : r;
 }
 
-static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
+/* The share's lock. Without @create, -ENOENT (no error recorded) when it has no lock file. */
+static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, bool create,
+		       uint64_t deadline)
 {
-	int fd = lock_share(ctx, req->hash, deadline);
+	int fd = create ? lock_share(ctx, req->hash, deadline) :
+			  lock_share_existing(ctx, req->hash, deadline);
 
+	if (fd == -ENOENT && !create)
+		return fd;
 	if (fd == -ETIMEDOUT)
 		return ctx_error(ctx, fd, VOLMOUNT_ERR_TEMPFAIL,
 				 "timed out after %u ms waiting for the lock of share '%s' (%s)",
@@ -1266,6 +1301,17 @@ static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req
 			e.msg);
 }
 
+/*
+ * Bind requests on an open context defer resolving the export (see share_req_resolve()): the
+ * warm path looks the share up under the export as given, and only a miss pays for the
+ * symlink check. A context not open yet resolves at once, so that a request it refuses is
+ * refused before ctx_open() creates anything (invariant 6).
+ */
+static unsigned defer_flag(struct volmount_ctx *ctx, const char *driver)
+{
+	return driver && strcmp(driver, "bind") == 0 && ctx_is_open(ctx) ? SHARE_REQ_DEFER : 0;
+}
+
 VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver,
 				    const char *export, const char *volume, const char *owner,
 				    const char *const *options, size_t n_options,
@@ -1278,7 +1324,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	int share_fd = -EBADF, r;
 	bool host_held = false;
 	uint64_t deadline, mount_id = 0;
-	bool added = false, fresh = false, claim = false;
+	bool added = false, fresh = false, claim = false, deferred;
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
@@ -1288,7 +1334,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	if (owner_check(owner, &why) < 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
 	r = share_req_init(ctx, driver, export, options ? options : (const char *const[]){ NULL },
-			   n_options, true, &req);
+			   n_options, SHARE_REQ_OPEN_SOURCE | defer_flag(ctx, driver), &req);
 	if (r < 0)
 		return r;
 	r = ctx_open(ctx);
@@ -1298,22 +1344,39 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		share_req_done(&req);
 		return r;
 	}
-	if (asprintf(&device, "%s/%s", req.mountpoint, volume) < 0) {
-		share_req_done(&req);
-		return -ENOMEM;
-	}
+	deferred = req.unresolved;
 	deadline = now_ms() + ctx->timeout_ms;
 	r = enter_host(ctx, deadline, &host_held);
 	if (r < 0)
 		goto out;
-	share_fd = enter_share(ctx, &req, deadline);
+	if (deferred) {
+		/* Warm first, under the export as given: a share recorded under exactly this
+		 * string is the one meant. It has a lock file; one that has none is not warm. */
+		share_fd = enter_share(ctx, &req, false, deadline);
+		if (share_fd >= 0) {
+			r = attach_warm(ctx, &req, volume, owner);
+			if (r != 0)
+				goto out;
+			lock_share_release(ctx, req.hash, share_fd);
+			share_fd = -EBADF;
+		} else if (share_fd != -ENOENT) {
+			r = share_fd;
+			goto out;
+		}
+		r = share_req_resolve(ctx, &req, true);
+		if (r < 0)
+			goto out;
+	}
+	share_fd = enter_share(ctx, &req, true, deadline);
 	if (share_fd < 0) {
 		r = share_fd;
 		goto out;
 	}
-	r = attach_warm(ctx, &req, volume, owner);
-	if (r != 0)
-		goto out;
+	if (!deferred) {
+		r = attach_warm(ctx, &req, volume, owner);
+		if (r != 0)
+			goto out;
+	}
 	r = read_host_share(ctx, &req, &row);
 	if (r == -ENOENT) {
 		r = attach_adopt(ctx, &req, &row);
@@ -1340,6 +1403,8 @@ out:
 		lock_host_shared_release(ctx);
 	if (r < 0)
 		name_share_in_error(ctx, &req);
+	else if (ret_device_path && asprintf(&device, "%s/%s", req.mountpoint, volume) < 0)
+		r = -ENOMEM; /* attached; the caller may retry for the path */
 	ledger_share_done(&row);
 	share_req_done(&req);
 	if (r < 0)
@@ -1347,6 +1412,22 @@ out:
 	if (ret_device_path)
 		*ret_device_path = TAKE_PTR(device);
 	return 0;
+}
+
+/* One transaction reads the host and the share and removes the attachment. An adopted share
+ * has no attachment yet and is kept for its owner's consumers (-ENOENT, as for no share). */
+static int detach_record(struct volmount_ctx *ctx, const struct share_req *req,
+			 const char *volume, const char *owner, struct ledger_share *ret_row,
+			 bool *ret_removed, size_t *ret_remaining)
+{
+	struct ledger_host host;
+	int r;
+
+	ctx_db_lock(ctx);
+	r = ledger_detach_checked(ctx->ledger, req->hash, volume, owner, &host, ret_row,
+				  ret_removed, ret_remaining);
+	ctx_db_unlock(ctx);
+	return r == -EHOSTDOWN ? host_down_error(ctx, &host) : r;
 }
 
 /* The last attachment left: unmount, verify, remove the directory, forget the share. */
@@ -1382,7 +1463,6 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 {
 	struct share_req req = { .src_fd = -EBADF };
 	struct ledger_share row = {};
-	struct ledger_host host;
 	const char *why = NULL;
 	int share_fd = -EBADF, r;
 	bool host_held = false;
@@ -1397,7 +1477,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
 	if (owner_check(owner, &why) < 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
-	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
+	r = share_req_init(ctx, driver, export, NULL, 0, defer_flag(ctx, driver), &req);
 	if (r < 0)
 		return r;
 	r = ctx_open(ctx);
@@ -1411,19 +1491,41 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	r = enter_host(ctx, deadline, &host_held);
 	if (r < 0)
 		goto out;
-	share_fd = enter_share(ctx, &req, deadline);
-	if (share_fd < 0) {
-		r = share_fd;
-		goto out;
+	r = -ENOENT;
+	if (req.unresolved) {
+		/* First under the export as given (see volmount_attach()). */
+		share_fd = enter_share(ctx, &req, false, deadline);
+		if (share_fd >= 0) {
+			r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
+			if (r == -ENOENT) {
+				lock_share_release(ctx, req.hash, share_fd);
+				share_fd = -EBADF;
+			}
+		} else if (share_fd != -ENOENT) {
+			r = share_fd;
+			goto out;
+		}
+		if (r == -ENOENT) {
+			int k = share_req_resolve(ctx, &req, false);
+
+			if (k < 0) {
+				r = k;
+				goto out;
+			}
+			/* Looked up under this very name already: no such share. */
+			if (k == 0 && share_fd == -EBADF)
+				goto no_share;
+			share_fd = -EBADF;
+		}
 	}
-	/* One transaction reads the host and the share and removes the attachment. An adopted
-	 * share has no attachment yet and is kept for its owner's consumers (-ENOENT). */
-	ctx_db_lock(ctx);
-	r = ledger_detach_checked(ctx->ledger, req.hash, volume, owner, &host, &row, &removed,
-				  &remaining);
-	ctx_db_unlock(ctx);
-	if (r == -EHOSTDOWN)
-		r = host_down_error(ctx, &host);
+	if (r == -ENOENT) {
+		share_fd = enter_share(ctx, &req, true, deadline);
+		if (share_fd < 0) {
+			r = share_fd;
+			goto out;
+		}
+		r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
+	}
 	/* Best effort, and only for a row that never reached "mounted": with the source open, a
 	 * mount left by a killed attach can be proven ours and cleaned up. A source that is
 	 * gone must not keep a detach from working. */
@@ -1431,6 +1533,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	    strcmp(row.state, LEDGER_MOUNTED) != 0)
 		req.src_fd = open(req.export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (r == -ENOENT) {
+no_share:
 		r = 1; /* no such share, so no such attachment: nothing to do */
 		goto out;
 	}

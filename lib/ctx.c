@@ -450,10 +450,15 @@ int ctx_open(struct volmount_ctx *ctx)
 	if (!ctx->opened) {
 		r = do_open(ctx);
 		if (r >= 0)
-			ctx->opened = true;
+			__atomic_store_n(&ctx->opened, true, __ATOMIC_RELEASE);
 	}
 	(void)pthread_mutex_unlock(&ctx->open_lock);
 	return r;
+}
+
+bool ctx_is_open(struct volmount_ctx *ctx)
+{
+	return __atomic_load_n(&ctx->opened, __ATOMIC_ACQUIRE);
 }
 
 const char *ctx_base(const struct volmount_ctx *ctx)

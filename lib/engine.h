@@ -30,6 +30,7 @@ struct share_req {
 	char *mountpoint;   /* <base>[/<subdir>]/<leaf> */
 	struct driver_opts opts;
 	int src_fd;       /* bind: O_PATH of the source directory, or -EBADF */
+	bool unresolved;  /* bind, SHARE_REQ_DEFER: @export is only lexically normalized yet */
 	struct driver_mount_spec spec; /* helper drivers, once options are known: argv and
 					* the mount table entry the helper must produce */
 };
@@ -49,14 +50,22 @@ int share_req_load_options(struct volmount_ctx *ctx, struct share_req *req, cons
 
 void share_req_done(struct share_req *req);
 
+enum {
+	/* Attach: the bind source directory must exist, is opened O_PATH|O_NOFOLLOW and kept in
+	 * ret->src_fd; without it a missing source only means the export cannot be resolved
+	 * further than lexically. */
+	SHARE_REQ_OPEN_SOURCE = 1 << 0,
+	/* Bind: leave the symlink resolution of the export to share_req_resolve() (attach.c's
+	 * warm path, on an open context). */
+	SHARE_REQ_DEFER = 1 << 1,
+};
+
 /*
- * Validate @driver and @export and fill @ret. With @open_source (attach), the bind source
- * directory must exist, is opened O_PATH|O_NOFOLLOW and kept in ret->src_fd; otherwise a
- * missing source only means the export cannot be resolved further than lexically.
- * @opts may be NULL (no option check). Errors are INPUT (65).
+ * Validate @driver and @export and fill @ret (@flags: SHARE_REQ_*). @opts may be NULL (no
+ * option check). Errors are INPUT (65).
  */
 int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *export,
-		   const char *const *opts, size_t n_opts, bool open_source, struct share_req *ret);
+		   const char *const *opts, size_t n_opts, unsigned flags, struct share_req *ret);
 
 /* Rebuild the request of a ledger row (for host-up); opens the source. */
 int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,

@@ -441,7 +441,8 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 	const char *opts[1] = { option };
 	int r, m;
 
-	r = share_req_init(ctx, driver, export, opts, option ? 1 : 0, true, &req);
+	r = share_req_init(ctx, driver, export, opts, option ? 1 : 0, SHARE_REQ_OPEN_SOURCE,
+			   &req);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {

@@ -104,5 +104,7 @@ void sleep_ms(unsigned ms);
 int read_boot_id(char *buf, size_t size);
 
 /* Ledger access serialised per context. */
+/* Has ctx_open() succeeded (its directories exist, the ledger is open)? */
+bool ctx_is_open(struct volmount_ctx *ctx);
 void ctx_db_lock(struct volmount_ctx *ctx);
 void ctx_db_unlock(struct volmount_ctx *ctx);

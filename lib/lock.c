@@ -80,12 +80,13 @@ static int wait_lock(int fd, short type, off_t start, uint64_t deadline_ms)
 	return wait_lock_range(fd, type, start, 1, deadline_ms);
 }
 
-static int open_lock_file(int dirfd, const char *name)
+static int open_lock_file_at(int dirfd, const char *name, bool create)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
 
-	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	fd = openat(dirfd, name, O_RDWR | (create ? O_CREAT : 0) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		    0600);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
@@ -95,6 +96,11 @@ static int open_lock_file(int dirfd, const char *name)
 	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0) /* created under any umask */
 		return -errno;
 	return TAKE_FD(fd);
+}
+
+static int open_lock_file(int dirfd, const char *name)
+{
+	return open_lock_file_at(dirfd, name, true);
 }
 
 int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms)
@@ -284,7 +290,8 @@ void lock_share_cache_drop(struct volmount_ctx *ctx)
 	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
 }
 
-int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
+static int share_lock_at(struct volmount_ctx *ctx, const char *hash, bool create,
+			 uint64_t deadline_ms)
 {
 	char name[80];
 	int fd, r;
@@ -292,7 +299,9 @@ int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
 	fd = cache_take(ctx, hash);
 	if (fd < 0) {
 		(void)snprintf(name, sizeof(name), "%s.lock", hash);
-		fd = open_lock_file(ctx->locks_fd, name);
+		fd = open_lock_file_at(ctx->locks_fd, name, create);
+		if (fd == -ENOENT && !create)
+			return fd;
 		if (fd < 0)
 			return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM,
 					 "cannot open lock '%s/locks/%s': %s",
@@ -304,6 +313,16 @@ int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
 		return r; /* the caller names the share */
 	}
 	return fd;
+}
+
+int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
+{
+	return share_lock_at(ctx, hash, true, deadline_ms);
+}
+
+int lock_share_existing(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
+{
+	return share_lock_at(ctx, hash, false, deadline_ms);
 }
 
 void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd)

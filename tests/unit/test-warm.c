@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-warm.c - attach and detach through a context that is already open, where bind exports
+ * are looked up as given before their symlinks are resolved (the warm path), against real bind
+ * mounts in a private mount namespace of its own under a private tmpfs over /tmp. What it
+ * shows: a second spelling of a mounted share (through a symlinked parent) still reaches that
+ * one share, for attach and detach; exports refused only after resolution (a symlink as last
+ * component, a path into volmount's own directories) are refused on an open context too, with
+ * nothing created, not even a lock file; a share whose lock file vanished still attaches and
+ * detaches; a host that is down refuses the warm attach; the mount is made once and goes with
+ * the last attachment. Exits 77 (skip) when it may not create a mount namespace.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kview.h"
+#include "test.h"
+#include "util/cleanup.h"
+#include "volmount.h"
+
+static char root[64]; /* a tmpfs, private to this test's namespace */
+static char state[128], base[128], run[128], locks[160];
+static char exports[128], link_dir[128], e1[160], e1_linked[160], sym_export[160];
+
+static struct volmount_ctx *new_ctx(void)
+{
+	struct volmount_ctx *ctx = NULL;
+
+	ASSERT_OK(volmount_ctx_new(&ctx));
+	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
+	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
+	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
+	return ctx;
+}
+
+static void ctx_freep(struct volmount_ctx **ctx)
+{
+	volmount_ctx_free(*ctx);
+}
+
+static void closedirp(DIR **d)
+{
+	if (*d)
+		(void)closedir(*d);
+}
+
+static unsigned count_entries(const char *dir)
+{
+	_cleanup_(closedirp) DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	return n;
+}
+
+static char *attach(struct volmount_ctx *ctx, const char *export, const char *volume)
+{
+	char *dev = NULL;
+	int r = volmount_attach(ctx, "bind", export, volume, "o", NULL, 0, &dev);
+
+	if (r < 0)
+		TEST_FAIL("attach %s %s: %s", export, volume, volmount_ctx_errmsg(ctx));
+	ASSERT_TRUE(dev != NULL);
+	return dev;
+}
+
+static char *mountpoint_of(const char *device)
+{
+	char *mp = strdup(device), *slash;
+
+	ASSERT_TRUE(mp != NULL);
+	slash = strrchr(mp, '/');
+	ASSERT_TRUE(slash != NULL);
+	*slash = '\0';
+	return mp;
+}
+
+static size_t n_attachments(struct volmount_ctx *ctx, const char *export)
+{
+	struct volmount_snapshot *s = NULL;
+	size_t n = 0, found = 0;
+
+	ASSERT_OK(volmount_snapshot_new(ctx, &s));
+	for (size_t i = 0; i < volmount_snapshot_n_shares(s); i++)
+		if (strcmp(volmount_snapshot_share_export(s, i), export) == 0) {
+			n = volmount_snapshot_share_n_attachments(s, i);
+			found++;
+		}
+	ASSERT_TRUE(found <= 1);
+	volmount_snapshot_free(s);
+	return n;
+}
+
+static size_t n_shares(struct volmount_ctx *ctx)
+{
+	struct volmount_snapshot *s = NULL;
+	size_t n;
+
+	ASSERT_OK(volmount_snapshot_new(ctx, &s));
+	n = volmount_snapshot_n_shares(s);
+	volmount_snapshot_free(s);
+	return n;
+}
+
+/* Warm attach and detach under a second spelling reach the one share; mounted once. */
+static void test_two_spellings(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_free_ char *d1 = NULL, *d2 = NULL, *d3 = NULL, *mp = NULL;
+
+	d1 = attach(ctx, e1, "v1"); /* opens the context: resolved at once */
+	mp = mountpoint_of(d1);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	d2 = attach(ctx, e1, "v2"); /* warm, as given */
+	ASSERT_STREQ(mountpoint_of(d2), mp);
+	d3 = attach(ctx, e1_linked, "v3"); /* warm miss, resolved to the same share */
+	ASSERT_STREQ(mountpoint_of(d3), mp);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	ASSERT_EQ(n_shares(ctx), 1);
+	ASSERT_EQ(n_attachments(ctx, e1), 3);
+
+	/* Detach under either spelling; a second detach finds nothing (1). */
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1_linked, "v1", "o"), 0);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1_linked, "v1", "o"), 1);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v3", "o"), 0);
+	ASSERT_EQ(n_attachments(ctx, e1), 1);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	/* The last one, through the symlinked spelling: unmounted, directory gone. */
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1_linked, "v2", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+	ASSERT_TRUE(access(mp, F_OK) < 0 && errno == ENOENT);
+	ASSERT_EQ(n_shares(ctx), 0);
+	/* Nothing left to detach, under either spelling. */
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v2", "o"), 1);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1_linked, "v2", "o"), 1);
+}
+
+/* Refused on an open context as on a fresh one, with nothing created. */
+static void test_refused_when_open(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_free_ char *d = attach(ctx, e1, "keep"), *inside = NULL;
+	unsigned lock_files = count_entries(locks), dirs = count_entries(base);
+	char *dev = NULL;
+
+	ASSERT_TRUE(asprintf(&inside, "%s/bind", base) > 0);
+	ASSERT_EQ(volmount_attach(ctx, "bind", sym_export, "v", "o", NULL, 0, &dev), -EINVAL);
+	ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_INPUT);
+	ASSERT_TRUE(strstr(volmount_ctx_errmsg(ctx), "symlink") != NULL);
+	ASSERT_EQ(volmount_attach(ctx, "bind", inside, "v", "o", NULL, 0, &dev), -EINVAL);
+	ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_INPUT);
+	ASSERT_TRUE(dev == NULL);
+	ASSERT_EQ(count_entries(locks), lock_files);
+	ASSERT_EQ(count_entries(base), dirs);
+	ASSERT_EQ(n_shares(ctx), 1);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "keep", "o"), 0);
+}
+
+/* A mounted share whose lock file is gone (a run directory made afresh) still attaches and
+ * detaches: the lock file is made again by the general path. */
+static void test_lock_file_gone(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *other = NULL;
+	_cleanup_free_ char *d1 = attach(ctx, e1, "v1"), *d2 = NULL, *mp = mountpoint_of(d1);
+	_cleanup_(closedirp) DIR *d = NULL;
+	struct dirent *de;
+
+	/* Another context (its cache holds nothing) sees the run directory wiped. */
+	ASSERT_TRUE((d = opendir(locks)) != NULL);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			ASSERT_OK(unlinkat(dirfd(d), de->d_name, 0) < 0 ? -errno : 0);
+	ASSERT_EQ(count_entries(locks), 0);
+	other = new_ctx();
+	d2 = attach(other, e1, "v0"); /* the context opens: resolved, general path */
+	d2 = (free(d2), attach(other, e1, "v2")); /* open now: as given, warm */
+	ASSERT_STREQ(mountpoint_of(d2), mp);
+	ASSERT_EQ(count_entries(locks), 1);
+	ASSERT_EQ(n_attachments(other, e1), 3);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	ASSERT_EQ(volmount_detach(other, "bind", e1, "v0", "o"), 0);
+	ASSERT_EQ(volmount_detach(other, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
+/* With the host down the warm attach and the detach are refused, and nothing changes. */
+static void test_host_down(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_free_ char *d1 = attach(ctx, e1, "v1"), *mp = mountpoint_of(d1);
+	char *dev = NULL;
+
+	ASSERT_OK(volmount_host_down(ctx));
+	ASSERT_EQ(volmount_attach(ctx, "bind", e1, "v2", "o", NULL, 0, &dev), -EHOSTDOWN);
+	ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_HOSTDOWN);
+	ASSERT_EQ(volmount_attach(ctx, "bind", e1_linked, "v2", "o", NULL, 0, &dev), -EHOSTDOWN);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), -EHOSTDOWN);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1_linked, "v1", "o"), -EHOSTDOWN);
+	ASSERT_TRUE(dev == NULL);
+	ASSERT_OK(volmount_host_up(ctx, NULL));
+	ASSERT_EQ(n_attachments(ctx, e1), 1);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
+/* The mount taken away behind volmount's back: the warm path must not answer from the
+ * ledger alone; the general path mounts it again. */
+static void test_mount_gone(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_free_ char *d1 = attach(ctx, e1, "v1"), *d2 = NULL, *mp = mountpoint_of(d1);
+
+	ASSERT_OK(umount2(mp, 0) < 0 ? -errno : 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+	d2 = attach(ctx, e1, "v2");
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	/* Something stacked on top of ours: refused, not attached. */
+	ASSERT_OK(mount("stacked", mp, "tmpfs", 0, "size=1m") < 0 ? -errno : 0);
+	ASSERT_EQ(volmount_attach(ctx, "bind", e1, "v3", "o", NULL, 0, NULL), -EADDRINUSE);
+	ASSERT_EQ(n_attachments(ctx, e1), 2);
+	ASSERT_OK(umount2(mp, 0) < 0 ? -errno : 0);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
+static const struct test tests[] = {
+	{ "two spellings of one share", test_two_spellings },
+	{ "refused on an open context, nothing created", test_refused_when_open },
+	{ "lock file gone", test_lock_file_gone },
+	{ "host down", test_host_down },
+	{ "mount gone or covered", test_mount_gone },
+};
+
+static void mkdir_p(const char *p)
+{
+	ASSERT_OK(mkdir(p, 0755) < 0 ? -errno : 0);
+}
+
+static void setup(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
+		if (errno == EPERM) {
+			printf("1..0 # SKIP no permission for a private mount namespace\n");
+			exit(EXIT_TEST_SKIP);
+		}
+		TEST_FAIL("private mount namespace: %s", strerror(errno));
+	}
+	ASSERT_OK(mount("warm-tmp", "/tmp", "tmpfs", 0, "size=16m,mode=0755") < 0 ? -errno : 0);
+	strcpy(root, "/tmp/test-warm-XXXXXX");
+	ASSERT_TRUE(mkdtemp(root) != NULL);
+	ASSERT_OK(chmod(root, 0755) < 0 ? -errno : 0);
+	(void)snprintf(state, sizeof(state), "%s/state", root);
+	(void)snprintf(base, sizeof(base), "%s/base", root);
+	(void)snprintf(run, sizeof(run), "%s/run", root);
+	(void)snprintf(locks, sizeof(locks), "%s/locks", run);
+	(void)snprintf(exports, sizeof(exports), "%s/exports", root);
+	(void)snprintf(link_dir, sizeof(link_dir), "%s/exports-link", root);
+	(void)snprintf(e1, sizeof(e1), "%s/e1", exports);
+	(void)snprintf(e1_linked, sizeof(e1_linked), "%s/e1", link_dir);
+	(void)snprintf(sym_export, sizeof(sym_export), "%s/e1-symlink", exports);
+	mkdir_p(exports);
+	mkdir_p(e1);
+	ASSERT_OK(symlink(exports, link_dir) < 0 ? -errno : 0);
+	ASSERT_OK(symlink(e1, sym_export) < 0 ? -errno : 0);
+}
+
+int main(void)
+{
+	int r;
+
+	setup();
+	r = test_run(tests, ELEMENTSOF(tests));
+	(void)umount2("/tmp", MNT_DETACH);
+	return r;
+}
