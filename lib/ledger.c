@@ -131,6 +131,7 @@ struct ledger {
 	sqlite3 *db;
 	unsigned busy_timeout_ms;
 	uint64_t busy_since_ms;
+	int wal_frames; /* frames in the WAL after this connection's last commit */
 	sqlite3_stmt *st[_ST_MAX];
 	const char *scheme; /* static string; NULL: inserts are not checked */
 };
@@ -320,6 +321,26 @@ static int busy_wait(void *arg, int count)
 	return 1;
 }
 
+/*
+ * The WAL's length, and SQLite's automatic checkpoint (which installing a hook replaces): a
+ * passive checkpoint once the WAL holds LEDGER_AUTOCHECKPOINT frames, as SQLite does by default.
+ */
+#define LEDGER_AUTOCHECKPOINT 1000
+/* A connection that closes with at least this many frames in the WAL checkpoints and empties
+ * it (below). */
+#define LEDGER_CLOSE_CHECKPOINT 64
+#define LEDGER_CLOSE_BUSY_MS 20
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct ledger *l = arg;
+
+	l->wal_frames = frames;
+	if (frames >= LEDGER_AUTOCHECKPOINT)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
 {
@@ -397,6 +418,7 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 
 		(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	}
+	(void)sqlite3_wal_hook(l->db, wal_hook, l);
 	rc = sqlite3_exec(l->db,
 			  d == VOLMOUNT_DURABILITY_FULL ?
 				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
@@ -418,10 +440,28 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	return 0;
 }
 
+/*
+ * The first connection to open the ledger rebuilds SQLite's WAL index by reading every frame
+ * of the WAL: up to LEDGER_AUTOCHECKPOINT frames (4 MiB), most of a CLI call's time when
+ * nothing else keeps the ledger open. So a connection that leaves a WAL of some length behind
+ * checkpoints it and truncates it on close: two fsyncs every few dozen CLI calls instead of
+ * reading megabytes in every one. Best effort and bounded: if another connection is inside a
+ * transaction, the checkpoint gives up after LEDGER_CLOSE_BUSY_MS (the WAL is then emptied by
+ * a later close).
+ */
+static void checkpoint_on_close(struct ledger *l)
+{
+	if (!l->db || l->wal_frames < LEDGER_CLOSE_CHECKPOINT)
+		return;
+	l->busy_timeout_ms = LEDGER_CLOSE_BUSY_MS;
+	(void)sqlite3_wal_checkpoint_v2(l->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
 void ledger_close(struct ledger *l)
 {
 	if (!l)
 		return;
+	checkpoint_on_close(l);
 	for (int i = 0; i < _ST_MAX; i++)
 		(void)sqlite3_finalize(l->st[i]);
 	(void)sqlite3_close(l->db);

@@ -462,6 +462,64 @@ static void test_detach_checked(void)
 	}
 }
 
+static off_t wal_size(const char *root)
+{
+	_cleanup_free_ char *wal = path_in(root, "state/ledger.db-wal");
+	struct stat st;
+
+	if (stat(wal, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return st.st_size;
+}
+
+/*
+ * A connection that closes with a WAL of 64 frames or more checkpoints and empties it (the
+ * next first connection then has nothing to read back); a shorter WAL is left alone. With a
+ * reader holding a snapshot the checkpoint gives up quickly, and nothing is lost either way.
+ */
+static void test_wal_emptied_on_close(void)
+{
+	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	struct volmount_ctx *ctx = open_ctx(root);
+	sqlite3 *reader = NULL;
+	uint64_t t0;
+
+	insert_share(ctx->ledger, "h", "/mnt/h");
+	for (int i = 0; i < 10; i++)
+		attach(ctx->ledger, "h", 7, "v", "o", i == 0);
+	volmount_ctx_free(ctx);
+	ASSERT_TRUE(wal_size(root) > 0); /* a few frames: kept */
+
+	ctx = open_ctx(root);
+	for (int i = 0; i < 40; i++) {
+		attach(ctx->ledger, "h", 7, "w", "o", true);
+		detach(ctx->ledger, "h", "w", "o", true, 1);
+	}
+	volmount_ctx_free(ctx);
+	ASSERT_EQ(wal_size(root), 0);
+
+	/* A reader inside a transaction: the checkpoint cannot finish; close does not wait. */
+	ctx = open_ctx(root);
+	for (int i = 0; i < 40; i++) {
+		attach(ctx->ledger, "h", 7, "w", "o", true);
+		detach(ctx->ledger, "h", "w", "o", true, 1);
+	}
+	ASSERT_EQ(sqlite3_open_v2(db, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM attachments;", NULL, NULL,
+			       NULL), SQLITE_OK);
+	t0 = now_ms();
+	volmount_ctx_free(ctx);
+	ASSERT_TRUE(now_ms() - t0 < 1000);
+	ASSERT_TRUE(wal_size(root) > 0);
+	ASSERT_EQ(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_close(reader), SQLITE_OK);
+
+	ctx = open_ctx(root);
+	expect_share(ctx->ledger, "h", LEDGER_MOUNTED, 7, 1);
+	volmount_ctx_free(ctx);
+}
+
 static void test_delete_cascades(void)
 {
 	_cleanup_(rm_rf) char *root = tmp_root();
@@ -968,6 +1026,7 @@ static const struct test tests[] = {
 	{ "detach", test_detach },
 	{ "warm attach", test_attach_warm },
 	{ "detach with its reads", test_detach_checked },
+	{ "WAL emptied on close", test_wal_emptied_on_close },
 	{ "share delete cascades", test_delete_cascades },
 	{ "list ordering", test_lists },
 	{ "reopen keeps everything", test_reopen_keeps_everything },
