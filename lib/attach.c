@@ -518,10 +518,21 @@ static int open_parent_dir(struct volmount_ctx *ctx, const struct share_req *req
 	return fd;
 }
 
-int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req,
-			   bool *ret_exists)
+/* The mountpoint's parent directory if it exists (-ENOENT if not, with no error recorded). */
+static int parent_dir_if_any(struct volmount_ctx *ctx, const struct share_req *req)
 {
-	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+	int dfd = open_parent_dir(ctx, req, false);
+
+	if (dfd == -ENOENT)
+		ctx_clear_error(ctx);
+	return dfd;
+}
+
+/* share_check_mountpoint() with the parent directory @dfd open, or -ENOENT if it is missing. */
+static int check_mountpoint_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd,
+			       bool *ret_exists)
+{
+	_cleanup_close_ int fd = -EBADF;
 	struct kview_mount top = {};
 	struct dirent *de;
 	DIR *d;
@@ -543,14 +554,9 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 		kview_mount_done(&top);
 		return r;
 	}
-	dfd = open_parent_dir(ctx, req, false);
-	if (dfd < 0) {
-		if (dfd == -ENOENT) {
-			ctx_clear_error(ctx);
-			*ret_exists = false;
-			return 0;
-		}
-		return dfd;
+	if (dfd == -ENOENT) {
+		*ret_exists = false;
+		return 0;
 	}
 	/* O_NOFOLLOW|O_DIRECTORY: a symlink or a file planted at the mountpoint is refused. The
 	 * directory is not a mountpoint (checked above), so reading it cannot reach a mount. */
@@ -605,21 +611,37 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 	return 0;
 }
 
+int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req,
+			   bool *ret_exists)
+{
+	_cleanup_close_ int dfd = parent_dir_if_any(ctx, req);
+
+	if (dfd < 0 && dfd != -ENOENT)
+		return dfd;
+	return check_mountpoint_at(ctx, req, dfd, ret_exists);
+}
+
+static int mkdir_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd)
+{
+	if (mkdirat(dfd, req->leaf, 0700) < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
+				 req->mountpoint, strerror(errno));
+	/* mkdirat honours the umask. By name: the parent is ours and writable by nobody else
+	 * (open_parent_dir()), so what we just made cannot have been swapped. */
+	if (fchmodat(dfd, req->leaf, 0700, 0) < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
+				 req->mountpoint, strerror(errno));
+	return 0;
+}
+
 int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req)
 {
-	_cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+	_cleanup_close_ int dfd = -EBADF;
 
 	dfd = open_parent_dir(ctx, req, true);
 	if (dfd < 0)
 		return dfd;
-	if (mkdirat(dfd, req->leaf, 0700) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
-				 req->mountpoint, strerror(errno));
-	fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fchmod(fd, 0700) < 0) /* mkdirat honours the umask */
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
-				 req->mountpoint, strerror(errno));
-	return 0;
+	return mkdir_at(ctx, req, dfd);
 }
 
 int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
@@ -782,16 +804,14 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, u
 	return r;
 }
 
-int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id)
+/* share_mount() in the mountpoint's parent directory @dfd, opened by open_parent_dir(). */
+static int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd,
+			  uint64_t *ret_mount_id)
 {
-	_cleanup_close_ int dfd = -EBADF, mp_fd = -EBADF, tree = -EBADF;
-	struct kview_mount mine = {};
-	uint64_t top_id = 0;
+	_cleanup_close_ int mp_fd = -EBADF, tree = -EBADF;
+	uint64_t mine = 0, top_id = 0;
 	int r, obs;
 
-	dfd = open_parent_dir(ctx, req, false);
-	if (dfd < 0)
-		return dfd;
 	mp_fd = openat(dfd, req->leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (mp_fd < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot open mountpoint '%s': %s",
@@ -802,30 +822,37 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 	if (r < 0)
 		return r;
 	/* Verify (invariant 2): the mount we made is the only one at the mountpoint. */
-	r = kview_of_fd(tree, &mine);
+	r = kview_id_of_fd(tree, &mine);
 	if (r < 0) {
 		(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
 		return ctx_error(ctx, r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
 				 req->mountpoint, strerror(-r));
 	}
-	obs = share_observe(ctx, req->mountpoint, mine.mnt_id, req, &top_id);
+	obs = share_observe(ctx, req->mountpoint, mine, req, &top_id);
 	if (obs != OBS_OURS) {
-		struct kview_mount t = {};
+		uint64_t t = 0;
 
 		/* Take ours away (only if it is ours on top), touch nothing else. */
-		if (kview_at(req->mountpoint, &t) > 0 && t.mnt_id == mine.mnt_id)
+		if (kview_at_id(req->mountpoint, &t) > 0 && t == mine)
 			(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
-		kview_mount_done(&t);
-		kview_mount_done(&mine);
 		if (obs < 0)
 			return obs; /* share_observe() said why */
 		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mount at '%s' did not verify (%s); refusing to keep it",
 				 req->mountpoint, obs == OBS_STACKED ? "stacked mounts" : "not ours");
 	}
-	*ret_mount_id = mine.mnt_id;
-	kview_mount_done(&mine);
+	*ret_mount_id = mine;
 	return 0;
+}
+
+int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id)
+{
+	_cleanup_close_ int dfd = -EBADF;
+
+	dfd = open_parent_dir(ctx, req, false);
+	if (dfd < 0)
+		return dfd;
+	return share_mount_at(ctx, req, dfd, ret_mount_id);
 }
 
 int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id)
@@ -1048,10 +1075,14 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 		.options = req->opts.canonical,
 		.state = (char *)LEDGER_PENDING,
 	};
+	_cleanup_close_ int dfd = parent_dir_if_any(ctx, req);
 	bool exists = false;
 	int r;
 
-	r = share_check_mountpoint(ctx, req, &exists);
+	/* One open of the parent directory serves the check, the mkdir and the mount. */
+	if (dfd < 0 && dfd != -ENOENT)
+		return dfd;
+	r = check_mountpoint_at(ctx, req, dfd, &exists);
 	if (r < 0)
 		return r;
 	row.dir_created = !exists;
@@ -1067,10 +1098,14 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 				 req->mountpoint);
 	if (r < 0)
 		return r;
-	if (!exists)
-		r = share_mkdir(ctx, req);
+	if (dfd < 0) {
+		dfd = open_parent_dir(ctx, req, true);
+		r = dfd < 0 ? dfd : 0;
+	}
+	if (r >= 0 && !exists)
+		r = mkdir_at(ctx, req, dfd);
 	if (r >= 0)
-		r = share_mount(ctx, req, ret_id);
+		r = share_mount_at(ctx, req, dfd, ret_id);
 	if (r < 0)
 		rollback_first(ctx, req, exists);
 	return r;
@@ -1346,27 +1381,34 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	}
 	deferred = req.unresolved;
 	deadline = now_ms() + ctx->timeout_ms;
-	r = enter_host(ctx, deadline, &host_held);
-	if (r < 0)
-		goto out;
 	if (deferred) {
 		/* Warm first, under the export as given: a share recorded under exactly this
 		 * string is the one meant. It has a lock file; one that has none is not warm. */
+		r = enter_host(ctx, deadline, &host_held);
+		if (r < 0)
+			goto out;
 		share_fd = enter_share(ctx, &req, false, deadline);
 		if (share_fd >= 0) {
 			r = attach_warm(ctx, &req, volume, owner);
 			if (r != 0)
 				goto out;
 			lock_share_release(ctx, req.hash, share_fd);
-			share_fd = -EBADF;
 		} else if (share_fd != -ENOENT) {
 			r = share_fd;
 			goto out;
 		}
+		share_fd = -EBADF;
+		/* Resolving walks the caller's path, which may cross a hung mount: no lock is
+		 * held meanwhile, as for a request resolved before the locks. */
+		lock_host_shared_release(ctx);
+		host_held = false;
 		r = share_req_resolve(ctx, &req, true);
 		if (r < 0)
 			goto out;
 	}
+	r = enter_host(ctx, deadline, &host_held);
+	if (r < 0)
+		goto out;
 	share_fd = enter_share(ctx, &req, true, deadline);
 	if (share_fd < 0) {
 		r = share_fd;
@@ -1494,29 +1536,36 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	r = -ENOENT;
 	if (req.unresolved) {
 		/* First under the export as given (see volmount_attach()). */
+		bool looked_up = false;
+		int k;
+
 		share_fd = enter_share(ctx, &req, false, deadline);
 		if (share_fd >= 0) {
 			r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
-			if (r == -ENOENT) {
-				lock_share_release(ctx, req.hash, share_fd);
-				share_fd = -EBADF;
-			}
+			if (r != -ENOENT)
+				goto recorded;
+			lock_share_release(ctx, req.hash, share_fd);
+			looked_up = true;
 		} else if (share_fd != -ENOENT) {
 			r = share_fd;
 			goto out;
 		}
-		if (r == -ENOENT) {
-			int k = share_req_resolve(ctx, &req, false);
-
-			if (k < 0) {
-				r = k;
-				goto out;
-			}
-			/* Looked up under this very name already: no such share. */
-			if (k == 0 && share_fd == -EBADF)
-				goto no_share;
-			share_fd = -EBADF;
+		share_fd = -EBADF;
+		/* No lock held while the caller's path is resolved (see volmount_attach()). */
+		lock_host_shared_release(ctx);
+		host_held = false;
+		k = share_req_resolve(ctx, &req, false);
+		if (k < 0) {
+			r = k;
+			goto out;
 		}
+		/* Looked up under this very name already: no such share. */
+		if (k == 0 && looked_up)
+			goto no_share;
+		r = enter_host(ctx, deadline, &host_held);
+		if (r < 0)
+			goto out;
+		r = -ENOENT;
 	}
 	if (r == -ENOENT) {
 		share_fd = enter_share(ctx, &req, true, deadline);
@@ -1526,6 +1575,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		}
 		r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
 	}
+recorded:
 	/* Best effort, and only for a row that never reached "mounted": with the source open, a
 	 * mount left by a killed attach can be proven ours and cleaned up. A source that is
 	 * gone must not keep a detach from working. */

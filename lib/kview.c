@@ -750,6 +750,23 @@ int kview_of_fd(int fd, struct kview_mount *ret)
 	return mi_by_id(stx.stx_mnt_id, ret);
 }
 
+int kview_id_of_fd(int fd, uint64_t *ret_id)
+{
+	unsigned mask = use_statmount() ? STATX_MNT_ID_UNIQUE : STATX_MNT_ID;
+	struct statx stx;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!ret_id)
+		return -EINVAL;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, mask, &stx) < 0)
+		return -errno;
+	if (!(stx.stx_mask & mask))
+		return -EOPNOTSUPP;
+	*ret_id = stx.stx_mnt_id;
+	return 0;
+}
+
 int kview_by_id(uint64_t mnt_id, struct kview_mount *ret)
 {
 	if (!ret)

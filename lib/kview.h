@@ -62,6 +62,9 @@ int kview_at_id(const char *path, uint64_t *ret_top_id);
  */
 int kview_of_fd(int fd, struct kview_mount *ret);
 
+/* kview_id_of_fd() - only the id of that mount (one statx, in the back-end's id space). */
+int kview_id_of_fd(int fd, uint64_t *ret_id);
+
 /*
  * kview_by_id() - the mount with id @mnt_id. Returns -ENOENT if there is none.
  */
