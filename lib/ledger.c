@@ -49,6 +49,7 @@ enum stmt_id {
 	ST_SHARES_LIST,
 	ST_ATTS_LIST,
 	ST_SCHEME_GET,
+	ST_SHARE_COUNT,
 	ST_SCHEME_SET,
 	ST_SHARE_CLAIM,
 	_ST_MAX
@@ -88,7 +89,8 @@ static const char *const stmt_sql[_ST_MAX] = {
 			   " FROM shares s ORDER BY s.mountpoint",
 	[ST_ATTS_LIST] = "SELECT volume, owner FROM attachments WHERE hash = ?1"
 			 " ORDER BY volume, owner",
-	[ST_SCHEME_GET] = "SELECT path_scheme, (SELECT count(*) FROM shares) FROM host WHERE id = 1",
+	[ST_SCHEME_GET] = "SELECT path_scheme, EXISTS (SELECT 1 FROM shares) FROM host WHERE id = 1",
+	[ST_SHARE_COUNT] = "SELECT count(*) FROM shares",
 	[ST_SCHEME_SET] = "UPDATE host SET path_scheme = ?1 WHERE id = 1",
 	[ST_SHARE_CLAIM] = "UPDATE shares SET adopted = 0, options = coalesce(?2, options)"
 			   " WHERE hash = ?1",
@@ -626,9 +628,28 @@ int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *re
 	return r;
 }
 
+/* Inside a transaction: how many shares there are (a scan: only for error messages). */
+static int count_shares(struct ledger *l, size_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_SHARE_COUNT, &s), rc;
+
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = (size_t)sqlite3_column_int64(s, 0);
+	else
+		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "count shares");
+	stmt_done(s);
+	return r;
+}
+
 /*
- * Inside a transaction: the recorded scheme and the number of shares. With @claim, the
- * connection's scheme is recorded when no share exists; -EXDEV if shares of another exist.
+ * Inside a transaction: the recorded scheme, and whether any share exists (an index probe, not
+ * a count: this runs in every ctx_open() and every first attach). With @claim, the
+ * connection's scheme is recorded when no share exists; -EXDEV if shares of another exist,
+ * and then *ret_n says how many.
  */
 static int scheme_check(struct ledger *l, bool claim, char *ret_recorded, size_t size,
 			size_t *ret_n)
@@ -653,12 +674,13 @@ static int scheme_check(struct ledger *l, bool claim, char *ret_recorded, size_t
 		return r;
 	if (ret_recorded)
 		(void)snprintf(ret_recorded, size, "%s", recorded);
-	if (ret_n)
-		*ret_n = n;
 	if (!l->scheme || strcmp(recorded, l->scheme) == 0)
 		return 0;
-	if (n > 0)
+	if (n > 0) {
+		if (ret_n && count_shares(l, ret_n) < 0)
+			*ret_n = n; /* at least one; the message says so */
 		return -EXDEV;
+	}
 	if (!claim)
 		return 0;
 	r = stmt(l, ST_SCHEME_SET, &s);

@@ -231,6 +231,8 @@ static void test_ledger_scheme(void)
 	a = new_ctx(root, VOLMOUNT_PATH_SCHEME_NOVA);
 	ASSERT_OK(ctx_open(a));
 	insert(a, "h1", "/m/1", false, 0);
+	insert(a, "h3", "/m/3", false, 0);
+	insert(a, "h4", "/m/4", false, 0);
 	/* Setters that change the layout refuse once the context is in use. */
 	ASSERT_EQ(volmount_ctx_set_path_scheme(a, VOLMOUNT_PATH_SCHEME_VOLMOUNT), -EBUSY);
 	volmount_ctx_free(a);
@@ -241,6 +243,7 @@ static void test_ledger_scheme(void)
 	ASSERT_EQ(ctx_open(b), -EXDEV);
 	ASSERT_EQ(volmount_ctx_errkind(b), VOLMOUNT_ERR_CONFIG);
 	ASSERT_TRUE(strstr(volmount_ctx_errmsg(b), "'nova'") != NULL);
+	ASSERT_TRUE(strstr(volmount_ctx_errmsg(b), "holds 3 share(s)") != NULL);
 	ASSERT_TRUE(b->ledger == NULL);
 	/* ... and stays one on a retry (nothing half-open was kept). */
 	ASSERT_EQ(ctx_open(b), -EXDEV);
@@ -249,6 +252,8 @@ static void test_ledger_scheme(void)
 	a = new_ctx(root, VOLMOUNT_PATH_SCHEME_NOVA);
 	ASSERT_OK(ctx_open(a));
 	ASSERT_OK(ledger_share_delete(a->ledger, "h1"));
+	ASSERT_OK(ledger_share_delete(a->ledger, "h3"));
+	ASSERT_OK(ledger_share_delete(a->ledger, "h4"));
 	volmount_ctx_free(a);
 
 	/* No share left: the other scheme may take the ledger over. */
