@@ -1347,6 +1347,17 @@ static unsigned defer_flag(struct volmount_ctx *ctx, const char *driver)
 	return driver && strcmp(driver, "bind") == 0 && ctx_is_open(ctx) ? SHARE_REQ_DEFER : 0;
 }
 
+/* After a warm miss: drop the host lock, then resolve. Resolving walks the caller's path,
+ * which may cross a hung mount, so no lock is held meanwhile (as for a request resolved
+ * before the locks). Returns share_req_resolve()'s answer. */
+static int resolve_unlocked(struct volmount_ctx *ctx, struct share_req *req, bool open_source,
+			    bool *host_held)
+{
+	lock_host_shared_release(ctx);
+	*host_held = false;
+	return share_req_resolve(ctx, req, open_source);
+}
+
 VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver,
 				    const char *export, const char *volume, const char *owner,
 				    const char *const *options, size_t n_options,
@@ -1398,11 +1409,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 			goto out;
 		}
 		share_fd = -EBADF;
-		/* Resolving walks the caller's path, which may cross a hung mount: no lock is
-		 * held meanwhile, as for a request resolved before the locks. */
-		lock_host_shared_release(ctx);
-		host_held = false;
-		r = share_req_resolve(ctx, &req, true);
+		r = resolve_unlocked(ctx, &req, true, &host_held);
 		if (r < 0)
 			goto out;
 	}
@@ -1551,10 +1558,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 			goto out;
 		}
 		share_fd = -EBADF;
-		/* No lock held while the caller's path is resolved (see volmount_attach()). */
-		lock_host_shared_release(ctx);
-		host_held = false;
-		k = share_req_resolve(ctx, &req, false);
+		k = resolve_unlocked(ctx, &req, false, &host_held);
 		if (k < 0) {
 			r = k;
 			goto out;

@@ -805,12 +805,13 @@ static int count_attachments(struct ledger *l, const char *hash, size_t *ret)
 	return r;
 }
 
-/* Inside a transaction: add the attachment (a no-op if present). */
-static int insert_attachment(struct ledger *l, const char *hash, const char *volume,
-			     const char *owner, bool *ret_added)
+/* Inside a transaction: run the attachment statement @id on (hash, volume, owner); returns
+ * 1 if it changed a row, 0 if not, or an error. */
+static int attachment_stmt(struct ledger *l, enum stmt_id id, const char *hash, const char *volume,
+			   const char *owner, const char *what)
 {
 	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_ATT_INSERT, &s);
+	int r = stmt(l, id, &s);
 
 	if (r < 0)
 		return r;
@@ -821,10 +822,19 @@ static int insert_attachment(struct ledger *l, const char *hash, const char *vol
 		stmt_done(s);
 		return r;
 	}
-	r = step_done(l, s, "insert attachment");
+	r = step_done(l, s, what);
+	return r < 0 ? r : sqlite3_changes(l->db) > 0;
+}
+
+/* Inside a transaction: add the attachment (a no-op if present). */
+static int insert_attachment(struct ledger *l, const char *hash, const char *volume,
+			     const char *owner, bool *ret_added)
+{
+	int r = attachment_stmt(l, ST_ATT_INSERT, hash, volume, owner, "insert attachment");
+
 	if (r >= 0 && ret_added)
-		*ret_added = sqlite3_changes(l->db) > 0;
-	return r;
+		*ret_added = r > 0;
+	return r < 0 ? r : 0;
 }
 
 int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
@@ -918,21 +928,11 @@ static int detach_in(struct ledger *l, const char *hash, const char *volume, con
 		     bool *ret_removed, size_t *ret_remaining)
 {
 	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_ATT_DELETE, &s);
+	int r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
 
 	if (r < 0)
 		return r;
-	r = bind_text(l, s, 1, hash);
-	r = r < 0 ? r : bind_text(l, s, 2, volume);
-	r = r < 0 ? r : bind_text(l, s, 3, owner);
-	if (r < 0) {
-		stmt_done(s);
-		return r;
-	}
-	r = step_done(l, s, "delete attachment");
-	if (r < 0)
-		return r;
-	*ret_removed = sqlite3_changes(l->db) > 0;
+	*ret_removed = r > 0;
 	r = count_attachments(l, hash, ret_remaining);
 	if (r < 0 || *ret_remaining > 0)
 		return r;

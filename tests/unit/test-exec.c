@@ -31,6 +31,7 @@
 #include "exec.h"
 #include "internal.h"
 #include "test.h"
+#include "test-ns.h"
 #include "util/cleanup.h"
 
 static char base[64]; /* root-owned 0700 directory on our private tmpfs */
@@ -851,13 +852,7 @@ static const struct test tests[] = {
 
 static void setup(void)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
-		if (errno == EPERM) {
-			printf("1..0 # SKIP no permission for a private mount namespace\n");
-			exit(EXIT_TEST_SKIP);
-		}
-		TEST_FAIL("private mount namespace: %s", strerror(errno));
-	}
+	test_private_mount_ns();
 	/* Root-owned 0755, in this namespace only: an aborted run leaves nothing behind. */
 	if (mount("exec-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m") < 0)
 		TEST_FAIL("tmpfs on /tmp: %s", strerror(errno));

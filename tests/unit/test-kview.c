@@ -23,6 +23,7 @@
 
 #include "kview.h"
 #include "test.h"
+#include "test-ns.h"
 #include "util/cleanup.h"
 
 #ifndef STATX_MNT_ID_UNIQUE
@@ -649,13 +650,7 @@ static bool kernel_should_have_statmount(void)
 
 static void setup(void)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
-		if (errno == EPERM) {
-			printf("1..0 # SKIP no permission for a private mount namespace\n");
-			exit(EXIT_TEST_SKIP);
-		}
-		TEST_FAIL("private mount namespace: %s", strerror(errno));
-	}
+	test_private_mount_ns();
 
 	/* A tmpfs over /tmp, in this namespace only: an aborted run leaves nothing behind. */
 	mount_tmpfs("kview-tmp", "/tmp");

@@ -28,6 +28,7 @@
 
 #include "kview.h"
 #include "test.h"
+#include "test-ns.h"
 #include "util/cleanup.h"
 #include "volmount.h"
 
@@ -259,13 +260,7 @@ static void mkdir_p(const char *p)
 
 static void setup(void)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
-		if (errno == EPERM) {
-			printf("1..0 # SKIP no permission for a private mount namespace\n");
-			exit(EXIT_TEST_SKIP);
-		}
-		TEST_FAIL("private mount namespace: %s", strerror(errno));
-	}
+	test_private_mount_ns();
 	ASSERT_OK(mount("warm-tmp", "/tmp", "tmpfs", 0, "size=16m,mode=0755") < 0 ? -errno : 0);
 	strcpy(root, "/tmp/test-warm-XXXXXX");
 	ASSERT_TRUE(mkdtemp(root) != NULL);
