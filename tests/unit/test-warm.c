@@ -158,6 +158,7 @@ static void test_refused_when_open(void)
 {
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
 	_cleanup_free_ char *d = attach(ctx, e1, "keep"), *inside = NULL;
+	_cleanup_free_ char *mp = mountpoint_of(d);
 	unsigned lock_files = count_entries(locks), dirs = count_entries(base);
 	char *dev = NULL;
 
@@ -171,6 +172,7 @@ static void test_refused_when_open(void)
 	ASSERT_EQ(count_entries(locks), lock_files);
 	ASSERT_EQ(count_entries(base), dirs);
 	ASSERT_EQ(n_shares(ctx), 1);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
 	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "keep", "o"), 0);
 }
 
