@@ -926,9 +926,10 @@ static double spawn_wait_us(char *const argv[])
 
 /*
  * Two situations, alternating within each round: "sole", no other process has the ledger open
- * (a host driven by the CLI alone: the CLI's close is then the last one, and SQLite
- * checkpoints the WAL into the database and removes it); and "shared", this process keeps a
- * context with the ledger open meanwhile (as a long-running caller of the library would).
+ * (a host driven by the CLI alone: each call is the ledger's first connection, which rebuilds
+ * SQLite's WAL index, and its close empties a WAL of 64 frames or more); and "shared", this
+ * process keeps a context with the ledger open meanwhile (as a long-running caller of the
+ * library would).
  */
 static void case_5(int ns_a)
 {
