@@ -381,6 +381,9 @@ static int share_to_json(const struct volmount_snapshot *s, size_t i, struct jso
 		r = add_uint(o, "mount_id", mount_id);
 	if (r < 0)
 		return r;
+	r = add_bool(o, "adopted", volmount_snapshot_share_adopted(s, i));
+	if (r < 0)
+		return r;
 
 	for (size_t j = 0; j < n; j++) {
 		struct json_object *a = json_object_new_object();
@@ -474,7 +477,7 @@ static void list_text(const struct volmount_snapshot *s)
 		put_padded(stdout, volmount_snapshot_share_driver(s, i), w_driver + 2);
 		put_padded(stdout, volmount_snapshot_share_export(s, i), w_export + 2);
 		put_padded(stdout, volmount_snapshot_share_mountpoint(s, i), w_mountpoint + 2);
-		printf("%zu\n", n_att);
+		printf("%zu%s\n", n_att, volmount_snapshot_share_adopted(s, i) ? " (adopted)" : "");
 		for (size_t j = 0; j < n_att; j++) {
 			(void)fputs("    ", stdout);
 			put_escaped(stdout, volmount_snapshot_attachment_volume(s, i, j));

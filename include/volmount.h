@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define VOLMOUNT_VERSION_MAJOR 0
-#define VOLMOUNT_VERSION_MINOR 2
+#define VOLMOUNT_VERSION_MINOR 3
 #define VOLMOUNT_VERSION_PATCH 0
 #define VOLMOUNT_VERSION_NUMBER \
 	(VOLMOUNT_VERSION_MAJOR * 10000 + VOLMOUNT_VERSION_MINOR * 100 + VOLMOUNT_VERSION_PATCH)
@@ -227,6 +227,9 @@ const char *volmount_snapshot_share_options(const struct volmount_snapshot *s, s
 const char *volmount_snapshot_share_state(const struct volmount_snapshot *s, size_t i);
 uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s, size_t i);
 size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s, size_t i);
+/* A mount made by someone else (Nova, os-brick), taken over by host-up or an attach with the
+ * nova path scheme and kept, though no attachment uses it yet. Since 0.3. */
+bool volmount_snapshot_share_adopted(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_attachment_volume(const struct volmount_snapshot *s, size_t i,
 						size_t j);
 const char *volmount_snapshot_attachment_owner(const struct volmount_snapshot *s, size_t i,

@@ -208,6 +208,11 @@ VOLMOUNT_EXPORT uint64_t volmount_snapshot_share_mount_id(const struct volmount_
 	return SHARE(s, i) ? s->s[i].row.mount_id : 0;
 }
 
+VOLMOUNT_EXPORT bool volmount_snapshot_share_adopted(const struct volmount_snapshot *s, size_t i)
+{
+	return SHARE(s, i) ? s->s[i].row.adopted : false;
+}
+
 VOLMOUNT_EXPORT size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s,
 							     size_t i)
 {

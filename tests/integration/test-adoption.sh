@@ -96,6 +96,9 @@ is "$(mounts_at "$t")$(mounts_at "$mpl")" 11 "the tmpfs and the volmount-scheme 
 sj=$(nshare_json "$mpe")
 is "$(jq -r '.state + " " + (.attachments | length | tostring) + " " + .driver + " " + .export' <<<"$sj")" \
 	"mounted 0 bind $e" "list: the adopted share is mounted, with 0 attachments"
+is "$(jq -r .adopted <<<"$sj")" true "list --json: adopted"
+expect_exit 0 nvm list
+check "plain list marks it (adopted)" grep -qF -- "0 (adopted)" <<<"$(grep -F -- "$mpe" <<<"$LAST_OUT")"
 id_adopted=$(jq -r .mount_id <<<"$sj")
 is "$(row_of "$mpe")" "1|0|mounted" "ledger: adopted, directory not created by volmount"
 is "$(ledger_sql "SELECT count(*) FROM shares WHERE mountpoint IN ('$mpf', '$t', '$mph', '$mpl')")" 0 \
@@ -116,6 +119,7 @@ is "$LAST_OUT" "$mpe/v1" "attach on the adopted share prints a device path under
 is "$(mounts_at "$mpe")" 1 "no second mount"
 is "$(nshare_json "$mpe" | jq -r .mount_id)" "$id_adopted" "the adopted mount is the one in use"
 is "$(row_of "$mpe")" "0|0|mounted" "ledger: no longer adopted"
+is "$(nshare_json "$mpe" | jq -r .adopted)" false "list --json: no longer adopted"
 expect_exit 0 nvm attach --type bind --export "$e" --volume v2 --owner o1
 expect_exit 0 nvm detach --type bind --export "$e" --volume v1 --owner o1
 is "$(mounts_at "$mpe")" 1 "still mounted with one attachment left"

@@ -77,8 +77,10 @@ is "$(jq -r .state <<<"$s")" mounted "share.state mounted"
 check "share.mount_id is a positive integer" jq_true '(.mount_id | type) == "number" and .mount_id > 0' "$s"
 is "$(jq -c '[.attachments[] | [.volume, .owner]] | sort' <<<"$s")" '[["v1","o1"],["v2","o1"]]' "share.attachments"
 is "$(jq -c '[.attachments[] | keys] | unique' <<<"$s")" '[["owner","volume"]]' "attachments have exactly volume and owner"
+is "$(jq -r '.adopted | type' <<<"$s")" boolean "share.adopted is a boolean"
+is "$(jq -r .adopted <<<"$s")" false "share.adopted is false for a share volmount mounted"
 is "$(jq -c '[.shares[] | keys] | unique | .[0]' <<<"$j")" \
-	'["attachments","driver","export","mount_id","mountpoint","options","state"]' "a share has the documented fields"
+	'["adopted","attachments","driver","export","mount_id","mountpoint","options","state"]' "a share has the documented fields"
 
 expect_exit 0 vm --json status
 j=$LAST_OUT
