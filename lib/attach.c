@@ -173,9 +173,21 @@ static int mountpoint_under(const char *base, const struct share_req *req, char 
 			req->subdir ? "/" : "", req->leaf) < 0 ? -ENOMEM : 0;
 }
 
-int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
+/* (Re)place the named share's mountpoint under the context's base as it is now. */
+static int share_req_place(struct volmount_ctx *ctx, struct share_req *req)
 {
 	char *mp = NULL;
+	int r = mountpoint_under(ctx_base(ctx), req, &mp);
+
+	if (r < 0)
+		return r;
+	free(req->mountpoint);
+	req->mountpoint = mp;
+	return 0;
+}
+
+int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
+{
 	int r;
 
 	r = share_hash(req->drv->name, req->export, req->hash);
@@ -187,13 +199,11 @@ int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
 		memcpy(req->leaf, req->hash, sizeof(req->leaf));
 	}
 	if (r >= 0)
-		r = mountpoint_under(ctx_base(ctx), req, &mp);
+		r = share_req_place(ctx, req);
 	if (r < 0)
 		return r == -ENOMEM ? r :
 		       ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
 				 strerror(-r));
-	free(req->mountpoint);
-	req->mountpoint = mp;
 	return 0;
 }
 
@@ -205,35 +215,11 @@ int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
  */
 static int share_req_rebase(struct volmount_ctx *ctx, struct share_req *req)
 {
-	int r = share_req_name(ctx, req);
+	int r = share_req_place(ctx, req); /* the hash and leaf do not depend on the base */
 
 	if (r < 0 || req->drv->kind != DRIVER_KIND_BIND)
 		return r;
 	return refuse_own_dir(ctx, req->export);
-}
-
-/*
- * Resolve a bind export that share_req_init() left as given (SHARE_REQ_DEFER), and name the
- * share again if that changed it. Returns 1 if the name changed, 0 if not, or an error.
- */
-static int share_req_resolve(struct volmount_ctx *ctx, struct share_req *req, bool open_source)
-{
-	_cleanup_free_ char *given = NULL;
-	int r;
-
-	if (!req->unresolved)
-		return 0;
-	given = strdup(req->export);
-	if (!given)
-		return -ENOMEM;
-	r = bind_resolve(ctx, req, open_source);
-	if (r < 0)
-		return r;
-	req->unresolved = false;
-	if (strcmp(given, req->export) == 0)
-		return 0;
-	r = share_req_name(ctx, req);
-	return r < 0 ? r : 1;
 }
 
 /* Split a canonical "a,b,c" option string into a vector (no escaping: canonical options never
@@ -335,9 +321,7 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 		}
 	}
 	if (req.drv->kind == DRIVER_KIND_BIND) {
-		req.unresolved = flags & SHARE_REQ_DEFER;
-		r = req.unresolved ? refuse_own_dir(ctx, req.export) :
-				     bind_resolve(ctx, &req, open_source);
+		r = bind_resolve(ctx, &req, open_source);
 		if (r < 0) {
 			share_req_done(&req);
 			return r;
@@ -623,12 +607,13 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 
 static int mkdir_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd)
 {
+	_cleanup_close_ int fd = -EBADF;
+
 	if (mkdirat(dfd, req->leaf, 0700) < 0)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
 				 req->mountpoint, strerror(errno));
-	/* mkdirat honours the umask. By name: the parent is ours and writable by nobody else
-	 * (open_parent_dir()), so what we just made cannot have been swapped. */
-	if (fchmodat(dfd, req->leaf, 0700, 0) < 0)
+	fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, 0700) < 0) /* mkdirat honours the umask */
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
 				 req->mountpoint, strerror(errno));
 	return 0;
@@ -1003,15 +988,10 @@ static int attach_warm(struct volmount_ctx *ctx, const struct share_req *req, co
 	return r == -EHOSTDOWN ? host_down_error(ctx, &h) : r;
 }
 
-/* The share's lock. Without @create, -ENOENT (no error recorded) when it has no lock file. */
-static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, bool create,
-		       uint64_t deadline)
+static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
 {
-	int fd = create ? lock_share(ctx, req->hash, deadline) :
-			  lock_share_existing(ctx, req->hash, deadline);
+	int fd = lock_share(ctx, req->hash, deadline);
 
-	if (fd == -ENOENT && !create)
-		return fd;
 	if (fd == -ETIMEDOUT)
 		return ctx_error(ctx, fd, VOLMOUNT_ERR_TEMPFAIL,
 				 "timed out after %u ms waiting for the lock of share '%s' (%s)",
@@ -1336,28 +1316,6 @@ static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req
 			e.msg);
 }
 
-/*
- * Bind requests on an open context defer resolving the export (see share_req_resolve()): the
- * warm path looks the share up under the export as given, and only a miss pays for the
- * symlink check. A context not open yet resolves at once, so that a request it refuses is
- * refused before ctx_open() creates anything (invariant 6).
- */
-static unsigned defer_flag(struct volmount_ctx *ctx, const char *driver)
-{
-	return driver && strcmp(driver, "bind") == 0 && ctx_is_open(ctx) ? SHARE_REQ_DEFER : 0;
-}
-
-/* After a warm miss: drop the host lock, then resolve. Resolving walks the caller's path,
- * which may cross a hung mount, so no lock is held meanwhile (as for a request resolved
- * before the locks). Returns share_req_resolve()'s answer. */
-static int resolve_unlocked(struct volmount_ctx *ctx, struct share_req *req, bool open_source,
-			    bool *host_held)
-{
-	lock_host_shared_release(ctx);
-	*host_held = false;
-	return share_req_resolve(ctx, req, open_source);
-}
-
 VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver,
 				    const char *export, const char *volume, const char *owner,
 				    const char *const *options, size_t n_options,
@@ -1370,7 +1328,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	int share_fd = -EBADF, r;
 	bool host_held = false;
 	uint64_t deadline, mount_id = 0;
-	bool added = false, fresh = false, claim = false, deferred;
+	bool added = false, fresh = false, claim = false;
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
@@ -1380,7 +1338,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	if (owner_check(owner, &why) < 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
 	r = share_req_init(ctx, driver, export, options ? options : (const char *const[]){ NULL },
-			   n_options, SHARE_REQ_OPEN_SOURCE | defer_flag(ctx, driver), &req);
+			   n_options, SHARE_REQ_OPEN_SOURCE, &req);
 	if (r < 0)
 		return r;
 	r = ctx_open(ctx);
@@ -1390,42 +1348,22 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		share_req_done(&req);
 		return r;
 	}
-	deferred = req.unresolved;
-	deadline = now_ms() + ctx->timeout_ms;
-	if (deferred) {
-		/* Warm first, under the export as given: a share recorded under exactly this
-		 * string is the one meant. It has a lock file; one that has none is not warm. */
-		r = enter_host(ctx, deadline, &host_held);
-		if (r < 0)
-			goto out;
-		share_fd = enter_share(ctx, &req, false, deadline);
-		if (share_fd >= 0) {
-			r = attach_warm(ctx, &req, volume, owner);
-			if (r != 0)
-				goto out;
-			lock_share_release(ctx, req.hash, share_fd);
-		} else if (share_fd != -ENOENT) {
-			r = share_fd;
-			goto out;
-		}
-		share_fd = -EBADF;
-		r = resolve_unlocked(ctx, &req, true, &host_held);
-		if (r < 0)
-			goto out;
+	if (asprintf(&device, "%s/%s", req.mountpoint, volume) < 0) {
+		share_req_done(&req);
+		return -ENOMEM;
 	}
+	deadline = now_ms() + ctx->timeout_ms;
 	r = enter_host(ctx, deadline, &host_held);
 	if (r < 0)
 		goto out;
-	share_fd = enter_share(ctx, &req, true, deadline);
+	share_fd = enter_share(ctx, &req, deadline);
 	if (share_fd < 0) {
 		r = share_fd;
 		goto out;
 	}
-	if (!deferred) {
-		r = attach_warm(ctx, &req, volume, owner);
-		if (r != 0)
-			goto out;
-	}
+	r = attach_warm(ctx, &req, volume, owner);
+	if (r != 0)
+		goto out;
 	r = read_host_share(ctx, &req, &row);
 	if (r == -ENOENT) {
 		r = attach_adopt(ctx, &req, &row);
@@ -1452,8 +1390,6 @@ out:
 		lock_host_shared_release(ctx);
 	if (r < 0)
 		name_share_in_error(ctx, &req);
-	else if (ret_device_path && asprintf(&device, "%s/%s", req.mountpoint, volume) < 0)
-		r = -ENOMEM; /* attached; the caller may retry for the path */
 	ledger_share_done(&row);
 	share_req_done(&req);
 	if (r < 0)
@@ -1526,12 +1462,12 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
 	if (owner_check(owner, &why) < 0)
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
-	r = share_req_init(ctx, driver, export, NULL, 0, defer_flag(ctx, driver), &req);
+	r = share_req_init(ctx, driver, export, NULL, 0, 0, &req);
 	if (r < 0)
 		return r;
 	r = ctx_open(ctx);
 	if (r >= 0)
-		r = share_req_name(ctx, &req); /* under the canonical base, now that it is known */
+		r = share_req_place(ctx, &req); /* under the canonical base, now that it is known */
 	if (r < 0) {
 		share_req_done(&req);
 		return r;
@@ -1540,46 +1476,12 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	r = enter_host(ctx, deadline, &host_held);
 	if (r < 0)
 		goto out;
-	r = -ENOENT;
-	if (req.unresolved) {
-		/* First under the export as given (see volmount_attach()). */
-		bool looked_up = false;
-		int k;
-
-		share_fd = enter_share(ctx, &req, false, deadline);
-		if (share_fd >= 0) {
-			r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
-			if (r != -ENOENT)
-				goto recorded;
-			lock_share_release(ctx, req.hash, share_fd);
-			looked_up = true;
-		} else if (share_fd != -ENOENT) {
-			r = share_fd;
-			goto out;
-		}
-		share_fd = -EBADF;
-		k = resolve_unlocked(ctx, &req, false, &host_held);
-		if (k < 0) {
-			r = k;
-			goto out;
-		}
-		/* Looked up under this very name already: no such share. */
-		if (k == 0 && looked_up)
-			goto no_share;
-		r = enter_host(ctx, deadline, &host_held);
-		if (r < 0)
-			goto out;
-		r = -ENOENT;
+	share_fd = enter_share(ctx, &req, deadline);
+	if (share_fd < 0) {
+		r = share_fd;
+		goto out;
 	}
-	if (r == -ENOENT) {
-		share_fd = enter_share(ctx, &req, true, deadline);
-		if (share_fd < 0) {
-			r = share_fd;
-			goto out;
-		}
-		r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
-	}
-recorded:
+	r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
 	/* Best effort, and only for a row that never reached "mounted": with the source open, a
 	 * mount left by a killed attach can be proven ours and cleaned up. A source that is
 	 * gone must not keep a detach from working. */
@@ -1587,18 +1489,19 @@ recorded:
 	    strcmp(row.state, LEDGER_MOUNTED) != 0)
 		req.src_fd = open(req.export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (r == -ENOENT) {
-no_share:
 		r = 1; /* no such share, so no such attachment: nothing to do */
 		goto out;
 	}
 	if (r < 0)
 		goto out;
-	if (req.drv->kind == DRIVER_KIND_HELPER && share_req_load_options(ctx, &req, row.options) < 0)
-		ctx_clear_error(ctx); /* only needed to recognise a crashed attach's mount */
 	/* Finish the unmount also when this attachment was already gone: a detach retried after
 	 * a failed unmount completes the clean-up. */
-	if (remaining == 0)
+	if (remaining == 0) {
+		if (req.drv->kind == DRIVER_KIND_HELPER &&
+		    share_req_load_options(ctx, &req, row.options) < 0)
+			ctx_clear_error(ctx); /* only needed to recognise a crashed attach's mount */
 		r = finish_share(ctx, &row, &req);
+	}
 	if (r >= 0)
 		r = removed ? 0 : 1;
 out:

@@ -30,7 +30,6 @@ struct share_req {
 	char *mountpoint;   /* <base>[/<subdir>]/<leaf> */
 	struct driver_opts opts;
 	int src_fd;       /* bind: O_PATH of the source directory, or -EBADF */
-	bool unresolved;  /* bind, SHARE_REQ_DEFER: @export is only lexically normalized yet */
 	struct driver_mount_spec spec; /* helper drivers, once options are known: argv and
 					* the mount table entry the helper must produce */
 };
@@ -55,9 +54,6 @@ enum {
 	 * ret->src_fd; without it a missing source only means the export cannot be resolved
 	 * further than lexically. */
 	SHARE_REQ_OPEN_SOURCE = 1 << 0,
-	/* Bind: leave the symlink resolution of the export to share_req_resolve() (attach.c's
-	 * warm path, on an open context). */
-	SHARE_REQ_DEFER = 1 << 1,
 };
 
 /*

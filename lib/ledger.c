@@ -134,6 +134,7 @@ struct ledger {
 	unsigned busy_timeout_ms;
 	uint64_t busy_since_ms;
 	int wal_frames; /* frames in the WAL after this connection's last commit */
+	pid_t pid;      /* the process that opened the connection */
 	sqlite3_stmt *st[_ST_MAX];
 	const char *scheme; /* static string; NULL: inserts are not checked */
 };
@@ -382,6 +383,7 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	if (!l)
 		return -ENOMEM;
 	l->ctx = ctx;
+	l->pid = getpid();
 	rc = sqlite3_open_v2(path, &l->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
 				     SQLITE_OPEN_NOMUTEX,
@@ -453,7 +455,8 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
  */
 static void checkpoint_on_close(struct ledger *l)
 {
-	if (!l->db || l->wal_frames < LEDGER_CLOSE_CHECKPOINT)
+	/* Not from a forked child: SQLite connections do not cross fork(). */
+	if (!l->db || l->wal_frames < LEDGER_CLOSE_CHECKPOINT || l->pid != getpid())
 		return;
 	l->busy_timeout_ms = LEDGER_CLOSE_BUSY_MS;
 	(void)sqlite3_wal_checkpoint_v2(l->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -967,24 +970,62 @@ int ledger_detach(struct ledger *l, const char *hash, const char *volume, const 
 	return 0;
 }
 
+/* Inside a transaction: the host and, if it exists, the share's state and adopted flag
+ * (the columns the warm paths decide on). Returns 0, or -ENOENT if there is no such share. */
+static int host_share_brief(struct ledger *l, const char *hash, struct ledger_host *ret_host,
+			    char *ret_state, size_t size, bool *ret_adopted)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_HOST_SHARE_WARM, &s), rc;
+
+	if (r < 0)
+		return r;
+	r = bind_text(l, s, 1, hash);
+	rc = r < 0 ? SQLITE_OK : sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(s, 2);
+
+		host_from_row(s, ret_host);
+		if (state) {
+			(void)snprintf(ret_state, size, "%s", state);
+			*ret_adopted = sqlite3_column_int(s, 5) != 0;
+		} else
+			r = -ENOENT;
+	} else if (r >= 0)
+		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host and share");
+	stmt_done(s);
+	return r;
+}
+
 int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
 			  const char *owner, struct ledger_host *ret_host,
 			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining)
 {
 	struct ledger_share row = {};
+	char state[16] = "";
 	size_t remaining = 0;
-	bool removed = false;
+	bool removed = false, adopted = false;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = ledger_host_share_get(l, hash, ret_host, &row);
+	r = host_share_brief(l, hash, ret_host, state, sizeof(state), &adopted);
 	if ((r >= 0 || r == -ENOENT) && strcmp(ret_host->state, "up") != 0)
 		r = -EHOSTDOWN;
-	else if (r >= 0 && row.adopted)
+	else if (r >= 0 && adopted)
 		r = -ENOENT; /* kept for its owner's consumers: no attachment of ours uses it */
 	if (r >= 0)
 		r = detach_in(l, hash, volume, owner, &removed, &remaining);
+	/* The whole row only for the last detach, which unmounts; its state as it was before. */
+	if (r >= 0 && remaining == 0) {
+		r = ledger_share_get(l, hash, &row);
+		if (r >= 0) {
+			free(row.state);
+			row.state = strdup(state);
+			if (!row.state)
+				r = -ENOMEM;
+		}
+	}
 	r = end(l, r);
 	if (r < 0) {
 		ledger_share_done(&row);

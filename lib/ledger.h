@@ -118,9 +118,10 @@ int ledger_detach(struct ledger *l, const char *hash, const char *volume, const 
 int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
 		       const char *volume, const char *owner, struct ledger_host *ret_host);
 /*
- * ledger_detach() with the reads it depends on in the same transaction: *ret_row is the share
- * as it was before (caller frees it). -EHOSTDOWN when the host is down (*ret_host set; no error
- * recorded), -ENOENT when there is no such share or it is adopted; nothing is written then.
+ * ledger_detach() with the reads it depends on in the same transaction. When no attachment is
+ * left, *ret_row is the share with its state as it was before (caller frees it); otherwise it
+ * is left empty. -EHOSTDOWN when the host is down (*ret_host set; no error recorded), -ENOENT
+ * when there is no such share or it is adopted; nothing is written then.
  */
 int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
 			  const char *owner, struct ledger_host *ret_host,

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test-warm.c - attach and detach through a context that is already open, where bind exports
- * are looked up as given before their symlinks are resolved (the warm path), against real bind
- * mounts in a private mount namespace of its own under a private tmpfs over /tmp. What it
- * shows: a second spelling of a mounted share (through a symlinked parent) still reaches that
- * one share, for attach and detach; exports refused only after resolution (a symlink as last
- * component, a path into volmount's own directories) are refused on an open context too, with
- * nothing created, not even a lock file; a share whose lock file vanished still attaches and
- * detaches; a host that is down refuses the warm attach; the mount is made once and goes with
- * the last attachment. Exits 77 (skip) when it may not create a mount namespace.
+ * test-warm.c - attach and detach through a context that stays open (the warm path: one
+ * transaction, ids-only kernel check, cached lock descriptions), against real bind mounts in a
+ * private mount namespace of its own under a private tmpfs over /tmp. What it shows: an open
+ * context answers as a fresh one (every CLI call) does: a second spelling of a mounted share
+ * (through a symlinked parent) reaches that one share for attach and detach, and a spelling
+ * that comes to name another directory names another share; exports refused after resolution
+ * (a symlink as last component, a path into volmount's own directories, a source removed) are
+ * refused with nothing created, not even a lock file; a share whose lock file vanished still
+ * attaches and detaches; a host that is down refuses the warm attach; a mount taken away is
+ * mounted again, a covered one refused. Exits 77 (skip) when it may not create a mount
+ * namespace.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -126,6 +128,11 @@ static size_t n_shares(struct volmount_ctx *ctx)
 	n = volmount_snapshot_n_shares(s);
 	volmount_snapshot_free(s);
 	return n;
+}
+
+static void mkdir_p(const char *p)
+{
+	ASSERT_OK(mkdir(p, 0755) < 0 ? -errno : 0);
 }
 
 /* Warm attach and detach under a second spelling reach the one share; mounted once. */
@@ -255,18 +262,78 @@ static void test_mount_gone(void)
 	ASSERT_EQ(kview_at(mp, NULL), 0);
 }
 
+/*
+ * A context that stays open answers as a fresh one (every CLI call) does, even when the same
+ * export string comes to name another directory: the parent renamed and a symlink put in its
+ * place. The string now names a second share; detach under it, through the open context,
+ * removes the attachment made there.
+ */
+static void test_spelling_changes_meaning(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = new_ctx();
+	_cleanup_free_ char *moved = NULL, *moved_e1 = NULL, *d1 = NULL, *d2 = NULL, *d3 = NULL;
+	_cleanup_free_ char *mp1 = NULL, *mp2 = NULL;
+
+	ASSERT_TRUE(asprintf(&moved, "%s-moved", exports) > 0);
+	ASSERT_TRUE(asprintf(&moved_e1, "%s/e1", moved) > 0);
+	d1 = attach(a, e1, "v1");
+	mp1 = mountpoint_of(d1);
+	ASSERT_OK(rename(exports, moved) < 0 ? -errno : 0);
+	ASSERT_OK(symlink(moved, exports) < 0 ? -errno : 0);
+
+	d2 = attach(b, e1, "v2"); /* a fresh context: resolved, another share */
+	mp2 = mountpoint_of(d2);
+	ASSERT_TRUE(strcmp(mp1, mp2) != 0);
+	ASSERT_EQ(n_attachments(a, moved_e1), 1);
+	d3 = attach(a, e1, "v3"); /* the open context agrees */
+	expect_in_share(d3, mp2);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v3", "o"), 0);
+	ASSERT_EQ(kview_at(mp2, NULL), 0);
+	/* The first share keeps the name it was made under, which no spelling reaches while
+	 * the layout is changed (it stays mounted, with its attachment, for host-up and list to
+	 * show); once the layout is back, it detaches as usual. */
+	ASSERT_EQ(kview_at(mp1, NULL), 1);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v1", "o"), 1);
+	ASSERT_EQ(volmount_detach(b, "bind", moved_e1, "v1", "o"), 1);
+	ASSERT_EQ(n_shares(a), 1);
+	ASSERT_OK(unlink(exports) < 0 ? -errno : 0);
+	ASSERT_OK(rename(moved, exports) < 0 ? -errno : 0);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp1, NULL), 0);
+	ASSERT_EQ(n_shares(a), 0);
+}
+
+/* A source directory removed under a mounted share: a new attachment is refused by an open
+ * context as by a fresh one; the existing attachment still detaches. */
+static void test_source_removed(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_free_ char *e2 = NULL, *d1 = NULL, *mp = NULL;
+
+	ASSERT_TRUE(asprintf(&e2, "%s/e2", exports) > 0);
+	mkdir_p(e2);
+	d1 = attach(ctx, e2, "v1");
+	mp = mountpoint_of(d1);
+	ASSERT_OK(rmdir(e2) < 0 ? -errno : 0);
+	ASSERT_EQ(volmount_attach(ctx, "bind", e2, "v2", "o", NULL, 0, NULL), -EINVAL);
+	ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_INPUT);
+	ASSERT_TRUE(strstr(volmount_ctx_errmsg(ctx), "does not exist") != NULL);
+	ASSERT_EQ(n_attachments(ctx, e2), 1);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e2, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
 static const struct test tests[] = {
 	{ "two spellings of one share", test_two_spellings },
 	{ "refused on an open context, nothing created", test_refused_when_open },
 	{ "lock file gone", test_lock_file_gone },
 	{ "host down", test_host_down },
 	{ "mount gone or covered", test_mount_gone },
+	{ "a spelling that comes to name another directory", test_spelling_changes_meaning },
+	{ "source removed under a mounted share", test_source_removed },
 };
-
-static void mkdir_p(const char *p)
-{
-	ASSERT_OK(mkdir(p, 0755) < 0 ? -errno : 0);
-}
 
 static void setup(void)
 {
