@@ -130,6 +130,7 @@ VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
 	(void)pthread_mutex_init(&ctx->host_lock_mu, NULL);
 	ctx->host_lock_fd = -EBADF;
 	(void)pthread_mutex_init(&ctx->share_fds_mu, NULL);
+	lock_share_cache_init(ctx);
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
 		ctx->paths[i] = strdup(defaults[i]);
 		if (!ctx->paths[i]) {
@@ -145,6 +146,8 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* First out of the fork handlers' list: they may close this context's fds in a child. */
+	lock_share_cache_drop(ctx);
 	ledger_close(ctx->ledger);
 	if (ctx->base_fd >= 0)
 		(void)close(ctx->base_fd);
@@ -159,9 +162,8 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 	(void)pthread_mutex_destroy(&ctx->open_lock);
 	(void)pthread_mutex_destroy(&ctx->db_lock);
 	(void)pthread_mutex_destroy(&ctx->host_lock_mu);
-	if (ctx->host_lock_fd >= 0 && ctx->host_lock_pid == getpid())
+	if (ctx->host_lock_fd >= 0 && ctx->host_lock_gen == lock_process_gen())
 		(void)close(ctx->host_lock_fd);
-	lock_share_cache_drop(ctx);
 	(void)pthread_mutex_destroy(&ctx->share_fds_mu);
 	free(ctx);
 }
@@ -450,15 +452,10 @@ int ctx_open(struct volmount_ctx *ctx)
 	if (!ctx->opened) {
 		r = do_open(ctx);
 		if (r >= 0)
-			__atomic_store_n(&ctx->opened, true, __ATOMIC_RELEASE);
+			ctx->opened = true;
 	}
 	(void)pthread_mutex_unlock(&ctx->open_lock);
 	return r;
-}
-
-bool ctx_is_open(struct volmount_ctx *ctx)
-{
-	return __atomic_load_n(&ctx->opened, __ATOMIC_ACQUIRE);
 }
 
 const char *ctx_base(const struct volmount_ctx *ctx)

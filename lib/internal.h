@@ -54,20 +54,22 @@ struct volmount_ctx {
 	int run_fd;   /* O_PATH of the run directory (host.lock) */
 	int locks_fd; /* O_PATH of <run>/locks */
 	/* The shared host lock held for attach/detach (lock.c): one description, a count of
-	 * holders in this process, and the pid that opened it (a forked child opens its own). */
+	 * holders in this process, and the generation of the process that opened it (a forked
+	 * child opens its own). */
 	pthread_mutex_t host_lock_mu;
 	int host_lock_fd;
 	unsigned host_lock_readers;
-	pid_t host_lock_pid;
+	unsigned host_lock_gen; /* lock_process_gen() of the process that opened it */
 	/* Share-lock descriptions not in use, kept open for the next lock of the same share
-	 * (lock.c); the pid that opened them, as above. */
+	 * (lock.c); the generation of the process that opened them, as above. */
 	pthread_mutex_t share_fds_mu;
 	struct ctx_share_fd {
 		char hash[65];
 		int fd;
 	} share_fds[CTX_SHARE_FDS];
 	unsigned n_share_fds;
-	pid_t share_fds_pid;
+	unsigned share_fds_gen;
+	struct volmount_ctx *registry_next; /* lock.c's list of contexts, for its fork handlers */
 	char boot_id[40];
 	bool boot_checked; /* the ledger's boot id matched ours once (atomic) */
 };
@@ -104,7 +106,5 @@ void sleep_ms(unsigned ms);
 int read_boot_id(char *buf, size_t size);
 
 /* Ledger access serialised per context. */
-/* Has ctx_open() succeeded (its directories exist, the ledger is open)? */
-bool ctx_is_open(struct volmount_ctx *ctx);
 void ctx_db_lock(struct volmount_ctx *ctx);
 void ctx_db_unlock(struct volmount_ctx *ctx);

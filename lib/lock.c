@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -80,13 +81,12 @@ static int wait_lock(int fd, short type, off_t start, uint64_t deadline_ms)
 	return wait_lock_range(fd, type, start, 1, deadline_ms);
 }
 
-static int open_lock_file_at(int dirfd, const char *name, bool create)
+static int open_lock_file(int dirfd, const char *name)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
 
-	fd = openat(dirfd, name, O_RDWR | (create ? O_CREAT : 0) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		    0600);
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
@@ -96,11 +96,6 @@ static int open_lock_file_at(int dirfd, const char *name, bool create)
 	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0) /* created under any umask */
 		return -errno;
 	return TAKE_FD(fd);
-}
-
-static int open_lock_file(int dirfd, const char *name)
-{
-	return open_lock_file_at(dirfd, name, true);
 }
 
 int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms)
@@ -163,10 +158,10 @@ int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	int r = 0;
 
 	(void)pthread_mutex_lock(&ctx->host_lock_mu);
-	if (ctx->host_lock_pid != getpid()) {
+	if (ctx->host_lock_gen != lock_process_gen()) {
 		ctx->host_lock_fd = -EBADF; /* the parent's description: never touch it */
 		ctx->host_lock_readers = 0;
-		ctx->host_lock_pid = getpid();
+		ctx->host_lock_gen = lock_process_gen();
 	}
 	if (ctx->host_lock_fd < 0) {
 		int fd = open_lock_file(ctx->run_fd, "host.lock");
@@ -214,7 +209,7 @@ int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms)
 void lock_host_shared_release(struct volmount_ctx *ctx)
 {
 	(void)pthread_mutex_lock(&ctx->host_lock_mu);
-	if (ctx->host_lock_pid == getpid() && ctx->host_lock_readers > 0 &&
+	if (ctx->host_lock_gen == lock_process_gen() && ctx->host_lock_readers > 0 &&
 	    --ctx->host_lock_readers == 0)
 		(void)setlk(ctx->host_lock_fd, F_UNLCK, LOCK_BYTE); /* cannot fail on our own lock */
 	(void)pthread_mutex_unlock(&ctx->host_lock_mu);
@@ -224,27 +219,112 @@ void lock_host_shared_release(struct volmount_ctx *ctx)
  * Share-lock descriptions are kept per context once released, so the next lock of a share is
  * one fcntl() instead of an open, an fstat and a close. A description is in the cache only
  * while no thread holds it: a thread takes it out to lock (two threads of one process must
- * use two descriptions to exclude each other). Lock files are never deleted while the host is
- * up, so a cached description names the same file as a fresh open would. After fork() the
- * cached descriptions are the parent's too: a child closes its copies (which releases nothing
- * while the parent keeps its own) and opens its own.
+ * use two descriptions to exclude each other). One that names a file no longer linked (a run
+ * directory made afresh) is dropped rather than used: it would exclude nobody.
+ *
+ * fork(): an OFD lock lives as long as its description, and a child that inherits a cached
+ * description keeps it alive. If the parent later locked it and died holding it, the share
+ * would stay locked until the child exits. So a fork handler closes, in the child, every
+ * description the context caches, and the shared host lock's too (pthread_atfork(), with
+ * every registered context's cache held across the fork so the child sees it whole). The
+ * parent keeps its own; a child opens its own when it needs them.
  */
-static void cache_reset_if_forked(struct volmount_ctx *ctx)
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct volmount_ctx *registry; /* contexts alive, linked by ->registry_next */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* Raised in every child fork() makes, so "still the process that opened this?" costs no
+ * getpid(). (A child made by a raw clone(), without the fork handlers, is not told apart:
+ * it must not use its parent's contexts.) */
+static _Atomic unsigned process_gen;
+static unsigned forking_gen;          /* written in fork_prepare(), under registry_mu */
+
+unsigned lock_process_gen(void)
 {
-	if (ctx->share_fds_pid == getpid())
-		return;
-	for (unsigned i = 0; i < ctx->n_share_fds; i++)
-		(void)close(ctx->share_fds[i].fd);
+	return atomic_load_explicit(&process_gen, memory_order_relaxed);
+}
+
+static void fork_prepare(void)
+{
+	(void)pthread_mutex_lock(&registry_mu);
+	forking_gen = lock_process_gen();
+	for (struct volmount_ctx *c = registry; c; c = c->registry_next)
+		(void)pthread_mutex_lock(&c->share_fds_mu);
+}
+
+static void fork_parent(void)
+{
+	for (struct volmount_ctx *c = registry; c; c = c->registry_next)
+		(void)pthread_mutex_unlock(&c->share_fds_mu);
+	(void)pthread_mutex_unlock(&registry_mu);
+}
+
+static void fork_child(void)
+{
+	unsigned gen = forking_gen + 1;
+
+	atomic_store_explicit(&process_gen, gen, memory_order_relaxed);
+	for (struct volmount_ctx *c = registry; c; c = c->registry_next) {
+		/* Only descriptions the forking process opened itself are known to be open. */
+		if (c->share_fds_gen == forking_gen)
+			for (unsigned i = 0; i < c->n_share_fds; i++)
+				(void)close(c->share_fds[i].fd);
+		c->n_share_fds = 0;
+		c->share_fds_gen = gen;
+		if (c->host_lock_fd >= 0 && c->host_lock_gen == forking_gen)
+			(void)close(c->host_lock_fd); /* lock_host_shared() then opens its own */
+		(void)pthread_mutex_unlock(&c->share_fds_mu);
+	}
+	(void)pthread_mutex_unlock(&registry_mu);
+}
+
+static void atfork_register(void)
+{
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void lock_share_cache_init(struct volmount_ctx *ctx)
+{
+	(void)pthread_once(&atfork_once, atfork_register);
+	ctx->share_fds_gen = ctx->host_lock_gen = lock_process_gen();
+	(void)pthread_mutex_lock(&registry_mu);
+	ctx->registry_next = registry;
+	registry = ctx;
+	(void)pthread_mutex_unlock(&registry_mu);
+}
+
+void lock_share_cache_drop(struct volmount_ctx *ctx)
+{
+	(void)pthread_mutex_lock(&registry_mu);
+	for (struct volmount_ctx **p = &registry; *p; p = &(*p)->registry_next)
+		if (*p == ctx) {
+			*p = ctx->registry_next;
+			break;
+		}
+	(void)pthread_mutex_unlock(&registry_mu);
+	(void)pthread_mutex_lock(&ctx->share_fds_mu);
+	if (ctx->share_fds_gen == lock_process_gen())
+		for (unsigned i = 0; i < ctx->n_share_fds; i++)
+			(void)close(ctx->share_fds[i].fd);
 	ctx->n_share_fds = 0;
-	ctx->share_fds_pid = getpid();
+	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+}
+
+/* Defensive: the fork handler has emptied the cache of a child already. */
+static void cache_forget_if_forked(struct volmount_ctx *ctx)
+{
+	if (ctx->share_fds_gen == lock_process_gen())
+		return;
+	ctx->n_share_fds = 0;
+	ctx->share_fds_gen = lock_process_gen();
 }
 
 static int cache_take(struct volmount_ctx *ctx, const char *hash)
 {
+	struct stat st;
 	int fd = -EBADF;
 
 	(void)pthread_mutex_lock(&ctx->share_fds_mu);
-	cache_reset_if_forked(ctx);
+	cache_forget_if_forked(ctx);
 	for (unsigned i = 0; i < ctx->n_share_fds; i++)
 		if (strcmp(ctx->share_fds[i].hash, hash) == 0) {
 			fd = ctx->share_fds[i].fd;
@@ -252,6 +332,10 @@ static int cache_take(struct volmount_ctx *ctx, const char *hash)
 			break;
 		}
 	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_nlink == 0)) {
+		(void)close(fd);
+		fd = -EBADF;
+	}
 	return fd;
 }
 
@@ -265,7 +349,7 @@ static void cache_put(struct volmount_ctx *ctx, const char *hash, int fd)
 		return;
 	}
 	(void)pthread_mutex_lock(&ctx->share_fds_mu);
-	cache_reset_if_forked(ctx);
+	cache_forget_if_forked(ctx);
 	if (ctx->n_share_fds == CTX_SHARE_FDS) {
 		evicted = ctx->share_fds[0].fd;
 		memmove(&ctx->share_fds[0], &ctx->share_fds[1],
@@ -280,18 +364,7 @@ static void cache_put(struct volmount_ctx *ctx, const char *hash, int fd)
 		(void)close(evicted);
 }
 
-void lock_share_cache_drop(struct volmount_ctx *ctx)
-{
-	(void)pthread_mutex_lock(&ctx->share_fds_mu);
-	if (ctx->share_fds_pid == getpid())
-		for (unsigned i = 0; i < ctx->n_share_fds; i++)
-			(void)close(ctx->share_fds[i].fd);
-	ctx->n_share_fds = 0;
-	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
-}
-
-static int share_lock_at(struct volmount_ctx *ctx, const char *hash, bool create,
-			 uint64_t deadline_ms)
+int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
 {
 	char name[80];
 	int fd, r;
@@ -299,9 +372,7 @@ static int share_lock_at(struct volmount_ctx *ctx, const char *hash, bool create
 	fd = cache_take(ctx, hash);
 	if (fd < 0) {
 		(void)snprintf(name, sizeof(name), "%s.lock", hash);
-		fd = open_lock_file_at(ctx->locks_fd, name, create);
-		if (fd == -ENOENT && !create)
-			return fd;
+		fd = open_lock_file(ctx->locks_fd, name);
 		if (fd < 0)
 			return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM,
 					 "cannot open lock '%s/locks/%s': %s",
@@ -313,16 +384,6 @@ static int share_lock_at(struct volmount_ctx *ctx, const char *hash, bool create
 		return r; /* the caller names the share */
 	}
 	return fd;
-}
-
-int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
-{
-	return share_lock_at(ctx, hash, true, deadline_ms);
-}
-
-int lock_share_existing(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
-{
-	return share_lock_at(ctx, hash, false, deadline_ms);
 }
 
 void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd)

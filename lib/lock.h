@@ -23,12 +23,13 @@ void lock_host_shared_release(struct volmount_ctx *ctx);
  * with lock_share_release() (which keeps the description for the next lock of that share)
  * or lock_release(). */
 int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms);
-/* As lock_share(), but creates no lock file: -ENOENT (no error recorded) if there is none,
- * i.e. no share of that hash was locked since the run directory was made. */
-int lock_share_existing(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms);
 void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd);
-/* Close the context's cached share-lock descriptions (none may be held). */
+/* Set up the context's cache of share-lock descriptions (and register it with the fork
+ * handlers); drop it again, closing what it holds (none may be held). */
+void lock_share_cache_init(struct volmount_ctx *ctx);
 void lock_share_cache_drop(struct volmount_ctx *ctx);
+/* This process's generation: raised in every child fork() makes (see lock.c). */
+unsigned lock_process_gen(void);
 
 /* Close @fd, which releases its locks. Accepts negative fds. */
 void lock_release(int fd);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -421,6 +422,56 @@ static void test_share_cache(void)
 	lock_share_release(ctx, HASH, -EBADF); /* accepted, no-op */
 }
 
+/*
+ * A forked child that never calls volmount must not keep a cached description alive: if it
+ * did, a lock the parent later took through that description and never released (a crash;
+ * here: closing without unlocking) would outlive the parent's close until the child exits.
+ */
+static void test_share_cache_fork_child(void)
+{
+	int fd, p[2];
+	pid_t pid;
+	char c = 0;
+
+	lock_share_release(ctx, HASH2, share_now(HASH2)); /* HASH2's description is cached */
+	ASSERT_OK(pipe2(p, O_CLOEXEC) < 0 ? -errno : 0);
+	fflush(stdout);
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a failed test */
+		if (write(p[1], "y", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause(); /* never calls volmount */
+	}
+	(void)close(p[1]);
+	ASSERT_EQ(read(p[0], &c, 1), 1);
+	(void)close(p[0]);
+	fd = share_now(HASH2); /* the cached description */
+	lock_release(fd);      /* closed while locked, as a crash would */
+	lock_release(share_now(HASH2));
+	ASSERT_OK(kill(pid, SIGKILL) < 0 ? -errno : 0);
+	reap(pid, SIGKILL);
+}
+
+/* A cached description of a lock file that was unlinked (a run directory made afresh) is
+ * not used: the lock is taken on the file that is there now, which others lock too. */
+static void test_share_cache_unlinked(void)
+{
+	_cleanup_free_ char *path = path_in("run/locks/" HASH3 ".lock");
+	struct stat st;
+	int fd;
+
+	lock_share_release(ctx, HASH3, share_now(HASH3));
+	ASSERT_OK(unlink(path) < 0 ? -errno : 0);
+	fd = share_now(HASH3);
+	ASSERT_OK(fstat(fd, &st) < 0 ? -errno : 0);
+	ASSERT_EQ(st.st_nlink, 1);
+	try_share_times_out(HASH3, 100, "a fresh description while the lock on the new file is held");
+	lock_share_release(ctx, HASH3, fd);
+}
+
 /* ---- host lock ---- */
 
 static void test_host_shared_and_exclusive(void)
@@ -648,6 +699,8 @@ static const struct test tests[] = {
 	{ "share lock: released when the holder exits or is killed",
 	  test_share_released_on_exit_and_kill },
 	{ "share lock: cached descriptions", test_share_cache },
+	{ "share lock: a forked child keeps no cached description", test_share_cache_fork_child },
+	{ "share lock: a cached description of an unlinked file", test_share_cache_unlinked },
 	{ "host lock: shared and exclusive", test_host_shared_and_exclusive },
 	{ "host lock: exclusive waits for shared", test_host_exclusive_waits_for_shared },
 	{ "host lock: pending exclusive blocks new shared", test_host_gate_blocks_new_shared },
