@@ -329,10 +329,9 @@ static int busy_wait(void *arg, int count)
  * passive checkpoint once the WAL holds LEDGER_AUTOCHECKPOINT frames, as SQLite does by default.
  */
 #define LEDGER_AUTOCHECKPOINT 1000
-/* A connection that closes with at least this many frames in the WAL checkpoints and empties
- * it (below). */
+/* The last connection to close, with at least this many frames in the WAL, checkpoints and
+ * empties it (below). */
 #define LEDGER_CLOSE_CHECKPOINT 64
-#define LEDGER_CLOSE_BUSY_MS 20
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
@@ -448,18 +447,19 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
  * The first connection to open the ledger rebuilds SQLite's WAL index by reading every frame
  * of the WAL: up to LEDGER_AUTOCHECKPOINT frames (4 MiB), most of a CLI call's time when
  * nothing else keeps the ledger open. So a connection that leaves a WAL of some length behind
- * checkpoints it and truncates it on close: two fsyncs every few dozen CLI calls instead of
- * reading megabytes in every one. Best effort and bounded: if another connection is inside a
- * transaction, the checkpoint gives up after LEDGER_CLOSE_BUSY_MS (the WAL is then emptied by
- * a later close).
+ * lets SQLite's own close run: only if it is the last connection (SQLite then gets the
+ * EXCLUSIVE lock on the database at once, without waiting), it checkpoints, and with the WAL
+ * persistent and a size limit of 0 it truncates it. While another process keeps the ledger
+ * open (the agent, `volmount monitor`), its index stays valid, nothing is checkpointed and
+ * nobody waits: the next call does not rebuild anything either.
  */
 static void checkpoint_on_close(struct ledger *l)
 {
 	/* Not from a forked child: SQLite connections do not cross fork(). */
 	if (!l->db || l->wal_frames < LEDGER_CLOSE_CHECKPOINT || l->pid != getpid())
 		return;
-	l->busy_timeout_ms = LEDGER_CLOSE_BUSY_MS;
-	(void)sqlite3_wal_checkpoint_v2(l->db, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (sqlite3_exec(l->db, "PRAGMA journal_size_limit=0", NULL, NULL, NULL) == SQLITE_OK)
+		(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 }
 
 void ledger_close(struct ledger *l)
