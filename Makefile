@@ -3,7 +3,7 @@
 
 BUILD ?= build
 DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite3 \
-       nettle-dev libjson-c-dev util-linux iproute2 jq shellcheck python3 \
+       nettle-dev libjson-c-dev zlib1g-dev util-linux iproute2 jq shellcheck python3 \
        sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client strace
 
 .PHONY: all deps build demo check bench print-bin clean
