@@ -43,19 +43,7 @@ static int cephfs_normalize(const char *export, char **ret, const char **reterr)
 		*reterr = "cephfs export must be mon[,mon...]:/path";
 		return -EINVAL;
 	}
-	r = hostlist_normalize(export, (size_t)(sep - export), HOST_IPV6 | HOST_PORT, HOSTLIST_MAX,
-			       &b, reterr);
-	if (r < 0) {
-		sbuf_done(&b);
-		return r;
-	}
-	sbuf_addc(&b, ':');
-	r = netpath_normalize(sep + 1, strlen(sep + 1), true, &b, reterr);
-	if (r < 0) {
-		sbuf_done(&b);
-		return r;
-	}
-	return sbuf_take(&b, ret);
+	return hostpath_take(&b, export, sep, HOST_IPV6 | HOST_PORT, HOSTLIST_MAX, ret, reterr);
 }
 
 static const struct optdef cephfs_opts[] = {

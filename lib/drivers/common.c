@@ -422,6 +422,34 @@ int netpath_normalize(const char *s, size_t n, bool allow_root, struct sbuf *out
 	return 0;
 }
 
+const char *hostpath_colon(const char *s)
+{
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		return close && close[1] == ':' ? close + 1 : NULL;
+	}
+	return strchr(s, ':');
+}
+
+int hostpath_take(struct sbuf *b, const char *s, const char *colon, unsigned flags,
+		  size_t max_hosts, char **ret, const char **reterr)
+{
+	size_t hl = (size_t)(colon - s);
+	int r = max_hosts > 1 ? hostlist_normalize(s, hl, flags, max_hosts, b, reterr) :
+				host_normalize(s, hl, flags, b, reterr);
+
+	if (r >= 0) {
+		sbuf_addc(b, ':');
+		r = netpath_normalize(colon + 1, strlen(colon + 1), true, b, reterr);
+	}
+	if (r < 0) {
+		sbuf_done(b);
+		return r;
+	}
+	return sbuf_take(b, ret);
+}
+
 int mountpoint_check(const char *mp, const char **reterr)
 {
 	size_t n;

@@ -70,6 +70,17 @@ int hostlist_normalize(const char *s, size_t n, unsigned flags, size_t max, stru
 int netpath_normalize(const char *s, size_t n, bool allow_root, struct sbuf *out,
 		      const char **reterr);
 
+/*
+ * The "host:/path" exports (nfs, sshfs, cephfs). hostpath_colon(): the ':' that ends the host
+ * part of @s, which may be an IPv6 literal in brackets ("[addr]:/path"); NULL if there is none.
+ * hostpath_take(): append to @b the host part s[0..colon) normalized (one host, or with
+ * @max_hosts > 1 a ','-separated list of up to that many), ':', and the absolute path after
+ * @colon normalized ("/" allowed); then hand @b's string to *ret. @b is released either way.
+ */
+const char *hostpath_colon(const char *s);
+int hostpath_take(struct sbuf *b, const char *s, const char *colon, unsigned flags,
+		  size_t max_hosts, char **ret, const char **reterr);
+
 /* s[0..n) is 1..@max bytes of [A-Za-z0-9] and the characters in @extra, and starts with an
  * alphanumeric byte (so never with '-' or '.'). */
 bool name_is_valid(const char *s, size_t n, size_t max, const char *extra);

@@ -33,33 +33,13 @@ static int nfs_normalize(const char *export, char **ret, const char **reterr)
 	r = export_precheck(export, &n, reterr);
 	if (r < 0)
 		return r;
-	if (export[0] == '[') {
-		const char *close = strchr(export, ']');
-
-		colon = close ? close + 1 : NULL;
-		if (!colon || *colon != ':') {
-			*reterr = "nfs export must be host:/path (IPv6 as [addr]:/path)";
-			return -EINVAL;
-		}
-	} else {
-		colon = strchr(export, ':');
-	}
+	colon = hostpath_colon(export);
 	if (!colon) {
-		*reterr = "nfs export must be host:/path";
+		*reterr = export[0] == '[' ? "nfs export must be host:/path (IPv6 as [addr]:/path)" :
+					     "nfs export must be host:/path";
 		return -EINVAL;
 	}
-	r = host_normalize(export, (size_t)(colon - export), HOST_IPV6, &b, reterr);
-	if (r < 0) {
-		sbuf_done(&b);
-		return r;
-	}
-	sbuf_addc(&b, ':');
-	r = netpath_normalize(colon + 1, strlen(colon + 1), true, &b, reterr);
-	if (r < 0) {
-		sbuf_done(&b);
-		return r;
-	}
-	return sbuf_take(&b, ret);
+	return hostpath_take(&b, export, colon, HOST_IPV6, 1, ret, reterr);
 }
 
 static const struct optdef nfs_opts[] = {

@@ -63,35 +63,15 @@ static int sshfs_normalize(const char *export, char **ret, const char **reterr)
 		sbuf_add(&b, export, ul + 1);
 		host = at + 1;
 	}
-	if (host[0] == '[') {
-		const char *close = strchr(host, ']');
-
-		colon = close ? close + 1 : NULL;
-		if (!colon || *colon != ':') {
-			sbuf_done(&b);
-			*reterr = "sshfs export must be [user@]host:/path (IPv6 as [addr]:/path)";
-			return -EINVAL;
-		}
-	} else {
-		colon = strchr(host, ':');
-	}
+	colon = hostpath_colon(host);
 	if (!colon) {
 		sbuf_done(&b);
-		*reterr = "sshfs export must be [user@]host:/path";
+		*reterr = host[0] == '[' ?
+				  "sshfs export must be [user@]host:/path (IPv6 as [addr]:/path)" :
+				  "sshfs export must be [user@]host:/path";
 		return -EINVAL;
 	}
-	r = host_normalize(host, (size_t)(colon - host), HOST_IPV6, &b, reterr);
-	if (r < 0) {
-		sbuf_done(&b);
-		return r;
-	}
-	sbuf_addc(&b, ':');
-	r = netpath_normalize(colon + 1, strlen(colon + 1), true, &b, reterr);
-	if (r < 0) {
-		sbuf_done(&b);
-		return r;
-	}
-	return sbuf_take(&b, ret);
+	return hostpath_take(&b, host, colon, HOST_IPV6, 1, ret, reterr);
 }
 
 #define CMD_REFUSED "options that run commands or replace ssh are refused"
