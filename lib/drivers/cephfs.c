@@ -75,11 +75,10 @@ static int cephfs_options(const char *const *opts, size_t n, struct driver_opts 
 	r = optset_parse(cephfs_opts, ELEMENTSOF(cephfs_opts), cephfs_forced, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
-	if (optset_get(&s, "rbytes") && optset_get(&s, "norbytes")) {
-		optset_done(&s);
-		*reterr = "options 'rbytes' and 'norbytes' contradict each other";
-		return -EINVAL;
-	}
+	if (optset_get(&s, "rbytes") && optset_get(&s, "norbytes"))
+		return optset_refuse(&s,
+				     "options 'rbytes' and 'norbytes' contradict each other",
+				     reterr);
 	return optset_finish(&s, ret);
 }
 

@@ -125,21 +125,18 @@ static int cifs_options(const char *const *opts, size_t n, struct driver_opts *r
 	if (r < 0)
 		return r;
 	guest = optset_get(&s, "guest") != NULL;
-	if (guest && optset_get(&s, "credentials")) {
-		optset_done(&s);
-		*reterr = "options 'guest' and 'credentials=' contradict each other";
-		return -EINVAL;
-	}
-	if (!guest && !optset_get(&s, "credentials")) {
-		optset_done(&s);
-		*reterr = "cifs needs credentials=/path/to/file (or 'guest')";
-		return -EINVAL;
-	}
-	if (optset_get(&s, "serverino") && optset_get(&s, "noserverino")) {
-		optset_done(&s);
-		*reterr = "options 'serverino' and 'noserverino' contradict each other";
-		return -EINVAL;
-	}
+	if (guest && optset_get(&s, "credentials"))
+		return optset_refuse(&s,
+				     "options 'guest' and 'credentials=' contradict each other",
+				     reterr);
+	if (!guest && !optset_get(&s, "credentials"))
+		return optset_refuse(&s,
+				     "cifs needs credentials=/path/to/file (or 'guest')",
+				     reterr);
+	if (optset_get(&s, "serverino") && optset_get(&s, "noserverino"))
+		return optset_refuse(&s,
+				     "options 'serverino' and 'noserverino' contradict each other",
+				     reterr);
 	return optset_finish(&s, ret);
 }
 

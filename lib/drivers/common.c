@@ -898,6 +898,13 @@ void optset_done(struct optset *s)
 	s->flags = 0;
 }
 
+int optset_refuse(struct optset *s, const char *why, const char **reterr)
+{
+	optset_done(s);
+	*reterr = why;
+	return -EINVAL;
+}
+
 int canonical_get(const char *canonical, const char *key, const char **ret_val, size_t *ret_len)
 {
 	size_t kl = strlen(key);

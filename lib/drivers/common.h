@@ -166,6 +166,8 @@ int optset_default(struct optset *s, const char *key, const char *item, const ch
 /* Move the result into *ret (canonical string, flags, cred_path); @s is empty afterwards. */
 int optset_finish(struct optset *s, struct driver_opts *ret);
 void optset_done(struct optset *s);
+/* Give up on @s: release it, set *reterr to @why (static) and return -EINVAL. */
+int optset_refuse(struct optset *s, const char *why, const char **reterr);
 
 /* The value of @key in a canonical "a,b=c" string: returns 1 and sets *ret_val and *ret_len
  * (0 for a flag) if present, else returns 0. */

@@ -89,11 +89,8 @@ static int nfs_options(const char *const *opts, size_t n, struct driver_opts *re
 	r = optset_parse(nfs_opts, ELEMENTSOF(nfs_opts), nfs_forced, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
-	if (optset_get(&s, "hard") && optset_get(&s, "soft")) {
-		optset_done(&s);
-		*reterr = "options 'hard' and 'soft' contradict each other";
-		return -EINVAL;
-	}
+	if (optset_get(&s, "hard") && optset_get(&s, "soft"))
+		return optset_refuse(&s, "options 'hard' and 'soft' contradict each other", reterr);
 	r = optset_default(&s, "vers", "vers=4.2", reterr);
 	if (r < 0) {
 		optset_done(&s);
@@ -101,11 +98,8 @@ static int nfs_options(const char *const *opts, size_t n, struct driver_opts *re
 	}
 	vers = optset_get(&s, "vers");
 	proto = optset_get(&s, "proto");
-	if (vers && vers[0] == '4' && proto && strcmp(proto, "udp") == 0) {
-		optset_done(&s);
-		*reterr = "NFSv4 does not run over udp";
-		return -EINVAL;
-	}
+	if (vers && vers[0] == '4' && proto && strcmp(proto, "udp") == 0)
+		return optset_refuse(&s, "NFSv4 does not run over udp", reterr);
 	return optset_finish(&s, ret);
 }
 
