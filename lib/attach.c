@@ -899,6 +899,16 @@ int share_set(struct volmount_ctx *ctx, const char *hash, const char *state, uin
 	return r;
 }
 
+int share_delete(struct volmount_ctx *ctx, const char *hash)
+{
+	int r;
+
+	ctx_db_lock(ctx);
+	r = ledger_share_delete(ctx->ledger, hash);
+	ctx_db_unlock(ctx);
+	return r;
+}
+
 int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
 		  const struct share_req *req, bool record, uint64_t *ret_id)
 {
@@ -1036,25 +1046,31 @@ static void rollback_first(struct volmount_ctx *ctx, const struct share_req *req
 	if (clean && !existed)
 		clean = share_rmdir(ctx, req) >= 0;
 	if (clean) {
-		ctx_db_lock(ctx);
-		(void)ledger_share_delete(ctx->ledger, req->hash); /* best effort: host-up retries */
-		ctx_db_unlock(ctx);
+		(void)share_delete(ctx, req->hash); /* best effort: host-up retries */
 	}
 	error_restore(ctx, &e);
+}
+
+/* The ledger row of @req's share (borrowing its strings), in @state with @mount_id. */
+static struct ledger_share row_of_req(const struct share_req *req, const char *state,
+				      uint64_t mount_id)
+{
+	return (struct ledger_share){
+		.hash = (char *)req->hash,
+		.driver = (char *)req->drv->name,
+		.export = req->export,
+		.mountpoint = req->mountpoint,
+		.options = req->opts.canonical,
+		.state = (char *)state,
+		.mount_id = mount_id,
+	};
 }
 
 /* First attachment: make the directory, mount, verify. The pending row comes first so a crash
  * at any later point leaves a record that host-up resolves. On failure undo everything. */
 static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_id)
 {
-	struct ledger_share row = {
-		.hash = (char *)req->hash,
-		.driver = (char *)req->drv->name,
-		.export = req->export,
-		.mountpoint = req->mountpoint,
-		.options = req->opts.canonical,
-		.state = (char *)LEDGER_PENDING,
-	};
+	struct ledger_share row = row_of_req(req, LEDGER_PENDING, 0);
 	_cleanup_close_ int dfd = parent_dir_if_any(ctx, req);
 	bool exists = false;
 	int r;
@@ -1154,9 +1170,7 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 * directory, if still there, stays someone else's) and mount afresh. */
 			int r;
 
-			ctx_db_lock(ctx);
-			r = ledger_share_delete(ctx->ledger, row->hash);
-			ctx_db_unlock(ctx);
+			r = share_delete(ctx, row->hash);
 			if (r >= 0)
 				r = attach_first(ctx, req, ret_id);
 			if (r >= 0)
@@ -1169,9 +1183,7 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 * verified above; record the mount as it is now. */
 			int r;
 
-			ctx_db_lock(ctx);
-			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
-			ctx_db_unlock(ctx);
+			r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
 			if (r < 0)
 				return r;
 		}
@@ -1268,18 +1280,9 @@ static int attach_adopt(struct volmount_ctx *ctx, const struct share_req *req,
 	if (obs != OBS_MATCH)
 		return 0; /* nothing there, or not exactly ours: attach_first() says why */
 	{
-		struct ledger_share row = {
-			.hash = (char *)req->hash,
-			.driver = (char *)req->drv->name,
-			.export = req->export,
-			.mountpoint = req->mountpoint,
-			.options = req->opts.canonical,
-			.state = (char *)LEDGER_MOUNTED,
-			.mount_id = top,
-			.dir_created = false,
-			.adopted = true,
-		};
+		struct ledger_share row = row_of_req(req, LEDGER_MOUNTED, top);
 
+		row.adopted = true; /* and dir_created false: the directory is someone else's */
 		ctx_db_lock(ctx);
 		r = ledger_share_insert(ctx->ledger, &row);
 		if (r >= 0)
@@ -1437,9 +1440,7 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 		if (r < 0)
 			return r;
 	}
-	ctx_db_lock(ctx);
-	r = ledger_share_delete(ctx->ledger, row->hash);
-	ctx_db_unlock(ctx);
+	r = share_delete(ctx, row->hash);
 	return r;
 }
 

@@ -100,6 +100,8 @@ int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t 
 
 /* Record @state and @mount_id for the share @hash (one short transaction). */
 int share_set(struct volmount_ctx *ctx, const char *hash, const char *state, uint64_t mount_id);
+/* Forget the share (and its attachments) under ctx->db_lock. */
+int share_delete(struct volmount_ctx *ctx, const char *hash);
 
 /*
  * Mount again a share whose row exists but whose mount is gone (or was just taken away): the

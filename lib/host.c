@@ -126,16 +126,6 @@ VOLMOUNT_EXPORT void volmount_report_free(struct volmount_report *r)
 	free(r);
 }
 
-static int delete_row(struct volmount_ctx *ctx, const char *hash)
-{
-	int r;
-
-	ctx_db_lock(ctx);
-	r = ledger_share_delete(ctx->ledger, hash);
-	ctx_db_unlock(ctx);
-	return r;
-}
-
 /* A share without attachments: take its mount (if ours) away and forget it. */
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
 			    struct share_req *req, bool force, struct volmount_report *rep)
@@ -164,7 +154,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 		if (r < 0)
 			return r;
 	}
-	r = delete_row(ctx, row->hash);
+	r = share_delete(ctx, row->hash);
 	if (r < 0)
 		return r;
 	return report_add(rep, row->mountpoint, obs == OBS_NONE ? "removed" : "unmounted",
@@ -192,16 +182,14 @@ static int reconcile_adopted(struct volmount_ctx *ctx, const struct ledger_share
 				  "adopted share '%s' has no attachments yet; its mount is kept",
 				  row->export);
 	case OBS_MATCH:
-		ctx_db_lock(ctx);
-		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
-		ctx_db_unlock(ctx);
+		r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "adopted",
 				  "'%s' was mounted again by someone else (mount id %llu); recorded and kept",
 				  row->export, (unsigned long long)top);
 	case OBS_NONE:
-		r = delete_row(ctx, row->hash);
+		r = share_delete(ctx, row->hash);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "removed",
@@ -260,18 +248,14 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	switch (obs) {
 	case OBS_OURS:
 		if (strcmp(row->state, LEDGER_MOUNTED) != 0) {
-			ctx_db_lock(ctx);
-			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
-			ctx_db_unlock(ctx);
+			r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
 			if (r < 0)
 				return r;
 		}
 		return report_add(rep, row->mountpoint, "kept", "%zu attachment(s)",
 				  row->n_attachments);
 	case OBS_MATCH:
-		ctx_db_lock(ctx);
-		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
-		ctx_db_unlock(ctx);
+		r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "adopted",
