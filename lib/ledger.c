@@ -502,25 +502,69 @@ void ledger_attachments_free(struct ledger_attachment *a, size_t n)
 	free(a);
 }
 
-int ledger_host_get(struct ledger *l, struct ledger_host *ret)
+/*
+ * Run the query @id, with @hash bound to ?1 unless NULL, to its first row: 1 with the row in
+ * *ret (read it, then stmt_done()), 0 when there is none (with @must, a query that always has
+ * a row: the ledger is corrupt), or an error, recorded as "ledger: @what: ...".
+ */
+static int query_row(struct ledger *l, enum stmt_id id, const char *hash, bool must,
+		     const char *what, sqlite3_stmt **ret)
 {
 	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_HOST_GET, &s), rc;
+	int r = stmt(l, id, &s), rc;
 
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host state");
-		stmt_done(s);
-		return r;
+	if (hash) {
+		r = bind_text(l, s, 1, hash);
+		if (r < 0) {
+			stmt_done(s);
+			return r;
+		}
 	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret = s;
+		return 1;
+	}
+	r = rc != SQLITE_DONE ? fail(l, rc, what) : must ? fail(l, SQLITE_CORRUPT, what) : 0;
+	stmt_done(s);
+	return r;
+}
+
+/* A count (column 0 of a query that always has a row). */
+static int query_count(struct ledger *l, enum stmt_id id, const char *hash, const char *what,
+		       size_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = query_row(l, id, hash, true, what, &s);
+
+	if (r < 0)
+		return r;
+	*ret = (size_t)sqlite3_column_int64(s, 0);
+	stmt_done(s);
+	return 0;
+}
+
+/* The host columns of a row: state, generation and, with @boot_id, the boot id. */
+static void host_from_row(sqlite3_stmt *s, struct ledger_host *ret, bool boot_id)
+{
 	memset(ret, 0, sizeof(*ret));
-	(void)snprintf(ret->state, sizeof(ret->state), "%s",
-		       (const char *)sqlite3_column_text(s, 0));
+	(void)snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(s, 0));
 	ret->generation = (uint64_t)sqlite3_column_int64(s, 1);
-	(void)snprintf(ret->boot_id, sizeof(ret->boot_id), "%s",
-		       (const char *)sqlite3_column_text(s, 2));
+	if (boot_id)
+		(void)snprintf(ret->boot_id, sizeof(ret->boot_id), "%s",
+			       (const char *)sqlite3_column_text(s, 2));
+}
+
+int ledger_host_get(struct ledger *l, struct ledger_host *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r = query_row(l, ST_HOST_GET, NULL, true, "read host state", &s);
+
+	if (r < 0)
+		return r;
+	host_from_row(s, ret, true);
 	stmt_done(s);
 	return 0;
 }
@@ -584,26 +628,12 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 			  struct ledger_share *ret)
 {
 	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_HOST_SHARE_GET, &s), rc;
+	int r = query_row(l, ST_HOST_SHARE_GET, hash, true, "read host and share", &s);
 
 	if (r < 0)
 		return r;
-	r = bind_text(l, s, 1, hash);
-	if (r < 0) {
-		stmt_done(s);
-		return r;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		memset(ret_host, 0, sizeof(*ret_host));
-		(void)snprintf(ret_host->state, sizeof(ret_host->state), "%s",
-			       (const char *)sqlite3_column_text(s, 0));
-		ret_host->generation = (uint64_t)sqlite3_column_int64(s, 1);
-		(void)snprintf(ret_host->boot_id, sizeof(ret_host->boot_id), "%s",
-			       (const char *)sqlite3_column_text(s, 2));
-		r = sqlite3_column_type(s, 3) == SQLITE_NULL ? -ENOENT : read_share_at(s, 3, ret);
-	} else
-		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host and share");
+	host_from_row(s, ret_host, true);
+	r = sqlite3_column_type(s, 3) == SQLITE_NULL ? -ENOENT : read_share_at(s, 3, ret);
 	stmt_done(s);
 	return r;
 }
@@ -611,22 +641,11 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
 {
 	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_SHARE_GET, &s), rc;
+	int r = query_row(l, ST_SHARE_GET, hash, false, "read share", &s);
 
-	if (r < 0)
-		return r;
-	r = bind_text(l, s, 1, hash);
-	if (r < 0) {
-		stmt_done(s);
-		return r;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = read_share(s, ret);
-	else if (rc == SQLITE_DONE)
-		r = -ENOENT;
-	else
-		r = fail(l, rc, "read share");
+	if (r <= 0)
+		return r == 0 ? -ENOENT : r;
+	r = read_share(s, ret);
 	stmt_done(s);
 	return r;
 }
@@ -634,18 +653,7 @@ int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *re
 /* Inside a transaction: how many shares there are (a scan: only for error messages). */
 static int count_shares(struct ledger *l, size_t *ret)
 {
-	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_SHARE_COUNT, &s), rc;
-
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret = (size_t)sqlite3_column_int64(s, 0);
-	else
-		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "count shares");
-	stmt_done(s);
-	return r;
+	return query_count(l, ST_SHARE_COUNT, NULL, "count shares", ret);
 }
 
 /*
@@ -660,21 +668,14 @@ static int scheme_check(struct ledger *l, bool claim, char *ret_recorded, size_t
 	sqlite3_stmt *s = NULL;
 	char recorded[16] = "";
 	size_t n = 0;
-	int r, rc;
+	int r;
 
-	r = stmt(l, ST_SCHEME_GET, &s);
+	r = query_row(l, ST_SCHEME_GET, NULL, true, "read path scheme", &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		(void)snprintf(recorded, sizeof(recorded), "%s",
-			       (const char *)sqlite3_column_text(s, 0));
-		n = (size_t)sqlite3_column_int64(s, 1);
-	} else
-		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read path scheme");
+	(void)snprintf(recorded, sizeof(recorded), "%s", (const char *)sqlite3_column_text(s, 0));
+	n = (size_t)sqlite3_column_int64(s, 1);
 	stmt_done(s);
-	if (r < 0)
-		return r;
 	if (ret_recorded)
 		(void)snprintf(ret_recorded, size, "%s", recorded);
 	if (!l->scheme || strcmp(recorded, l->scheme) == 0)
@@ -791,21 +792,7 @@ int ledger_share_delete(struct ledger *l, const char *hash)
 
 static int count_attachments(struct ledger *l, const char *hash, size_t *ret)
 {
-	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_ATT_COUNT, &s), rc;
-
-	if (r < 0)
-		return r;
-	r = bind_text(l, s, 1, hash);
-	if (r >= 0) {
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			*ret = (size_t)sqlite3_column_int64(s, 0);
-		else
-			r = fail(l, rc, "count attachments");
-	}
-	stmt_done(s);
-	return r;
+	return query_count(l, ST_ATT_COUNT, hash, "count attachments", ret);
 }
 
 /* Inside a transaction: run the attachment statement @id on (hash, volume, owner); returns
@@ -884,40 +871,31 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 	return end(l, r);
 }
 
-static void host_from_row(sqlite3_stmt *s, struct ledger_host *ret)
-{
-	memset(ret, 0, sizeof(*ret));
-	(void)snprintf(ret->state, sizeof(ret->state), "%s", (const char *)sqlite3_column_text(s, 0));
-	ret->generation = (uint64_t)sqlite3_column_int64(s, 1);
-}
 
 int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
 		       const char *volume, const char *owner, struct ledger_host *ret_host)
 {
 	sqlite3_stmt *s = NULL;
 	bool warm = false;
-	int r = begin(l), rc;
+	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = stmt(l, ST_HOST_SHARE_WARM, &s);
+	r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
 	if (r < 0)
 		return end(l, r);
-	r = bind_text(l, s, 1, hash);
-	rc = r < 0 ? SQLITE_OK : sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	{
 		const char *state = (const char *)sqlite3_column_text(s, 2);
 		const char *opts = (const char *)sqlite3_column_text(s, 4);
 
-		host_from_row(s, ret_host);
+		host_from_row(s, ret_host, false);
 		if (strcmp(ret_host->state, "up") != 0)
 			r = -EHOSTDOWN;
 		else
 			warm = state && opts && strcmp(state, LEDGER_MOUNTED) == 0 &&
 			       (uint64_t)sqlite3_column_int64(s, 3) == mount_id &&
 			       strcmp(opts, options) == 0 && sqlite3_column_int(s, 5) == 0;
-	} else if (r >= 0)
-		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host and share");
+	}
 	stmt_done(s);
 	if (r >= 0 && warm)
 		r = insert_attachment(l, hash, volume, owner, NULL);
@@ -976,23 +954,19 @@ static int host_share_brief(struct ledger *l, const char *hash, struct ledger_ho
 			    char *ret_state, size_t size, bool *ret_adopted)
 {
 	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_HOST_SHARE_WARM, &s), rc;
+	const char *state;
+	int r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
 
 	if (r < 0)
 		return r;
-	r = bind_text(l, s, 1, hash);
-	rc = r < 0 ? SQLITE_OK : sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(s, 2);
-
-		host_from_row(s, ret_host);
-		if (state) {
-			(void)snprintf(ret_state, size, "%s", state);
-			*ret_adopted = sqlite3_column_int(s, 5) != 0;
-		} else
-			r = -ENOENT;
-	} else if (r >= 0)
-		r = fail(l, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read host and share");
+	host_from_row(s, ret_host, false);
+	state = (const char *)sqlite3_column_text(s, 2);
+	if (state) {
+		(void)snprintf(ret_state, size, "%s", state);
+		*ret_adopted = sqlite3_column_int(s, 5) != 0;
+		r = 0;
+	} else
+		r = -ENOENT;
 	stmt_done(s);
 	return r;
 }
