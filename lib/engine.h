@@ -144,6 +144,9 @@ int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share 
 
 /* Reports (host.c): a growing list of (path, action, detail). */
 int report_new(struct volmount_report **ret);
+/* The start of a host-wide call (host-up/down, repair, gc): @ctx checked, the calling thread's
+ * error cleared, the context opened, and with @ret a new report. */
+int report_begin(struct volmount_ctx *ctx, struct volmount_report **ret);
 int report_add(struct volmount_report *rep, const char *path, const char *action,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

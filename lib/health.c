@@ -109,13 +109,7 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 	size_t n = 0;
 	int r, failed = 0;
 
-	if (!ctx)
-		return -EINVAL;
-	ctx_clear_error(ctx);
-	r = ctx_open(ctx);
-	if (r < 0)
-		return r;
-	r = report_new(&rep);
+	r = report_begin(ctx, &rep);
 	if (r < 0)
 		return r;
 	ctx_db_lock(ctx);
@@ -240,13 +234,7 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 	struct dirent *de;
 	int host_fd, fd, r;
 
-	if (!ctx)
-		return -EINVAL;
-	ctx_clear_error(ctx);
-	r = ctx_open(ctx);
-	if (r < 0)
-		return r;
-	r = report_new(&rep);
+	r = report_begin(ctx, &rep);
 	if (r < 0)
 		return r;
 	/* Exclusive: gc is rare, and with every attach drained no directory it sees can be one

@@ -52,6 +52,19 @@ int report_new(struct volmount_report **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+int report_begin(struct volmount_ctx *ctx, struct volmount_report **ret)
+{
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	ctx_clear_error(ctx);
+	r = ctx_open(ctx);
+	if (r < 0 || !ret)
+		return r;
+	return report_new(ret);
+}
+
 int report_add(struct volmount_report *rep, const char *path, const char *action,
 		      const char *fmt, ...)
 {
@@ -681,17 +694,9 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 	uint64_t deadline;
 	int fd, r;
 
-	if (!ctx)
-		return -EINVAL;
-	ctx_clear_error(ctx);
-	r = ctx_open(ctx);
+	r = report_begin(ctx, ret_report ? &rep : NULL);
 	if (r < 0)
 		return r;
-	if (ret_report) {
-		rep = calloc(1, sizeof(*rep));
-		if (!rep)
-			return -ENOMEM;
-	}
 	deadline = now_ms() + ctx->timeout_ms;
 	fd = lock_host(ctx, true, deadline); /* drains attach/detach in every process */
 	if (fd < 0) {
