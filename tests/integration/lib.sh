@@ -389,6 +389,74 @@ n_attached() {
 	fi
 }
 
+# ledger_attached MOUNTPOINT: attachments the ledger records for the share at MOUNTPOINT.
+ledger_attached() {
+	local n
+	n=$(ledger_sql "SELECT count(*) FROM attachments a JOIN shares s ON s.hash = a.hash WHERE s.mountpoint = '$1'")
+	echo "${n:-0}"
+}
+
+# mount_source MOUNTPOINT: the source the kernel shows for the mount at MOUNTPOINT.
+mount_source() {
+	mountinfo_at "$1" | awk '{ for (k = 7; k <= NF; k++) if ($k == "-") { print $(k + 2); exit } }'
+}
+
+# expect_mount_flags MOUNTPOINT FLAG...: the mount at MOUNTPOINT has each per-mount FLAG.
+expect_mount_flags() {
+	local mp=$1 f info
+	shift
+	info=$(mountinfo_at "$mp")
+	for f in "$@"; do
+		case ",$(awk '{print $6}' <<<"$info")," in
+		*,"$f",*) ok "mounted $f" ;;
+		*) not_ok "mounted $f" && diag "$info" ;;
+		esac
+	done
+}
+
+# ---- the six-attachment lifecycle (test-lifecycle, test-sshfs, test-glusterfs) ----
+#
+# The script defines attach VOLUME OWNER and detach VOLUME OWNER for its share. PAIRS are the
+# attachments, in order: three volumes for two owners each.
+PAIRS=("vol-a owner1" "vol-a owner2" "vol.b owner1" "vol.b owner2" "vol_c owner1" "vol_c owner2")
+declare -gA devpath
+
+# attach_pairs MOUNTPOINT: attach every pair; after each, the device path printed, exactly one
+# mount, and as many attachments listed and recorded. Sets devpath[VOLUME/OWNER]. Bails out
+# if the first attach fails (nothing after it could pass).
+attach_pairs() {
+	local mp=$1 p v o n=0
+	for p in "${PAIRS[@]}"; do
+		read -r v o <<<"$p"
+		expect_exit 0 attach "$v" "$o" || [ "$n" -gt 0 ] || bail_out "the first attach failed"
+		# shellcheck disable=SC2034 # read by the scripts
+		devpath[$v/$o]=$LAST_OUT
+		n=$((n + 1))
+		is "$LAST_OUT" "$mp/$v" "attach $v $o prints the device path"
+		is "$(mounts_at "$mp")" 1 "mounted exactly once after $n attachment(s)"
+		is "$(n_attached "$mp")" "$n" "list shows $n attachment(s)"
+		is "$(ledger_attached "$mp")" "$n" "ledger holds $n attachment(s)"
+	done
+}
+
+# detach_pairs MOUNTPOINT: detach every pair; until the last the share stays mounted once with
+# the rest recorded and its directory present; the last detach unmounts it and removes the
+# directory.
+detach_pairs() {
+	local mp=$1 p v o n=${#PAIRS[@]}
+	for p in "${PAIRS[@]}"; do
+		read -r v o <<<"$p"
+		expect_exit 0 detach "$v" "$o"
+		n=$((n - 1))
+		[ "$n" -eq 0 ] && break
+		is "$(mounts_at "$mp")" 1 "still mounted once with $n attachment(s) left"
+		is "$(ledger_attached "$mp")" "$n" "ledger holds $n attachment(s)"
+		[ "$n" -eq 1 ] && check "mountpoint directory still there before the last detach" test -d "$mp"
+	done
+	is "$(mounts_at "$mp")" 0 "the last detach unmounted the share"
+	check "the last detach removed the mountpoint directory" test ! -e "$mp"
+}
+
 # ---- namespace and fixture ----
 
 _vt_cleanup() {

@@ -110,6 +110,16 @@ net_pids_with() {
 	return 0
 }
 
+# net_daemon_pids NAME MOUNTPOINT: the live processes called NAME (sshfs, glusterfs) whose
+# command line names MOUNTPOINT, i.e. the FUSE daemons serving it.
+net_daemon_pids() {
+	local p
+	for p in $(net_pids_with "$2"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
+	done
+	return 0
+}
+
 # net_wait_gone NAME [SECONDS]: waits until no live process is called NAME; 1 if some remain.
 net_wait_gone() {
 	local _

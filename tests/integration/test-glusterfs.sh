@@ -33,14 +33,8 @@ is "$(mounts_at "$mp")" 0 "not mounted before the first attach"
 attach() { vm attach --type glusterfs --export "$exp" --volume "$1" --owner "$2"; }
 detach() { vm detach --type glusterfs --export "$exp" --volume "$1" --owner "$2"; }
 
-# client_pids MOUNTPOINT: the glusterfs client processes serving MOUNTPOINT.
-client_pids() {
-	local p
-	for p in $(net_pids_with "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = glusterfs ] && echo "$p"
-	done
-	return 0
-}
+# client_pids MOUNTPOINT: the glusterfs process(es) serving MOUNTPOINT.
+client_pids() { net_daemon_pids glusterfs "$1"; }
 
 # client_gone MOUNTPOINT: within 5 s no glusterfs client serves MOUNTPOINT.
 client_gone() {
@@ -62,36 +56,11 @@ stderr_one_line() {
 	fi
 }
 
-pairs=()
-for v in vol-a vol.b vol_c; do
-	for o in owner1 owner2; do
-		pairs+=("$v $o")
-	done
-done
+attach_pairs "$mp"
 
-declare -A devpath
-n=0
-for p in "${pairs[@]}"; do
-	read -r v o <<<"$p"
-	expect_exit 0 attach "$v" "$o" || [ "$n" -gt 0 ] || bail_out "the first glusterfs attach failed"
-	devpath[$v/$o]=$LAST_OUT
-	n=$((n + 1))
-	is "$LAST_OUT" "$mp/$v" "attach $v $o prints the device path"
-	is "$(mounts_at "$mp")" 1 "mounted exactly once after $n attachment(s)"
-	is "$(n_attached "$mp")" "$n" "list shows $n attachment(s)"
-	is "$(ledger_attachments)" "$n" "ledger holds $n attachment(s)"
-done
-
-info=$(mountinfo_at "$mp")
 is "$(fstype_at "$mp")" fuse.glusterfs "the share is a fuse.glusterfs mount"
-is "$(awk '{ for (k = 7; k <= NF; k++) if ($k == "-") { print $(k + 2); exit } }' <<<"$info")" \
-	"$exp" "the mount's source is the export"
-for f in nosuid nodev; do
-	case ",$(awk '{print $6}' <<<"$info")," in
-	*,"$f",*) ok "mounted $f" ;;
-	*) not_ok "mounted $f" && diag "$info" ;;
-	esac
-done
+is "$(mount_source "$mp")" "$exp" "the mount's source is the export"
+expect_mount_flags "$mp" nosuid nodev
 is "$(client_pids "$mp" | wc -l)" 1 "one glusterfs client serves all six attachments"
 is "$(share_json "$mp" | jq -r .state)" mounted "list shows the share as mounted"
 
@@ -127,19 +96,7 @@ else
 fi
 is "$(vm --json list | jq '.shares | length')" 2 "list shows two shares"
 
-last=${pairs[${#pairs[@]} - 1]}
-n=${#pairs[@]}
-for p in "${pairs[@]}"; do
-	[ "$p" = "$last" ] && continue
-	read -r v o <<<"$p"
-	expect_exit 0 detach "$v" "$o"
-	n=$((n - 1))
-	is "$(mounts_at "$mp")" 1 "still mounted once with $n attachment(s) left"
-done
-read -r v o <<<"$last"
-expect_exit 0 detach "$v" "$o"
-is "$(mounts_at "$mp")" 0 "the last detach unmounted the share"
-check "the last detach removed the mountpoint directory" test ! -e "$mp"
+detach_pairs "$mp"
 check "its glusterfs client is gone" client_gone "$mp"
 is "$(mounts_at "$mp2")" 1 "the two-host share is still mounted"
 is "$(cat "$mp2/vol-a/file" 2>/dev/null)" "written by owner1" "and still works"

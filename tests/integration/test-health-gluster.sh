@@ -18,19 +18,17 @@ set -u
 # shellcheck source=SCRIPTDIR/net.sh
 . "$(dirname "$0")/net.sh"
 in_private_ns "$0" "$@"
+# shellcheck source=SCRIPTDIR/health.sh
+. "$(dirname "$0")/health.sh"
 
 gluster_up
 check "fixture: the volume is started" gluster_started
 
 PROBE_S=2
 DEADLINE_MS=$(((PROBE_S + 1) * 1000))
-printf '# volmount test configuration\nprobe_timeout = %s\n' "$PROBE_S" >"$VT_TMP/volmount.conf"
-chmod 0644 "$VT_TMP/volmount.conf"
-VM_ARGS+=(--config "$VT_TMP/volmount.conf")
+use_probe_timeout "$PROBE_S"
 
 exp=$GLUSTER_HOST:/$GLUSTER_VOL
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # jcheck: `check --json`, timed; CHECK_RC, CHECK_JSON, ELAPSED (ms).
 CHECK_RC=
@@ -62,36 +60,8 @@ wait_state() {
 	done
 }
 
-# wait_healthy SECONDS: runs check until it exits 0; 1 if it never did.
-wait_healthy() {
-	local end=$(($(now_ms) + $1 * 1000))
-	while :; do
-		jcheck
-		[ "$CHECK_RC" = 0 ] && return 0
-		[ "$(now_ms)" -ge "$end" ] && return 1
-		sleep 0.2
-	done
-}
-
-# client_pids MOUNTPOINT: the live glusterfs client processes serving MOUNTPOINT.
-client_pids() {
-	local p
-	for p in $(net_pids_with "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = glusterfs ] && echo "$p"
-	done
-	return 0
-}
-
-# pid_gone PID [SECONDS]: the process has exited (or is a zombie) within SECONDS (default 5).
-pid_gone() {
-	local _ st
-	for _ in $(seq $((${2:-5} * 20))); do
-		st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# client_pids MOUNTPOINT: the glusterfs process(es) serving MOUNTPOINT.
+client_pids() { net_daemon_pids glusterfs "$1"; }
 
 # proc_gone PID [SECONDS]: /proc/PID has disappeared (reaped, not merely a zombie).
 proc_gone() {
@@ -126,17 +96,10 @@ all_devpaths_work() {
 	fi
 }
 
-attachments_rows() {
-	ledger_sql "SELECT hash || ' ' || volume || ' ' || owner FROM attachments ORDER BY 1"
-}
-
 # report_action: the action the last repair --json report gives the share.
 report_action() {
 	P=$mp jq -r '[.actions[] | select(.path == env.P) | .action] | join(",")' <<<"$LAST_OUT" 2>/dev/null
 }
-
-TIMES=()
-record() { TIMES+=("$(printf '%-34s %8s %10s' "$1" "$2" "$3")"); }
 
 # ---- one share, three attachments ----
 

@@ -15,12 +15,10 @@ set -u
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 in_private_ns "$0" "$@"
+# shellcheck source=SCRIPTDIR/health.sh
+. "$(dirname "$0")/health.sh"
 
-printf '# volmount test configuration\nprobe_timeout = 2\n' >"$VT_TMP/volmount.conf"
-chmod 0644 "$VT_TMP/volmount.conf"
-VM_ARGS+=(--config "$VT_TMP/volmount.conf")
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+use_probe_timeout 2
 
 exp=$(mkexport data)
 echo data >"$exp/marker"
@@ -42,63 +40,6 @@ is "$(mounts_at "$mp")" 1 "the bind share is mounted once"
 
 METRICS=$VT_TMP/metrics/volmount.prom
 mkdir -m 0755 "$VT_TMP/metrics"
-MON_PID=
-
-metric() {
-	awk -v k="$1" 'index($0, k " ") == 1 { print $NF; exit }' "$METRICS" 2>/dev/null
-}
-
-# prom_valid: stdin is a Prometheus text exposition: comments, and `name{labels} value` or
-# `name value` lines, at least one of them.
-prom_valid() {
-	awk '
-		/^#/ { next }
-		!/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ { bad = 1; print "bad line: " $0 }
-		{ n++ }
-		END { exit bad || n == 0 }'
-}
-
-start_monitor() {
-	rm -f "$METRICS"
-	"$VOLMOUNT_BIN" "${VM_ARGS[@]}" monitor --interval 0.5 --metrics "$METRICS" "$@" \
-		2>>"$VT_TMP/monitor.log" &
-	MON_PID=$!
-}
-
-# stop_monitor DESC: SIGTERM; it must exit 0 within 2 s.
-stop_monitor() {
-	local _ rc
-	if ! kill -0 "$MON_PID" 2>/dev/null; then
-		wait "$MON_PID"
-		not_ok "$1: monitor was still running when stopped (it exited $?)"
-		diag "$(tail -n 3 "$VT_TMP/monitor.log")"
-		return 1
-	fi
-	kill -TERM "$MON_PID"
-	for _ in $(seq 40); do
-		kill -0 "$MON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$MON_PID" 2>/dev/null; then
-		not_ok "$1: monitor exits within 2 s of SIGTERM"
-		kill -9 "$MON_PID"
-		wait "$MON_PID" 2>/dev/null
-		return 1
-	fi
-	wait "$MON_PID"
-	rc=$?
-	is "$rc" 0 "$1: monitor exits 0 within 2 s of SIGTERM"
-}
-
-wait_metric() {
-	local end=$(($(now_ms) + $4 * 1000)) v
-	while :; do
-		v=$(metric "$1")
-		[ -n "$v" ] && test "${v%.*}" "$2" "$3" && return 0
-		[ "$(now_ms)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
 
 start_monitor
 for _ in $(seq 100); do

@@ -24,6 +24,8 @@ set -u
 # shellcheck source=SCRIPTDIR/net.sh
 . "$(dirname "$0")/net.sh"
 in_private_ns "$0" "$@"
+# shellcheck source=SCRIPTDIR/health.sh
+. "$(dirname "$0")/health.sh"
 
 sshd_up
 check "fixture: root logs in to the test sshd with the client key" ssh_works
@@ -31,9 +33,7 @@ check "fixture: root logs in to the test sshd with the client key" ssh_works
 PROBE_S=2
 DEADLINE_MS=$(((PROBE_S + 1) * 1000)) # a verdict within the probe deadline + 1 s
 FAST_MS=1000                          # an operation on a healthy share
-printf '# volmount test configuration\nprobe_timeout = %s\n' "$PROBE_S" >"$VT_TMP/volmount.conf"
-chmod 0644 "$VT_TMP/volmount.conf"
-VM_ARGS+=(--config "$VT_TMP/volmount.conf")
+use_probe_timeout "$PROBE_S"
 
 srv=$VT_TMP/srv
 mkdir -p "$srv/a/va1" "$srv/a/va2" "$srv/a/va3" "$srv/a/va4" "$srv/b/vb1" "$srv/b/vb2"
@@ -42,8 +42,6 @@ expB=root@127.0.0.1:$srv/b
 expX=$(mkexport local)
 # Share A, the victim, gives up on a dead connection quickly; share B keeps the defaults.
 OPTS_A=("${SSHFS_OPTS[@]}" --option ServerAliveInterval=1 --option ServerAliveCountMax=2)
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # timed CMD...: runs CMD like run_capture and sets ELAPSED (milliseconds).
 ELAPSED=0
@@ -60,25 +58,8 @@ detachB() { vm detach --type sshfs --export "$expB" --volume "$1" --owner "$2"; 
 attachX() { vm attach --type bind --export "$expX" --volume "$1" --owner "$2"; }
 detachX() { vm detach --type bind --export "$expX" --volume "$1" --owner "$2"; }
 
-# sshfs_pid MOUNTPOINT: the live sshfs daemon serving MOUNTPOINT (its argv names it).
-sshfs_pid() {
-	local p
-	for p in $(net_pids_with "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sshfs ] && echo "$p"
-	done
-	return 0
-}
-
-# pid_gone PID [SECONDS]: the process has exited (or is a zombie) within SECONDS (default 5).
-pid_gone() {
-	local _ st
-	for _ in $(seq $((${2:-5} * 20))); do
-		st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# sshfs_pid MOUNTPOINT: the sshfs process(es) serving MOUNTPOINT.
+sshfs_pid() { net_daemon_pids sshfs "$1"; }
 
 # jcheck: `check --json`, timed; CHECK_RC, CHECK_JSON, ELAPSED.
 CHECK_RC=
@@ -93,17 +74,6 @@ jcheck() {
 field() {
 	MP=$1 K=$2 jq -r '.shares[] | select(.mountpoint == env.MP) | .[env.K] // "null"' \
 		<<<"$CHECK_JSON" 2>/dev/null
-}
-
-# wait_healthy SECONDS: runs check until it exits 0 (at most SECONDS); 1 if it never did.
-wait_healthy() {
-	local end=$(($(now_ms) + $1 * 1000))
-	while :; do
-		jcheck
-		[ "$CHECK_RC" = 0 ] && return 0
-		[ "$(now_ms)" -ge "$end" ] && return 1
-		sleep 0.2
-	done
 }
 
 # io_works DEVPATH TAG: a file written through DEVPATH reads back (bounded: a broken mount
@@ -128,18 +98,10 @@ all_devpaths_work() {
 	fi
 }
 
-attachments_rows() {
-	ledger_sql "SELECT hash || ' ' || volume || ' ' || owner FROM attachments ORDER BY 1"
-}
-
 # report_action PATH: the action the last repair/gc --json report gives PATH.
 report_action() {
 	P=$1 jq -r '[.actions[] | select(.path == env.P) | .action] | join(",")' <<<"$LAST_OUT" 2>/dev/null
 }
-
-# Times, for the table at the end.
-TIMES=()
-record() { TIMES+=("$(printf '%-34s %8s %10s' "$1" "$2" "$3")"); }
 
 # ---- the shares: A (3 attachments, sshfs), B (sshfs), X (bind) ----
 
@@ -395,65 +357,6 @@ is "$(ledger_attachments)" 6 "5: the ledger holds the new attachment too"
 # ---- 6. monitor: publishes the stale share; with --repair heals it ----
 
 METRICS=$VT_TMP/metrics.prom
-MON_PID=
-
-# metric LINE-PREFIX: the value of the first metrics line starting with LINE-PREFIX + " ".
-metric() {
-	awk -v k="$1" 'index($0, k " ") == 1 { print $NF; exit }' "$METRICS" 2>/dev/null
-}
-
-# prom_valid: stdin is a Prometheus text exposition: comments, and `name{labels} value` or
-# `name value` lines, at least one of them.
-prom_valid() {
-	awk '
-		/^#/ { next }
-		!/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ { bad = 1 }
-		{ n++ }
-		END { exit bad || n == 0 }'
-}
-
-start_monitor() {
-	rm -f "$METRICS"
-	"$VOLMOUNT_BIN" "${VM_ARGS[@]}" monitor --interval 0.5 --metrics "$METRICS" "$@" \
-		2>>"$VT_TMP/monitor.log" &
-	MON_PID=$!
-}
-
-# stop_monitor DESC: SIGTERM; it must exit 0 within 2 s.
-stop_monitor() {
-	local _ rc
-	if ! kill -0 "$MON_PID" 2>/dev/null; then
-		wait "$MON_PID"
-		not_ok "$1: monitor was still running when stopped (it exited $?)"
-		diag "$(tail -n 3 "$VT_TMP/monitor.log")"
-		return 1
-	fi
-	kill -TERM "$MON_PID"
-	for _ in $(seq 40); do
-		kill -0 "$MON_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$MON_PID" 2>/dev/null; then
-		not_ok "$1: monitor exits within 2 s of SIGTERM"
-		kill -9 "$MON_PID"
-		wait "$MON_PID" 2>/dev/null
-		return 1
-	fi
-	wait "$MON_PID"
-	rc=$?
-	is "$rc" 0 "$1: monitor exits 0 within 2 s of SIGTERM"
-}
-
-# wait_metric LINE-PREFIX TEST VALUE SECONDS: until the metric satisfies `test VALUE`.
-wait_metric() {
-	local end=$(($(now_ms) + $4 * 1000)) v
-	while :; do
-		v=$(metric "$1")
-		[ -n "$v" ] && test "${v%.*}" "$2" "$3" && return 0
-		[ "$(now_ms)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
 
 pidA=$(sshfs_pid "$mpA")
 t0=$(now_ms)
@@ -473,7 +376,7 @@ end=$(($(now_ms) + 2500))
 while [ "$(now_ms)" -lt "$end" ]; do
 	c=$(cat "$METRICS" 2>/dev/null)
 	reads=$((reads + 1))
-	if ! grep -q '^volmount_checks_total [0-9]' <<<"$c" || ! prom_valid <<<"$c"; then
+	if ! grep -q '^volmount_checks_total [0-9]' <<<"$c" || ! prom_valid >/dev/null <<<"$c"; then
 		bad=$((bad + 1))
 		[ "$bad" = 1 ] && diag "6: a bad read: $(head -c 300 <<<"$c")"
 	fi

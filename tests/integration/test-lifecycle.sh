@@ -37,34 +37,11 @@ names_both() {
 attach() { vm attach --type bind --export "$exp" --volume "$1" --owner "$2"; }
 detach() { vm detach --type bind --export "$exp" --volume "$1" --owner "$2"; }
 
-pairs=()
-for v in vol-a vol.b vol_c; do
-	for o in owner1 owner2; do
-		pairs+=("$v $o")
-	done
-done
-
-n=0
-for p in "${pairs[@]}"; do
-	read -r v o <<<"$p"
-	expect_exit 0 attach "$v" "$o"
-	n=$((n + 1))
-	is "$LAST_OUT" "$mp/$v" "attach $v $o prints the device path"
-	is "$(mounts_at "$mp")" 1 "mounted exactly once after $n attachment(s)"
-	is "$(n_attached "$mp")" "$n" "list shows $n attachment(s)"
-	is "$(ledger_attachments)" "$n" "ledger holds $n attachment(s)"
-done
+attach_pairs "$mp"
 
 info=$(mountinfo_at "$mp")
 is "$(fstype_at "$mp")" "$(findmnt -n -o FSTYPE --target "$exp")" "the share is a bind mount of the export's filesystem"
-case ",$(awk '{print $6}' <<<"$info")," in
-*,nosuid,*) ok "mounted nosuid by default" ;;
-*) not_ok "mounted nosuid by default" && diag "$info" ;;
-esac
-case ",$(awk '{print $6}' <<<"$info")," in
-*,nodev,*) ok "mounted nodev by default" ;;
-*) not_ok "mounted nodev by default" && diag "$info" ;;
-esac
+expect_mount_flags "$mp" nosuid nodev
 is "$(awk '{print $4}' <<<"$info")" "${exp#"$VT_TMP"}" "the mount's root is the export directory"
 is "$(cat "$mp/marker" 2>/dev/null)" hello "the export's content is visible at the mountpoint"
 is "$(stat -c %i "$mp")" "$(stat -c %i "$exp")" "the mountpoint shows the export's root inode"
@@ -92,27 +69,13 @@ names_both "$(share_json "$mp" | jq -r .options)" ro
 snapshot_host "$VT_TMP/after2"
 same_snapshot "$VT_TMP/before" "$VT_TMP/after2" "refused options mismatch changed nothing"
 
-# Detach all but the last: still mounted once, directory present.
-last=${pairs[${#pairs[@]} - 1]}
-n=${#pairs[@]}
-for p in "${pairs[@]}"; do
-	[ "$p" = "$last" ] && continue
-	read -r v o <<<"$p"
-	expect_exit 0 detach "$v" "$o"
-	n=$((n - 1))
-	is "$(mounts_at "$mp")" 1 "still mounted once with $n attachment(s) left"
-	is "$(ledger_attachments)" "$n" "ledger holds $n attachment(s)"
-done
-check "mountpoint directory still there before the last detach" test -d "$mp"
-
-read -r v o <<<"$last"
-expect_exit 0 detach "$v" "$o"
-is "$(mounts_at "$mp")" 0 "the last detach unmounted the share"
-check "the last detach removed the mountpoint directory" test ! -e "$mp"
+# Detach them all: mounted once until the last, which unmounts and removes the directory.
+detach_pairs "$mp"
 is "$(ledger_attachments)" 0 "attachments table empty"
 is "$(ledger_shares)" 0 "shares table empty"
 is "$(vm --json list | jq -c '.shares')" "[]" "list --json shows no share"
 is "$(cat "$exp/marker")" hello "the export itself is untouched"
+read -r v o <<<"${PAIRS[-1]}"
 
 expect_exit 0 detach "$v" "$o"
 stderr_explains "detaching the last one again warns"

@@ -54,36 +54,11 @@ nothing_left() {
 	fi
 }
 
-pairs=()
-for v in vol-a vol.b vol_c; do
-	for o in owner1 owner2; do
-		pairs+=("$v $o")
-	done
-done
+attach_pairs "$mp"
 
-declare -A devpath
-n=0
-for p in "${pairs[@]}"; do
-	read -r v o <<<"$p"
-	expect_exit 0 attach "$v" "$o" || [ "$n" -gt 0 ] || bail_out "the first sshfs attach failed"
-	devpath[$v/$o]=$LAST_OUT
-	n=$((n + 1))
-	is "$LAST_OUT" "$mp/$v" "attach $v $o prints the device path"
-	is "$(mounts_at "$mp")" 1 "mounted exactly once after $n attachment(s)"
-	is "$(n_attached "$mp")" "$n" "list shows $n attachment(s)"
-	is "$(ledger_attachments)" "$n" "ledger holds $n attachment(s)"
-done
-
-info=$(mountinfo_at "$mp")
 is "$(fstype_at "$mp")" fuse.sshfs "the share is a fuse.sshfs mount"
-is "$(awk '{ for (k = 7; k <= NF; k++) if ($k == "-") { print $(k + 2); exit } }' <<<"$info")" \
-	"$exp" "the mount's source is the export"
-for f in nosuid nodev; do
-	case ",$(awk '{print $6}' <<<"$info")," in
-	*,"$f",*) ok "mounted $f" ;;
-	*) not_ok "mounted $f" && diag "$info" ;;
-	esac
-done
+is "$(mount_source "$mp")" "$exp" "the mount's source is the export"
+expect_mount_flags "$mp" nosuid nodev
 is "$(net_live_pids sshfs | wc -l)" 1 "one sshfs process serves all six attachments"
 is "$(share_json "$mp" | jq -r .state)" mounted "list shows the share as mounted"
 is "$(cat "$mp/marker" 2>/dev/null)" server "the server's files are visible at the mountpoint"
@@ -111,19 +86,7 @@ expect_exit 0 vm attach --type sshfs --export "$exp" --volume vol-d --owner owne
 is "$(n_attached "$mp")" 7 "the same options in another order attach to the same share"
 expect_exit 0 detach vol-d owner1
 
-last=${pairs[${#pairs[@]} - 1]}
-n=${#pairs[@]}
-for p in "${pairs[@]}"; do
-	[ "$p" = "$last" ] && continue
-	read -r v o <<<"$p"
-	expect_exit 0 detach "$v" "$o"
-	n=$((n - 1))
-	is "$(mounts_at "$mp")" 1 "still mounted once with $n attachment(s) left"
-done
-read -r v o <<<"$last"
-expect_exit 0 detach "$v" "$o"
-is "$(mounts_at "$mp")" 0 "the last detach unmounted the share"
-check "the last detach removed the mountpoint directory" test ! -e "$mp"
+detach_pairs "$mp"
 check "the sshfs process is gone after the last detach" net_wait_gone sshfs 5
 check "its ssh process is gone too" net_wait_gone ssh 5
 is "$(ledger_attachments)" 0 "attachments table empty"
