@@ -20,45 +20,11 @@
 #include "internal.h"
 #include "ledger.h"
 #include "test.h"
+#include "test-tmp.h"
 #include "util/cleanup.h"
 #include "volmount.h"
 
 /* ---- fixture: a temporary root with state/, base/ and run/ ---- */
-
-static char *tmp_root(void)
-{
-	char *t = strdup("/tmp/volmount-test-ledger.XXXXXX");
-
-	ASSERT_TRUE(t != NULL);
-	ASSERT_TRUE(mkdtemp(t) != NULL);
-	return t;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(p); /* best effort */
-	return 0;
-}
-
-static void rm_rf(char **root)
-{
-	if (!*root)
-		return;
-	(void)nftw(*root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(*root);
-	*root = NULL;
-}
-
-static char *path_in(const char *root, const char *rel)
-{
-	char *p = NULL;
-
-	ASSERT_TRUE(asprintf(&p, "%s/%s", root, rel) > 0);
-	return p;
-}
 
 static void ctx_freep(struct volmount_ctx **ctx)
 {
@@ -68,15 +34,8 @@ static void ctx_freep(struct volmount_ctx **ctx)
 /* A context on @root's directories, not yet opened. */
 static struct volmount_ctx *new_ctx(const char *root)
 {
-	struct volmount_ctx *ctx = NULL;
-	_cleanup_free_ char *state = path_in(root, "state");
-	_cleanup_free_ char *base = path_in(root, "base");
-	_cleanup_free_ char *run = path_in(root, "run");
+	struct volmount_ctx *ctx = test_ctx_in(root);
 
-	ASSERT_OK(volmount_ctx_new(&ctx));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
 	ASSERT_OK(volmount_ctx_set_timeout(ctx, 5000));
 	return ctx;
 }
@@ -155,7 +114,7 @@ static void detach(struct ledger *l, const char *hash, const char *volume, const
 
 static void test_host_row(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 	struct ledger_host h;
@@ -198,7 +157,7 @@ static void test_host_row(void)
 
 static void test_share_insert_get(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 	struct ledger_share s = {};
@@ -271,7 +230,7 @@ static void test_share_insert_get(void)
 
 static void test_attach(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 
@@ -313,7 +272,7 @@ static void test_attach(void)
 
 static void test_detach(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 
@@ -347,7 +306,7 @@ static void test_detach(void)
  * and those options, not adopted, on a host that is up; otherwise it writes nothing. */
 static void test_attach_warm(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 	struct ledger_host h;
@@ -402,7 +361,7 @@ static void test_attach_warm(void)
  * state, adopted shares left alone. */
 static void test_detach_checked(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 	struct ledger_share row = {};
@@ -466,7 +425,7 @@ static void test_detach_checked(void)
 
 static off_t wal_size(const char *root)
 {
-	_cleanup_free_ char *wal = path_in(root, "state/ledger.db-wal");
+	_cleanup_free_ char *wal = test_path(root, "state/ledger.db-wal");
 	struct stat st;
 
 	if (stat(wal, &st) < 0)
@@ -482,8 +441,8 @@ static off_t wal_size(const char *root)
  */
 static void test_wal_emptied_on_close(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
-	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
 	struct volmount_ctx *ctx = open_ctx(root);
 	sqlite3 *reader = NULL;
 	uint64_t t0;
@@ -537,7 +496,7 @@ static void test_wal_emptied_on_close(void)
 
 static void test_delete_cascades(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 	struct ledger_attachment *a = NULL;
@@ -568,7 +527,7 @@ static void test_delete_cascades(void)
 
 static void test_lists(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct ledger *l = ctx->ledger;
 	struct ledger_share *s = NULL;
@@ -657,7 +616,7 @@ static void test_lists(void)
 
 static void test_reopen_keeps_everything(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	struct ledger_attachment *a = NULL;
 	size_t n = 0;
 
@@ -698,7 +657,7 @@ static void test_reopen_keeps_everything(void)
 
 static void expect_mode(const char *root, const char *rel, mode_t want)
 {
-	_cleanup_free_ char *p = path_in(root, rel);
+	_cleanup_free_ char *p = test_path(root, rel);
 	struct stat st;
 
 	ASSERT_OK(lstat(p, &st) < 0 ? -errno : 0);
@@ -711,7 +670,7 @@ static void expect_mode(const char *root, const char *rel, mode_t want)
 /* Files SQLite creates next to the ledger must not be readable by others either. */
 static void expect_private_if_present(const char *root, const char *rel)
 {
-	_cleanup_free_ char *p = path_in(root, rel);
+	_cleanup_free_ char *p = test_path(root, rel);
 	struct stat st;
 
 	if (lstat(p, &st) < 0) {
@@ -726,7 +685,7 @@ static void expect_private_if_present(const char *root, const char *rel)
 
 static void test_modes_under_umask0(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	mode_t old = umask(0);
 	struct volmount_ctx *ctx = new_ctx(root);
 	int r = ctx_open(ctx);
@@ -749,7 +708,7 @@ static void test_modes_under_umask0(void)
 /* A strict umask does not leave the directories narrower than their modes, either. */
 static void test_modes_under_strict_umask(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	mode_t old = umask(077);
 	struct volmount_ctx *ctx = new_ctx(root);
 	int r = ctx_open(ctx);
@@ -765,8 +724,8 @@ static void test_modes_under_strict_umask(void)
 
 static void test_loose_ledger_mode_is_tightened(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
-	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
 
 	volmount_ctx_free(open_ctx(root));
 	ASSERT_OK(chmod(db, 0644));
@@ -776,11 +735,11 @@ static void test_loose_ledger_mode_is_tightened(void)
 
 static void test_symlink_ledger_refused(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
-	_cleanup_free_ char *state = path_in(root, "state");
-	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
-	_cleanup_free_ char *target = path_in(root, "target.db");
-	_cleanup_free_ char *dangling = path_in(root, "dangling.db");
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *state = test_path(root, "state");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
+	_cleanup_free_ char *target = test_path(root, "target.db");
+	_cleanup_free_ char *dangling = test_path(root, "dangling.db");
 	struct stat st;
 
 	ASSERT_OK(mkdir(state, 0700) < 0 ? -errno : 0);
@@ -855,9 +814,9 @@ static void set_user_version(const char *db, int v)
 
 static void test_newer_schema_refused(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
-	_cleanup_free_ char *state = path_in(root, "state");
-	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *state = test_path(root, "state");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
 	int current;
 
 	/* A fresh database stamped by a future volmount. */
@@ -880,8 +839,8 @@ static void test_newer_schema_refused(void)
 	/* Our own ledger stamped newer afterwards: also refused, and it keeps its version. */
 	ASSERT_OK(unlink(db) < 0 ? -errno : 0);
 	{
-		_cleanup_free_ char *wal = path_in(root, "state/ledger.db-wal");
-		_cleanup_free_ char *shm = path_in(root, "state/ledger.db-shm");
+		_cleanup_free_ char *wal = test_path(root, "state/ledger.db-wal");
+		_cleanup_free_ char *shm = test_path(root, "state/ledger.db-shm");
 
 		(void)unlink(wal);
 		(void)unlink(shm);
@@ -904,10 +863,10 @@ static void test_newer_schema_refused(void)
 
 static void test_two_connections(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *a = open_ctx(root);
 	_cleanup_(ctx_freep) struct volmount_ctx *b = open_ctx(root);
-	_cleanup_free_ char *db = path_in(root, "state/ledger.db");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
 
 	ASSERT_TRUE(a->ledger != b->ledger);
 
@@ -999,7 +958,7 @@ static void *worker_main(void *arg)
 
 static void test_threads_one_connection(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
 	struct worker w[N_THREADS];
 	struct ledger_attachment *a = NULL;

@@ -24,6 +24,7 @@
 #include "internal.h"
 #include "lock.h"
 #include "test.h"
+#include "test-tmp.h"
 #include "util/cleanup.h"
 #include "volmount.h"
 
@@ -39,37 +40,15 @@
 static char *root;
 static struct volmount_ctx *ctx;
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(p); /* best effort */
-	return 0;
-}
-
 static char *path_in(const char *rel)
 {
-	char *p = NULL;
-
-	ASSERT_TRUE(asprintf(&p, "%s/%s", root, rel) > 0);
-	return p;
+	return test_path(root, rel);
 }
 
 static void setup(void)
 {
-	_cleanup_free_ char *state = NULL, *base = NULL, *run = NULL;
-
-	root = strdup("/tmp/volmount-test-lock.XXXXXX");
-	ASSERT_TRUE(root != NULL);
-	ASSERT_TRUE(mkdtemp(root) != NULL);
-	state = path_in("state");
-	base = path_in("base");
-	run = path_in("run");
-	ASSERT_OK(volmount_ctx_new(&ctx));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
+	root = test_tmpdir("lock");
+	ctx = test_ctx_in(root);
 	ASSERT_OK(ctx_open(ctx));
 }
 
@@ -77,9 +56,7 @@ static void teardown(void)
 {
 	volmount_ctx_free(ctx);
 	ctx = NULL;
-	(void)nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(root);
-	root = NULL;
+	test_rm_rf(&root);
 }
 
 /* Expect a lock call that returned @r at @end to have timed out at @deadline. */

@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "ledger.h"
 #include "test.h"
+#include "test-tmp.h"
 #include "util/cleanup.h"
 #include "volmount.h"
 
@@ -158,45 +159,10 @@ static void test_setter(void)
 
 /* ---- the scheme in the ledger ---- */
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(p); /* best effort */
-	return 0;
-}
-
-static void rm_rf(char **root)
-{
-	if (!*root)
-		return;
-	(void)nftw(*root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(*root);
-	*root = NULL;
-}
-
-static char *tmp_root(void)
-{
-	char *t = strdup("/tmp/volmount-test-pathscheme.XXXXXX");
-
-	ASSERT_TRUE(t != NULL);
-	ASSERT_TRUE(mkdtemp(t) != NULL);
-	return t;
-}
-
 static struct volmount_ctx *new_ctx(const char *root, enum volmount_path_scheme scheme)
 {
-	struct volmount_ctx *ctx = NULL;
-	_cleanup_free_ char *state = NULL, *base = NULL, *run = NULL;
+	struct volmount_ctx *ctx = test_ctx_in(root);
 
-	ASSERT_TRUE(asprintf(&state, "%s/state", root) > 0);
-	ASSERT_TRUE(asprintf(&base, "%s/base", root) > 0);
-	ASSERT_TRUE(asprintf(&run, "%s/run", root) > 0);
-	ASSERT_OK(volmount_ctx_new(&ctx));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
 	ASSERT_OK(volmount_ctx_set_timeout(ctx, 5000));
 	ASSERT_OK(volmount_ctx_set_path_scheme(ctx, scheme));
 	return ctx;
@@ -221,7 +187,7 @@ static void insert(struct volmount_ctx *ctx, const char *hash, const char *mp, b
 
 static void test_ledger_scheme(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("pathscheme");
 	struct volmount_ctx *a, *b;
 
 	/* An empty ledger takes the scheme of whoever opens it. */
@@ -266,7 +232,7 @@ static void test_ledger_scheme(void)
  * decides, and the other's insert is refused inside its own transaction. */
 static void test_insert_race(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("pathscheme");
 	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx(root, VOLMOUNT_PATH_SCHEME_NOVA);
 	_cleanup_(ctx_freep) struct volmount_ctx *b = new_ctx(root, VOLMOUNT_PATH_SCHEME_VOLMOUNT);
 
@@ -293,7 +259,7 @@ static void expect_row(struct volmount_ctx *ctx, const char *hash, bool adopted,
 
 static void test_adopted_flag(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("pathscheme");
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root, VOLMOUNT_PATH_SCHEME_NOVA);
 	struct ledger_share *rows = NULL;
 	size_t n = 0;
@@ -324,7 +290,7 @@ static void test_adopted_flag(void)
  * were made with the volmount scheme. */
 static void test_migration_from_v1(void)
 {
-	_cleanup_(rm_rf) char *root = tmp_root();
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("pathscheme");
 	_cleanup_free_ char *state = NULL, *db = NULL;
 	struct volmount_ctx *ctx;
 	sqlite3 *d = NULL;
@@ -383,14 +349,14 @@ static int load(const char *root, const char *text, struct volmount_ctx *ctx)
 
 static void test_config_key(void)
 {
-	_cleanup_(rm_rf) char *root = NULL;
+	_cleanup_(test_rm_rf) char *root = NULL;
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = NULL;
 
 	if (geteuid() != 0) {
 		printf("# skipped: needs root to create a root-owned config file\n");
 		return;
 	}
-	root = tmp_root();
+	root = test_tmpdir("pathscheme");
 	ASSERT_OK(volmount_ctx_new(&ctx));
 	ASSERT_EQ(ctx->path_scheme, VOLMOUNT_PATH_SCHEME_VOLMOUNT);
 	ASSERT_OK(load(root, "path_scheme = nova\n", ctx));
