@@ -9,7 +9,7 @@
 # BUILD_DIR/bench/volmount-bench. Scratch files live in a directory under /var/tmp (the disk
 # filesystem a production /var/lib/volmount would be on; VOLMOUNT_BENCH_TMPDIR=/dev/shm puts
 # them on a tmpfs instead), removed at the end. The table goes to stdout and to
-# bench/results/latest.txt.
+# bench/results/latest.txt (VOLMOUNT_BENCH_OUT names another file).
 #
 #   bench/run.sh build              # what `make bench` runs
 #   bench/run.sh build --quick      # a smoke run of a few seconds
@@ -29,8 +29,8 @@ if [ -z "${VOLMOUNT_BENCH_PRIVATE_NS:-}" ]; then
 	[ -x "$bench" ] || { echo "run.sh: $bench is missing (make bench builds it)" >&2; exit 1; }
 	[ -x "$cli" ] || { echo "run.sh: $cli is missing" >&2; exit 1; }
 	work=$(mktemp -d "${VOLMOUNT_BENCH_TMPDIR:-/var/tmp}/volmount-bench.XXXXXX")
-	mkdir -p "$here/results"
-	out=$here/results/latest.txt
+	out=${VOLMOUNT_BENCH_OUT:-$here/results/latest.txt}
+	mkdir -p "$(dirname "$out")"
 	trap 'rm -rf --one-file-system "$work" "$out.new"' EXIT
 	rev=$(git -C "$here/.." describe --always --dirty 2>/dev/null || echo unknown)
 	{

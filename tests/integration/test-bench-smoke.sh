@@ -1,0 +1,25 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# `make bench` still works: bench/run.sh in its quick form (a few rounds of every case, with
+# its own private namespaces, sshd and FUSE daemons) exits 0 and prints a row for every case,
+# with ratios against the floors of the same run, and case 4's invariants hold. No figure is
+# judged: the quick run's numbers mean nothing, and speed goals are the benchmark's business,
+# never a test's (bench/README.md).
+set -u
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
+in_private_ns "$0" "$@"
+
+out=$VT_TMP/bench.txt
+expect_exit 0 env VOLMOUNT_BENCH_OUT="$out" "$VOLMOUNT_SRCDIR/bench/run.sh" "$VOLMOUNT_BUILDDIR" \
+	--quick
+for c in 1 1t 2 2f 3 3k 5 5s 4 6 6r 7; do
+	check "case $c printed a row" grep -qE "^$c +[^ ]" "$out"
+done
+check "case 1's ratio to its floor is computed" grep -qE '^1 +cold attach .* [0-9.]+x <= 3x' "$out"
+check "case 2's ratio to its floor is computed" grep -qE '^2 +warm attach .* [0-9.]+x <= 2x' "$out"
+check "case 4's invariants hold" grep -qE '^4 +invariants .* hold +PASS' "$out"
+check "the summary line is there" grep -qE '^targets: ' "$out"
+diag "$(grep -E 'x <=|hold' "$out")"
+done_testing
