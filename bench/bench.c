@@ -525,6 +525,16 @@ static void sql_open(struct sqlfloor *f, const char *path, bool full)
 		die("sqlite floor %s: %s", path, sqlite3_errmsg(f->db));
 }
 
+static void sql_close(struct sqlfloor *f)
+{
+	sqlite3_finalize(f->begin);
+	sqlite3_finalize(f->commit);
+	sqlite3_finalize(f->ins);
+	sqlite3_finalize(f->del);
+	sqlite3_close(f->db);
+	*f = (struct sqlfloor){ 0 };
+}
+
 static void sql_step(struct sqlfloor *f, sqlite3_stmt *s)
 {
 	if (sqlite3_step(s) != SQLITE_DONE)
@@ -751,8 +761,13 @@ static void nsb_free(struct nsb *b)
 	volmount_ctx_free(b->ctx);
 	volmount_ctx_free(b->ctx_full);
 	volmount_ctx_free(b->ctx_tmp);
-	sqlite3_close_v2(b->sql.db);
-	sqlite3_close_v2(b->sql_full.db);
+	sql_close(&b->sql);
+	sql_close(&b->sql_full);
+	free(b->dir);
+	free(b->floor_mp);
+	free(b->floor_mp_tmp);
+	free(b->warm_mp);
+	free(b->warm_mp_full);
 	if (b->src_fd > 0)
 		close(b->src_fd);
 	if (b->src_fd_tmp > 0)
