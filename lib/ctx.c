@@ -288,22 +288,48 @@ VOLMOUNT_EXPORT int volmount_ctx_set_durability(struct volmount_ctx *ctx,
 }
 
 /*
- * Open (creating if needed) the directory @path with @mode, refusing symlinks at every
- * component we create and checking the result on the fd: owned by our euid, and not writable
- * by group or others (or more permissive than @mode when we created it). Parents that already
- * exist are only required to be directories. Returns an O_PATH fd.
+ * May a directory we pass through on the way to a state, base or run directory stay as it is?
+ * Whoever can rename or replace an entry in it can swap the rest of the path under us (a nova
+ * user owning /var/lib/nova, say), so every ancestor must be owned by root (or by our euid) and
+ * not writable by group or others. A root-owned sticky directory (/tmp) is allowed: in it
+ * nobody but root may rename or remove an entry root owns, and the next component is required
+ * to be root's by this same rule, so a name planted there by someone else is refused.
+ */
+static const char *ancestor_fault(const struct stat *st, char *buf, size_t size)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		(void)snprintf(buf, size, "is owned by uid %u, not by root", (unsigned)st->st_uid);
+		return buf;
+	}
+	if ((st->st_mode & 0022) && !((st->st_mode & S_ISVTX) && st->st_uid == 0)) {
+		(void)snprintf(buf, size, "is writable by group or others (mode %04o) without being a root-owned sticky directory",
+			       (unsigned)(st->st_mode & 07777));
+		return buf;
+	}
+	return NULL;
+}
+
+/*
+ * Open (creating if needed) the directory @path with @mode. The walk starts at "/" and opens
+ * one component at a time with O_NOFOLLOW, checking each on its fd before going on
+ * (ancestor_fault()), so no name is ever resolved twice and nothing an unprivileged user
+ * controls lies on the way. Components we create are 0755 (the last one @mode), whatever the
+ * umask. The directory itself must be owned by our euid and not writable by group or others
+ * (nor more permissive than @mode when we created it). Returns an O_PATH fd. Without @create,
+ * only checks what exists and returns 0 (no fd), so that a refusal of one directory leaves
+ * nothing created for another.
  */
 static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mode,
-			   const char *what)
+			   const char *what, bool create)
 {
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *copy = strdup(path);
+	char why[160];
 	struct stat st;
 	int r;
 
 	if (!copy)
 		return -ENOMEM;
-	/* Walk from "/" so no component of a path we create can be swapped for a symlink. */
 	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -311,11 +337,24 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 		int nfd;
 		bool last;
 
+		if (fstat(fd, &st) < 0)
+			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot inspect a parent of %s '%s': %s",
+					 what, path, strerror(errno));
+		if (ancestor_fault(&st, why, sizeof(why))) {
+			/* The directory we stand in: "/" or the components before @c. */
+			if (c > copy + 1)
+				c[-1] = '\0';
+			return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+					 "%s '%s': its parent directory '%s' %s; anyone who can write there can swap the path under volmount",
+					 what, path, c > copy + 1 ? copy : "/", why);
+		}
 		next = strchr(c, '/');
 		if (next)
 			*next++ = '\0';
 		last = !next || !*next;
 		nfd = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && !create)
+			return 0; /* the rest is made later, under ancestors found safe */
 		if (nfd < 0 && errno == ENOENT) {
 			if (mkdirat(fd, c, last ? mode : 0755) < 0 && errno != EEXIST)
 				return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
@@ -326,8 +365,8 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 			if (nfd >= 0 && fchmod(nfd, last ? mode : 0755) < 0) {
 				r = -errno;
 				(void)close(nfd);
-				return ctx_error(ctx, r, VOLMOUNT_ERR_PERM, "cannot chmod %s '%s'",
-						 what, path);
+				return ctx_error(ctx, r, VOLMOUNT_ERR_PERM, "cannot chmod %s '%s': %s",
+						 what, path, strerror(-r));
 			}
 		}
 		if (nfd < 0) {
@@ -341,9 +380,12 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 		}
 		(void)close(fd);
 		fd = nfd;
+		if (next)
+			next[-1] = '/'; /* keep @copy whole up to here, for the messages */
 	}
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot inspect %s '%s': %s", what,
+				 path, strerror(errno));
 	if (st.st_uid != geteuid())
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
@@ -356,7 +398,7 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' has mode %04o, more permissive than %04o", what, path,
 				 (unsigned)(st.st_mode & 07777), (unsigned)mode);
-	return TAKE_FD(fd);
+	return create ? TAKE_FD(fd) : 0;
 }
 
 static int do_open(struct volmount_ctx *ctx)
@@ -370,15 +412,28 @@ static int do_open(struct volmount_ctx *ctx)
 	if (r < 0)
 		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot read the boot id: %s",
 				 strerror(-r));
+	/* All three checked before any is created: a refusal changes nothing. */
+	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
+		static const char *const what[_VOLMOUNT_PATH_MAX] = {
+			[VOLMOUNT_PATH_STATE_DIR] = "state directory",
+			[VOLMOUNT_PATH_BASE_DIR] = "base directory",
+			[VOLMOUNT_PATH_RUN_DIR] = "run directory",
+		};
+		r = open_secure_dir(ctx, ctx->paths[i], i == VOLMOUNT_PATH_BASE_DIR ? 0755 : 0700,
+				    what[i], false);
+		if (r < 0)
+			return r;
+	}
 	state_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_STATE_DIR], 0700,
-				   "state directory");
+				   "state directory", true);
 	if (state_fd < 0)
 		return state_fd;
-	run_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_RUN_DIR], 0700, "run directory");
+	run_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_RUN_DIR], 0700, "run directory",
+				 true);
 	if (run_fd < 0)
 		return run_fd;
 	base_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_BASE_DIR], 0755,
-				  "base directory");
+				  "base directory", true);
 	if (base_fd < 0)
 		return base_fd;
 	{
@@ -410,7 +465,7 @@ static int do_open(struct volmount_ctx *ctx)
 
 		if (asprintf(&locks, "%s/locks", ctx->paths[VOLMOUNT_PATH_RUN_DIR]) < 0)
 			return -ENOMEM;
-		locks_fd = open_secure_dir(ctx, locks, 0700, "lock directory");
+		locks_fd = open_secure_dir(ctx, locks, 0700, "lock directory", true);
 		if (locks_fd < 0)
 			return locks_fd;
 	}
