@@ -14,8 +14,10 @@
  *     FULL = synchronous=FULL: a commit also survives power loss.
  * (5) The schema version is PRAGMA user_version; migrations are append-only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +137,7 @@ struct ledger {
 	uint64_t busy_since_ms;
 	int wal_frames; /* frames in the WAL after this connection's last commit */
 	pid_t pid;      /* the process that opened the connection */
+	int dir_fd;     /* the pinned state directory SQLite reaches the files through */
 	sqlite3_stmt *st[_ST_MAX];
 	const char *scheme; /* static string; NULL: inserts are not checked */
 };
@@ -343,6 +346,67 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* ---- the pinned state directory ----
+ *
+ * SQLite opens files by name: the database, then "<name>-wal" and "<name>-shm". Named by the
+ * configured path, each would be looked up again from "/" at its own moment, so a directory
+ * swapped in meanwhile would get our ledger's WAL, or hand us a decoy ledger. Instead SQLite is
+ * given "/proc/self/fd/<N>/ledger.db", where N is the state directory volmount opened and
+ * checked (ctx.c): every file SQLite opens is then looked up in that directory, whatever
+ * happens to the names above it. The unix VFS would resolve that magic link back into a path
+ * string (its xFullPathname follows symlinks), so the connection uses a copy of it, registered
+ * as "volmount-pinned", whose xFullPathname takes an absolute name as it is.
+ */
+static sqlite3_vfs pinned_vfs;
+static int pinned_vfs_rc = SQLITE_ERROR;
+static pthread_once_t pinned_vfs_once = PTHREAD_ONCE_INIT;
+
+static int pinned_full_pathname(sqlite3_vfs *vfs, const char *name, int size, char *out)
+{
+	size_t n = strlen(name);
+
+	(void)vfs;
+	if (name[0] != '/' || size < 0 || n >= (size_t)size)
+		return SQLITE_CANTOPEN;
+	memcpy(out, name, n + 1);
+	return SQLITE_OK;
+}
+
+static void pinned_vfs_register(void)
+{
+	sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
+
+	if (!unix_vfs)
+		return;
+	pinned_vfs = *unix_vfs;
+	pinned_vfs.zName = "volmount-pinned";
+	pinned_vfs.pNext = NULL;
+	pinned_vfs.xFullPathname = pinned_full_pathname;
+	pinned_vfs_rc = sqlite3_vfs_register(&pinned_vfs, 0);
+}
+
+/* Does any fd of this process refer to the file (@dev, @ino)? */
+static bool process_holds(dev_t dev, ino_t ino)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d = opendir("/proc/self/fd");
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] != '.' &&
+		    fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISREG(st.st_mode))
+			found = st.st_dev == dev && st.st_ino == ino;
+	}
+	(void)closedir(d);
+	return found;
+}
+
+void (*ledger_test_before_sqlite)(int state_fd);
+
 int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
 {
@@ -352,6 +416,11 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	struct stat st;
 	int rc, r;
 
+	(void)pthread_once(&pinned_vfs_once, pinned_vfs_register);
+	if (pinned_vfs_rc != SQLITE_OK)
+		return ctx_error(ctx, -EIO, VOLMOUNT_ERR_INTERNAL,
+				 "ledger: cannot register SQLite's pinned-directory VFS: %s",
+				 sqlite3_errstr(pinned_vfs_rc));
 	/* Create the file ourselves so its mode is 0600 whatever the umask, and check what
 	 * is there on the fd: a regular file of ours, not a symlink planted in its place. */
 	fd = openat(state_fd, "ledger.db", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
@@ -360,13 +429,15 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
 				 state_dir, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot inspect ledger in '%s': %s",
+				 state_dir, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
 				 state_dir, (unsigned)geteuid());
 	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
-		return -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot chmod ledger in '%s': %s",
+				 state_dir, strerror(errno));
 	/*
 	 * Close our fd before SQLite opens the file, never after: closing any fd on a file drops
 	 * every POSIX lock this process holds on it, SQLite's included. Without its lock on the
@@ -375,35 +446,43 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	 * file and are lost (seen as share rows vanishing in the SIGKILL churn test).
 	 */
 	(void)close(TAKE_FD(fd));
-	if (asprintf(&path, "%s/ledger.db", state_dir) < 0)
-		return -ENOMEM;
 
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->ctx = ctx;
 	l->pid = getpid();
+	l->dir_fd = fcntl(state_fd, F_DUPFD_CLOEXEC, 3);
+	if (l->dir_fd < 0) {
+		r = ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "ledger: cannot keep '%s' open: %s",
+			      state_dir, strerror(errno));
+		ledger_close(l);
+		return r;
+	}
+	if (asprintf(&path, "/proc/self/fd/%d/ledger.db", l->dir_fd) < 0) {
+		ledger_close(l);
+		return -ENOMEM;
+	}
+	if (ledger_test_before_sqlite)
+		ledger_test_before_sqlite(state_fd);
 	rc = sqlite3_open_v2(path, &l->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
 				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
+			     pinned_vfs.zName);
 	if (rc != SQLITE_OK) {
 		r = fail(l, rc, "open");
 		ledger_close(l);
 		return r;
 	}
-	{
-		/* The file SQLite opened is the one checked above (the directory is ours and
-		 * 0700, so only root could have swapped it in between; still, say so). */
-		struct stat now;
-
-		if (fstatat(state_fd, "ledger.db", &now, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
-			ledger_close(l);
-			return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-					 "ledger '%s/ledger.db' changed while it was being opened",
-					 state_dir);
-		}
+	/* SQLite opens the database file at once: some fd of ours now refers to the file we
+	 * checked, or SQLite was handed another one (replaced in the directory meanwhile, which
+	 * only root can do there). The file we checked and closed is otherwise held only by
+	 * another connection of this process to this same ledger, which is then no decoy. */
+	if (!process_holds(st.st_dev, st.st_ino)) {
+		ledger_close(l);
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "ledger '%s/ledger.db' changed while it was being opened: SQLite opened another file than the one checked",
+				 state_dir);
 	}
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
@@ -470,6 +549,8 @@ void ledger_close(struct ledger *l)
 	for (int i = 0; i < _ST_MAX; i++)
 		(void)sqlite3_finalize(l->st[i]);
 	(void)sqlite3_close(l->db);
+	if (l->dir_fd > 0)
+		(void)close(l->dir_fd);
 	free(l);
 }
 

@@ -54,6 +54,8 @@ void ledger_attachments_free(struct ledger_attachment *a, size_t n);
 int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret);
 void ledger_close(struct ledger *l);
+/* Tests only: called between the check of the ledger file and SQLite's open of it. */
+extern void (*ledger_test_before_sqlite)(int state_fd);
 
 /*
  * The path scheme this connection works with ("volmount" or "nova"). The ledger records the

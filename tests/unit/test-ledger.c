@@ -785,6 +785,92 @@ static void test_symlink_ledger_refused(void)
 	}
 }
 
+static int user_version(const char *db);
+
+/* ledger_test_before_sqlite: put a decoy database in place of the file just checked. */
+static void swap_in_decoy(int state_fd)
+{
+	ASSERT_OK(renameat(state_fd, "decoy.db", state_fd, "ledger.db") < 0 ? -errno : 0);
+}
+
+/* The file SQLite opens is compared with the one checked: a decoy put in its place between the
+ * two is refused (only root can do that in a 0700 directory, but the check must be able to
+ * fail: the one before compared the pinned directory's file with itself). */
+static void test_swapped_ledger_refused(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *decoy = test_path(root, "state/decoy.db");
+
+	{
+		/* A real ledger first, and a copy of it as the decoy. */
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	}
+	{
+		_cleanup_close_ int fd = open(decoy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+		ASSERT_TRUE(fd >= 0);
+	}
+	ledger_test_before_sqlite = swap_in_decoy;
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx(root);
+		int r = ctx_open(ctx);
+
+		ledger_test_before_sqlite = NULL;
+		ASSERT_EQ(r, -EPERM);
+		ASSERT_TRUE(ctx->ledger == NULL);
+		if (!strstr(volmount_ctx_errmsg(ctx), "changed while it was being opened"))
+			TEST_FAIL("unexpected message: %s", volmount_ctx_errmsg(ctx));
+		ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_PERM);
+	}
+	ledger_test_before_sqlite = NULL;
+	{
+		/* Without the swap, the same directory opens. */
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	}
+}
+
+/* SQLite reaches the ledger, its -wal and its -shm through the state directory volmount opened:
+ * with that directory renamed away and a decoy directory put under its name, commits still go
+ * to the real ledger and nothing is created in the decoy. */
+static void test_files_through_pinned_dir(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *state = test_path(root, "state");
+	_cleanup_free_ char *moved = test_path(root, "moved");
+	_cleanup_free_ char *moved_db = test_path(root, "moved/ledger.db");
+	_cleanup_free_ char *decoy_wal = test_path(root, "state/ledger.db-wal");
+	_cleanup_free_ char *decoy_shm = test_path(root, "state/ledger.db-shm");
+	_cleanup_free_ char *decoy_db = test_path(root, "state/ledger.db");
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct stat st;
+
+	/* Every file SQLite made so far lives in the real directory; now move it away. */
+	ASSERT_OK(rename(state, moved) < 0 ? -errno : 0);
+	ASSERT_OK(mkdir(state, 0700) < 0 ? -errno : 0);
+	ASSERT_OK(ledger_host_set(ctx->ledger, "down", false, NULL));
+	insert_share(ctx->ledger, "ab12", "/mnt/ab12");
+	expect_share(ctx->ledger, "ab12", "pending", 0, 0);
+	ASSERT_TRUE(lstat(decoy_db, &st) < 0 && errno == ENOENT);
+	ASSERT_TRUE(lstat(decoy_wal, &st) < 0 && errno == ENOENT);
+	ASSERT_TRUE(lstat(decoy_shm, &st) < 0 && errno == ENOENT);
+	volmount_ctx_free(TAKE_PTR(ctx));
+	/* The commits are in the real ledger, wherever it now is. */
+	ASSERT_TRUE(user_version(moved_db) > 0);
+	{
+		sqlite3 *d = NULL;
+		sqlite3_stmt *q = NULL;
+
+		ASSERT_EQ(sqlite3_open_v2(moved_db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		ASSERT_EQ(sqlite3_prepare_v2(d, "SELECT count(*) FROM shares WHERE hash = 'ab12'",
+					     -1, &q, NULL),
+			  SQLITE_OK);
+		ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+		ASSERT_EQ(sqlite3_column_int(q, 0), 1);
+		(void)sqlite3_finalize(q);
+		(void)sqlite3_close(d);
+	}
+}
+
 static int user_version(const char *db)
 {
 	sqlite3 *d = NULL;
@@ -1008,6 +1094,8 @@ static const struct test tests[] = {
 	{ "modes under umask 077", test_modes_under_strict_umask },
 	{ "loose ledger mode tightened", test_loose_ledger_mode_is_tightened },
 	{ "symlinked ledger refused", test_symlink_ledger_refused },
+	{ "ledger swapped before SQLite's open refused", test_swapped_ledger_refused },
+	{ "ledger files reached through the pinned directory", test_files_through_pinned_dir },
 	{ "newer schema refused", test_newer_schema_refused },
 	{ "two connections", test_two_connections },
 	{ "threads share one connection", test_threads_one_connection },
