@@ -244,11 +244,30 @@ static int split_options(const char *canonical, char **ret_buf, const char **vec
 	return 0;
 }
 
+void (*share_test_after_check)(const char *mountpoint);
+void (*share_test_before_mount)(const char *mountpoint);
+void (*share_test_before_verify)(const char *mountpoint);
+
+/* The name a helper is told to mount on: the mountpoint fd's stand-in (driver.h). */
+static const char *helper_target(const struct share_req *req)
+{
+	switch (req->drv->target) {
+	case DRIVER_TARGET_FUSE_FD:
+		return "/dev/fd/3";
+	case DRIVER_TARGET_PROC_FD:
+		return "/proc/self/fd/3";
+	case DRIVER_TARGET_NAME:
+	default:
+		return req->mountpoint;
+	}
+}
+
 /* The helper's argv and the mount table entry it must produce. */
 static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
 {
 	const char *why = NULL;
-	int r = req->drv->mount_spec(req->export, &req->opts, req->mountpoint, &req->spec, &why);
+	int r = req->drv->mount_spec(req->export, &req->opts, helper_target(req), &req->spec,
+				     &why);
 
 	if (r < 0)
 		return r == -ENOMEM ? r :
@@ -422,15 +441,66 @@ int share_matches(const struct share_req *req, const struct kview_mount *m)
 	return match;
 }
 
-int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t recorded_id,
-		  const struct share_req *req, uint64_t *ret_id)
+/*
+ * The directory that holds @mountpoint, one of ours (<base>/<driver>/<leaf>, or <base>/<leaf>
+ * with the nova scheme), opened from the pinned base directory without following a symlink
+ * and checked like open_parent_dir() does; *ret_leaf points into @mountpoint. Everything that
+ * looks at or unmounts a mountpoint starts from this fd, so no name above the leaf is looked up
+ * again. Returns the fd, -ENOENT (no such directory: nothing can be mounted there; no error
+ * recorded), -EXDEV (not a mountpoint of this base; no error recorded), or another error.
+ */
+static int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char **ret_leaf)
+{
+	const char *base = ctx_base(ctx), *rest, *slash;
+	size_t bl = strlen(base);
+	char sub[NAME_MAX + 1] = ".";
+	struct stat st;
+	int fd;
+
+	if (ctx->base_fd < 0 || strncmp(mountpoint, base, bl) != 0 || mountpoint[bl] != '/')
+		return -EXDEV;
+	rest = mountpoint + bl + 1;
+	slash = strchr(rest, '/');
+	if (slash) {
+		if (strchr(slash + 1, '/') || slash == rest || (size_t)(slash - rest) > NAME_MAX)
+			return -EXDEV;
+		memcpy(sub, rest, (size_t)(slash - rest));
+		sub[slash - rest] = '\0';
+		rest = slash + 1;
+	}
+	if (!*rest)
+		return -EXDEV;
+	fd = openat(ctx->base_fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+				 "cannot open the directory of mountpoint '%s': %s%s", mountpoint,
+				 strerror(errno),
+				 errno == ELOOP || errno == ENOTDIR ?
+					 " (it has been replaced by a symlink or a non-directory)" : "");
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		(void)close(fd);
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "the directory of mountpoint '%s' must be owned by uid %u and not writable by group or others",
+				 mountpoint, (unsigned)geteuid());
+	}
+	*ret_leaf = rest;
+	return fd;
+}
+
+/* share_observe() at the entry @leaf of the pinned directory @dfd (or by name if @dfd < 0). */
+static int observe_at(struct volmount_ctx *ctx, int dfd, const char *leaf, const char *mountpoint,
+		      uint64_t recorded_id, const struct share_req *req, uint64_t *ret_id)
 {
 	struct kview_mount top = {};
 	uint64_t top_id = 0;
 	int n, m;
 
 	/* From ids alone (the cheap statmount): nothing, stacked, or exactly what we recorded. */
-	n = kview_at_id(mountpoint, &top_id);
+	n = dfd >= 0 ? kview_at_id_in(dfd, leaf, mountpoint, &top_id) :
+		       kview_at_id(mountpoint, &top_id);
 	if (n > 1 || (n == 1 && recorded_id != 0 && top_id == recorded_id) || (n == 1 && !req)) {
 		if (ret_id)
 			*ret_id = top_id;
@@ -438,10 +508,11 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 	}
 	/* A mount we have no id for: whether it is what the driver makes needs all of it. */
 	if (n == 1)
-		n = kview_at(mountpoint, &top);
+		n = dfd >= 0 ? kview_at_in(dfd, leaf, mountpoint, &top) : kview_at(mountpoint, &top);
 	if (n < 0)
 		return ctx_error(ctx, n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
-				 "cannot inspect mountpoint '%s': %s", mountpoint, strerror(-n));
+				 "cannot inspect mountpoint '%s': %s", mountpoint,
+				 n == -ELOOP ? "it is a symlink" : strerror(-n));
 	if (ret_id)
 		*ret_id = n > 0 ? top.mnt_id : 0;
 	if (n == 0)
@@ -457,6 +528,23 @@ int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t rec
 	m = share_matches(req, &top);
 	kview_mount_done(&top);
 	return m > 0 ? OBS_MATCH : OBS_FOREIGN;
+}
+
+int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t recorded_id,
+		  const struct share_req *req, uint64_t *ret_id)
+{
+	_cleanup_close_ int dfd = -EBADF;
+	const char *leaf = NULL;
+
+	dfd = mp_parent_open(ctx, mountpoint, &leaf);
+	if (dfd == -ENOENT) {
+		if (ret_id)
+			*ret_id = 0;
+		return OBS_NONE;
+	}
+	if (dfd < 0 && dfd != -EXDEV)
+		return dfd;
+	return observe_at(ctx, dfd, leaf, mountpoint, recorded_id, req, ret_id);
 }
 
 /*
@@ -512,17 +600,110 @@ static int parent_dir_if_any(struct volmount_ctx *ctx, const struct share_req *r
 	return dfd;
 }
 
+/* A path under a pinned directory, for the calls that take only a name (umount2): the
+ * kernel resolves "/proc/self/fd/<dfd>" to that very directory, then looks up @leaf in it. */
+struct pinned_name {
+	char s[sizeof("/proc/self/fd//") + 3 * sizeof(int) + NAME_MAX + 1];
+};
+
+static const char *pinned_name(struct pinned_name *p, int dfd, const char *leaf)
+{
+	(void)snprintf(p->s, sizeof(p->s), "/proc/self/fd/%d/%s", dfd, leaf);
+	return p->s;
+}
+
+/* Does the directory @fd hold nothing but "." and ".."? Reads through @fd itself. */
+static int dir_is_empty(int fd)
+{
+	char buf[512] __attribute__((aligned(8)));
+	long n;
+
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			const struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *de = (const void *)(buf + off);
+
+			if (strcmp(de->name, ".") != 0 && strcmp(de->name, "..") != 0)
+				return 0;
+			off += de->reclen;
+		}
+	return n < 0 ? -errno : 1;
+}
+
+/*
+ * The checks of a mountpoint directory, on the fd @fd (opened O_RDONLY|O_DIRECTORY|O_NOFOLLOW
+ * in the pinned directory @dfd) that will then be mounted on: nothing mounted on it (its mount
+ * is @dfd's), empty, and ours (root-owned 0700, taken over on the fd if it was not).
+ */
+static int check_mountpoint_fd(struct volmount_ctx *ctx, const struct share_req *req, int dfd,
+			       int fd)
+{
+	uint64_t here = 0, parent = 0;
+	struct stat st;
+	int r;
+
+	r = kview_id_of_fd(fd, &here);
+	if (r >= 0)
+		r = kview_id_of_fd(dfd, &parent);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
+				 req->mountpoint, strerror(-r));
+	if (here != parent)
+		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' is already a mountpoint of something else; refusing to mount over it",
+				 req->mountpoint);
+	r = dir_is_empty(fd);
+	if (r < 0)
+		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot read '%s': %s",
+				 req->mountpoint, strerror(-r));
+	if (r == 0)
+		return ctx_error(ctx, -ENOTEMPTY, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' is not empty; refusing to mount over it",
+				 req->mountpoint);
+	/* An existing empty directory (a leftover, or planted) is only used once it is ours:
+	 * root-owned 0700, set on the fd we checked. */
+	if (fstat(fd, &st) < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot inspect '%s': %s",
+				 req->mountpoint, strerror(errno));
+	if ((st.st_uid != geteuid() || st.st_gid != getegid() || (st.st_mode & 07777) != 0700) &&
+	    (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0))
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM,
+				 "cannot take over mountpoint directory '%s': %s", req->mountpoint,
+				 strerror(errno));
+	return 0;
+}
+
+/* Open the mountpoint directory in @dfd for check_mountpoint_fd() and the mount. */
+static int open_mountpoint(struct volmount_ctx *ctx, const struct share_req *req, int dfd)
+{
+	int fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno != ENOENT)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "mountpoint '%s' %s",
+				 req->mountpoint,
+				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
+								      strerror(errno));
+	return fd < 0 ? -ENOENT : fd;
+}
+
 /* share_check_mountpoint() with the parent directory @dfd open, or -ENOENT if it is missing. */
 static int check_mountpoint_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd,
 			       bool *ret_exists)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct kview_mount top = {};
-	struct dirent *de;
-	DIR *d;
 	int n;
 
-	n = kview_at(req->mountpoint, &top);
+	if (dfd == -ENOENT) {
+		*ret_exists = false;
+		return 0;
+	}
+	n = kview_at_in(dfd, req->leaf, req->mountpoint, &top);
 	if (n == -ELOOP)
 		return ctx_error(ctx, -ELOOP, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' is a symlink; refusing to mount through it",
@@ -538,59 +719,16 @@ static int check_mountpoint_at(struct volmount_ctx *ctx, const struct share_req 
 		kview_mount_done(&top);
 		return r;
 	}
-	if (dfd == -ENOENT) {
+	fd = open_mountpoint(ctx, req, dfd);
+	if (fd == -ENOENT) {
 		*ret_exists = false;
 		return 0;
 	}
-	/* O_NOFOLLOW|O_DIRECTORY: a symlink or a file planted at the mountpoint is refused. The
-	 * directory is not a mountpoint (checked above), so reading it cannot reach a mount. */
-	fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*ret_exists = false;
-			return 0;
-		}
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "mountpoint '%s' %s",
-				 req->mountpoint,
-				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
-								      strerror(errno));
-	}
-	d = fdopendir(fd);
-	if (!d)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot read '%s': %s",
-				 req->mountpoint, strerror(errno));
-	fd = -EBADF; /* owned by d now */
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-			(void)closedir(d);
-			return ctx_error(ctx, -ENOTEMPTY, VOLMOUNT_ERR_MOUNTPOINT,
-					 "mountpoint '%s' is not empty; refusing to mount over it",
-					 req->mountpoint);
-		}
-	{
-		/* An existing empty directory (a leftover, or planted) is only used once it is
-		 * ours: root-owned 0700, set on the fd we checked. */
-		int dir_fd = dirfd(d); /* owned by d, never closed by itself */
-		struct stat st;
-
-		if (fstat(dir_fd, &st) < 0) {
-			int r = -errno;
-
-			(void)closedir(d);
-			return r;
-		}
-		if ((st.st_uid != geteuid() || st.st_gid != getegid() ||
-		     (st.st_mode & 07777) != 0700) &&
-		    (fchown(dir_fd, geteuid(), getegid()) < 0 || fchmod(dir_fd, 0700) < 0)) {
-			int r = -errno;
-
-			(void)closedir(d);
-			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM,
-					 "cannot take over mountpoint directory '%s': %s",
-					 req->mountpoint, strerror(-r));
-		}
-	}
-	(void)closedir(d);
+	if (fd < 0)
+		return fd;
+	n = check_mountpoint_fd(ctx, req, dfd, fd);
+	if (n < 0)
+		return n;
 	*ret_exists = true;
 	return 0;
 }
@@ -709,29 +847,121 @@ static enum volmount_errkind classify_helper_error(const char *err)
 	return VOLMOUNT_ERR_IO;
 }
 
-/* Take away a mount a failed or unverified helper left at the mountpoint, if it is of the
- * helper's filesystem type (nothing else can have appeared there: the share lock is held and
- * the mountpoint was checked empty). */
-static void undo_helper_mount(const struct share_req *req)
+/*
+ * Take away a mount that a failed or unverified mount left. @mnt_fd (>= 0) is the mount we
+ * made (open_tree or fsmount): it is detached wherever it is, even if the directory was moved
+ * after we opened it, and nothing else is touched; we just made it and nobody holds it, so
+ * the lazy form is the one that cannot fail with EBUSY on our own fd. Without it (a helper
+ * mounted by name), the mount at the mountpoint, in the pinned directory @dfd, is taken away
+ * if it is of the helper's type: nothing else can have appeared there, the share lock is held
+ * and the mountpoint was checked empty. Best effort.
+ */
+static void undo_mount(const struct share_req *req, int dfd, int mnt_fd)
 {
 	struct kview_mount top = {};
-	int n = kview_at(req->mountpoint, &top);
+	struct pinned_name pn;
+	const char *at;
+	int n;
 
+	if (mnt_fd >= 0) {
+		char self[sizeof("/proc/self/fd/") + 3 * sizeof(int)];
+
+		(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", mnt_fd);
+		(void)umount2(self, MNT_DETACH);
+		return;
+	}
+	at = pinned_name(&pn, dfd, req->leaf);
+	n = kview_at_in(dfd, req->leaf, req->mountpoint, &top);
 	if (n >= 1 && strcmp(top.fstype, req->spec.fstype) == 0 &&
-	    umount2(req->mountpoint, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
-		(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW | MNT_FORCE); /* best effort */
+	    umount2(at, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
+		(void)umount2(at, UMOUNT_NOFOLLOW | MNT_FORCE);
 	kview_mount_done(&top);
 }
 
 /*
- * Helper drivers: run the helper through the executor (absolute path, argv, clean
- * environment, deadline), then believe only the kernel: exactly one mount at the mountpoint,
- * of the expected type and source.
+ * DRIVER_TARGET_FUSE_FD: make the FUSE mount ourselves, onto the checked fd @mp_fd, with the
+ * flags set before it is attached, and return the connection (/dev/fuse) for the helper to
+ * serve, and the new mount's id. Until the helper answers, requests to the mount wait; if it
+ * fails, the connection dies with it and undo_mount() takes the mount away.
  */
-static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_id)
+static int mount_fuse(struct volmount_ctx *ctx, const struct share_req *req, int mp_fd,
+		      int *ret_dev, int *ret_mnt, uint64_t *ret_id)
 {
+	_cleanup_close_ int dev = -EBADF, fs = -EBADF, mnt = -EBADF;
+	const char *subtype = strchr(req->spec.fstype, '.');
+	char num[3 * sizeof(int)], uid[3 * sizeof(int)], gid[3 * sizeof(int)];
+	const char *step = "fsopen";
+	int r;
+
+	if (strncmp(req->spec.fstype, "fuse.", 5) != 0 || !subtype[1])
+		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL,
+				 "driver '%s' has no FUSE subtype ('%s')", req->drv->name,
+				 req->spec.fstype);
+	dev = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (dev < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot open /dev/fuse for '%s': %s",
+				 req->export, strerror(errno));
+	(void)snprintf(num, sizeof(num), "%d", dev);
+	(void)snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
+	(void)snprintf(gid, sizeof(gid), "%u", (unsigned)getegid());
+	fs = fsopen("fuse", FSOPEN_CLOEXEC);
+	r = fs < 0 ? -1 : 0;
+	if (r == 0 && (step = "source", fsconfig(fs, FSCONFIG_SET_STRING, "source", req->spec.source, 0)) < 0)
+		r = -1;
+	if (r == 0 && (step = "subtype", fsconfig(fs, FSCONFIG_SET_STRING, "subtype", subtype + 1, 0)) < 0)
+		r = -1;
+	if (r == 0 && (step = "fd", fsconfig(fs, FSCONFIG_SET_STRING, "fd", num, 0)) < 0)
+		r = -1;
+	if (r == 0 && (step = "rootmode", fsconfig(fs, FSCONFIG_SET_STRING, "rootmode", "40000", 0)) < 0)
+		r = -1;
+	if (r == 0 && (step = "user_id", fsconfig(fs, FSCONFIG_SET_STRING, "user_id", uid, 0)) < 0)
+		r = -1;
+	if (r == 0 && (step = "group_id", fsconfig(fs, FSCONFIG_SET_STRING, "group_id", gid, 0)) < 0)
+		r = -1;
+	if (r == 0 && (req->opts.fuse_flags & DRIVER_FUSE_ALLOW_OTHER) &&
+	    (step = "allow_other", fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0)) < 0)
+		r = -1;
+	if (r == 0 && (req->opts.fuse_flags & DRIVER_FUSE_DEFAULT_PERMISSIONS) &&
+	    (step = "default_permissions",
+	     fsconfig(fs, FSCONFIG_SET_FLAG, "default_permissions", NULL, 0)) < 0)
+		r = -1;
+	if (r == 0 && (step = "create", fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) < 0)
+		r = -1;
+	if (r == 0) {
+		step = "fsmount";
+		mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)attr_flags(req->opts.flags));
+		r = mnt < 0 ? -1 : 0;
+	}
+	if (r == 0 && (step = "move_mount", move_mount(mnt, "", mp_fd, "",
+						 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) < 0)
+		r = -1;
+	if (r < 0)
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot mount FUSE for '%s' on '%s' (%s): %s",
+				 req->export, req->mountpoint, step, strerror(errno));
+	r = kview_id_of_fd(mnt, ret_id);
+	if (r < 0) {
+		undo_mount(req, -1, mnt);
+		return ctx_error(ctx, r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
+				 req->mountpoint, strerror(-r));
+	}
+	*ret_dev = TAKE_FD(dev);
+	*ret_mnt = TAKE_FD(mnt);
+	return 0;
+}
+
+/*
+ * Helper drivers: run the helper through the executor (absolute path, argv, clean
+ * environment, deadline) on the mountpoint fd @mp_fd as its driver's target says (driver.h),
+ * then believe only the kernel, looking from the pinned directory @dfd: exactly one mount at
+ * the mountpoint, the one we made (FUSE) or of the expected type and source.
+ */
+static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, int dfd, int mp_fd,
+			uint64_t *ret_id)
+{
+	_cleanup_close_ int dev = -EBADF, mnt = -EBADF;
 	struct exec_result res = {};
 	struct kview_mount top = {};
+	uint64_t mine = 0;
 	const char *helper;
 	bool failed;
 	int r, n;
@@ -740,16 +970,26 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, u
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
 				 req->export);
 	helper = req->spec.argv[0];
-	r = exec_run((const char *const *)req->spec.argv, ctx->timeout_ms, &res);
+	if (req->drv->target == DRIVER_TARGET_FUSE_FD) {
+		r = mount_fuse(ctx, req, mp_fd, &dev, &mnt, &mine);
+		if (r < 0)
+			return r;
+	}
+	r = exec_run_fd((const char *const *)req->spec.argv, ctx->timeout_ms, 0,
+			req->drv->target == DRIVER_TARGET_FUSE_FD ? dev :
+			req->drv->target == DRIVER_TARGET_PROC_FD ? mp_fd : -1, &res);
+	close_now(&dev); /* the helper serves its own copy of the connection */
 	if (r < 0 && r != -ETIMEDOUT) {
 		exec_result_done(&res);
+		if (mnt >= 0)
+			undo_mount(req, dfd, mnt);
 		return ctx_error(ctx, r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
 				 "cannot run helper '%s' for '%s': %s", helper, req->export,
 				 r == -ENOENT ? "not installed" : strerror(-r));
 	}
 	failed = r == -ETIMEDOUT || !WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0;
 	if (failed) {
-		undo_helper_mount(req);
+		undo_mount(req, dfd, mnt);
 		if (r == -ETIMEDOUT)
 			r = ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
 				      "helper '%s' for '%s' did not finish within %u ms and was killed",
@@ -767,9 +1007,9 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, u
 	exec_result_done(&res);
 
 	/* Invariant 2: the helper's exit code proves nothing. */
-	n = kview_at(req->mountpoint, &top);
-	if (n == 1 && strcmp(top.fstype, req->spec.fstype) == 0 &&
-	    strcmp(top.source, req->spec.source) == 0) {
+	n = kview_at_in(dfd, req->leaf, req->mountpoint, &top);
+	if (n == 1 && (mnt < 0 || top.mnt_id == mine) &&
+	    strcmp(top.fstype, req->spec.fstype) == 0 && strcmp(top.source, req->spec.source) == 0) {
 		*ret_id = top.mnt_id;
 		kview_mount_done(&top);
 		return 0;
@@ -784,12 +1024,16 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, u
 			      req->mountpoint, n, top.fstype, top.source, req->spec.fstype,
 			      req->spec.source);
 	kview_mount_done(&top);
-	if (n > 0)
-		undo_helper_mount(req);
+	if (n > 0 || mnt >= 0)
+		undo_mount(req, dfd, mnt);
 	return r;
 }
 
-/* share_mount() in the mountpoint's parent directory @dfd, opened by open_parent_dir(). */
+/*
+ * share_mount() in the mountpoint's parent directory @dfd, opened by open_parent_dir(): the
+ * mountpoint is opened once, checked on that fd (check_mountpoint_fd()), and mounted on that
+ * same fd, so nothing swapped in after the check can be mounted over.
+ */
 static int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd,
 			  uint64_t *ret_mount_id)
 {
@@ -797,31 +1041,37 @@ static int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req,
 	uint64_t mine = 0, top_id = 0;
 	int r, obs;
 
-	mp_fd = openat(dfd, req->leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	mp_fd = open_mountpoint(ctx, req, dfd);
+	if (mp_fd == -ENOENT)
+		return ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
+				 "mountpoint '%s' has disappeared", req->mountpoint);
 	if (mp_fd < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot open mountpoint '%s': %s",
-				 req->mountpoint, strerror(errno));
+		return mp_fd;
+	r = check_mountpoint_fd(ctx, req, dfd, mp_fd);
+	if (r < 0)
+		return r;
+	if (share_test_before_mount)
+		share_test_before_mount(req->mountpoint);
 	if (req->drv->kind == DRIVER_KIND_HELPER)
-		return mount_helper(ctx, req, ret_mount_id);
+		return mount_helper(ctx, req, dfd, mp_fd, ret_mount_id);
 	r = mount_bind(ctx, req, mp_fd, &tree);
 	if (r < 0)
 		return r;
+	if (share_test_before_verify)
+		share_test_before_verify(req->mountpoint);
 	/* Verify (invariant 2): the mount we made is the only one at the mountpoint. */
 	r = kview_id_of_fd(tree, &mine);
 	if (r < 0) {
-		(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
+		undo_mount(req, dfd, tree);
 		return ctx_error(ctx, r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
 				 req->mountpoint, strerror(-r));
 	}
-	obs = share_observe(ctx, req->mountpoint, mine, req, &top_id);
+	obs = observe_at(ctx, dfd, req->leaf, req->mountpoint, mine, req, &top_id);
 	if (obs != OBS_OURS) {
-		uint64_t t = 0;
-
-		/* Take ours away (only if it is ours on top), touch nothing else. */
-		if (kview_at_id(req->mountpoint, &t) > 0 && t == mine)
-			(void)umount2(req->mountpoint, UMOUNT_NOFOLLOW);
+		/* Take ours away, wherever it is; touch nothing else. */
+		undo_mount(req, dfd, tree);
 		if (obs < 0)
-			return obs; /* share_observe() said why */
+			return obs; /* observe_at() said why */
 		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mount at '%s' did not verify (%s); refusing to keep it",
 				 req->mountpoint, obs == OBS_STACKED ? "stacked mounts" : "not ours");
@@ -850,10 +1100,22 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
 			bool force)
 {
+	_cleanup_close_ int dfd = -EBADF;
+	struct pinned_name pn;
+	const char *leaf = NULL, *at = mountpoint;
 	uint64_t top = 0;
 	int obs, r = 0;
 
-	obs = share_observe(ctx, mountpoint, mount_id, NULL, &top);
+	/* Look, unmount and look again from one pinned directory: what is verified is what is
+	 * unmounted (by name only for a mountpoint outside the base, which no row has). */
+	dfd = mp_parent_open(ctx, mountpoint, &leaf);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0 && dfd != -EXDEV)
+		return dfd;
+	if (dfd >= 0)
+		at = pinned_name(&pn, dfd, leaf);
+	obs = observe_at(ctx, dfd, leaf, mountpoint, mount_id, NULL, &top);
 	if (obs < 0)
 		return obs;
 	if (obs == OBS_NONE)
@@ -866,8 +1128,7 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 	for (int i = 0; i < (force ? UNMOUNT_TRIES : 1); i++) {
 		/* A hung FUSE mount needs MNT_FORCE (it aborts the connection); EBUSY from
 		 * callers stuck in a dead mount clears once the abort releases them. */
-		r = umount2(mountpoint, UMOUNT_NOFOLLOW | (force ? MNT_FORCE : 0)) < 0 ?
-			    -errno : 0;
+		r = umount2(at, UMOUNT_NOFOLLOW | (force ? MNT_FORCE : 0)) < 0 ? -errno : 0;
 		if (r != -EBUSY)
 			break;
 		if (force)
@@ -880,7 +1141,7 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 		return ctx_error(ctx, r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
 				 "cannot unmount '%s': %s", mountpoint, strerror(-r));
 	/* Verify (CWE-691): it is gone before anyone mounts there again. */
-	obs = share_observe(ctx, mountpoint, mount_id, NULL, &top);
+	obs = observe_at(ctx, dfd, leaf, mountpoint, mount_id, NULL, &top);
 	if (obs < 0)
 		return obs;
 	if (obs == OBS_OURS)
@@ -1100,6 +1361,8 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 	}
 	if (r >= 0 && !exists)
 		r = mkdir_at(ctx, req, dfd);
+	if (r >= 0 && share_test_after_check)
+		share_test_after_check(req->mountpoint);
 	if (r >= 0)
 		r = share_mount_at(ctx, req, dfd, ret_id);
 	if (r < 0)

@@ -162,3 +162,10 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 		   struct volmount_report *report);
 /* If the ledger was written under another boot, reconcile now (takes the host lock). */
 int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms);
+
+/* Tests only (NULL otherwise): called by a first attach between its check of the mountpoint
+ * and share_mount(); in share_mount() once the mountpoint fd is open and checked, before the
+ * mount; and after a bind mount, before it is verified. */
+extern void (*share_test_after_check)(const char *mountpoint);
+extern void (*share_test_before_mount)(const char *mountpoint);
+extern void (*share_test_before_verify)(const char *mountpoint);

@@ -193,13 +193,6 @@ static int reap_within(pid_t pid, int pidfd, unsigned grace_ms, int *ret_status)
 	}
 }
 
-/* Close @fd now and mark it closed, so the scope cleanup does not close it again. */
-static void close_now(int *fd)
-{
-	closep(fd);
-	*fd = -EBADF;
-}
-
 /* A pollable handle on our unreaped child, or -1 (old kernel, or no fd left): callers fall back
  * to polling waitpid(). */
 static int open_pidfd(pid_t pid)
@@ -463,7 +456,8 @@ static int make_pipe(int ret[2])
 	return 0;
 }
 
-static int spawn(const char *bin, const char *const *argv, int out_w, int err_w, pid_t *ret_pid)
+static int spawn(const char *bin, const char *const *argv, int out_w, int err_w, int pass_fd,
+		 pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -492,8 +486,11 @@ static int spawn(const char *bin, const char *const *argv, int out_w, int err_w,
 	/* A helper must not keep the caller's cwd busy (it may be inside a mount). */
 	if (r == 0)
 		r = posix_spawn_file_actions_addchdir_np(&fa, "/");
+	/* @pass_fd (>= 4, see exec_run_fd()) becomes the child's fd 3. */
+	if (r == 0 && pass_fd >= 0)
+		r = posix_spawn_file_actions_adddup2(&fa, pass_fd, 3);
 	if (r == 0)
-		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		r = posix_spawn_file_actions_addclosefrom_np(&fa, pass_fd >= 0 ? 4 : 3);
 	/* SETSID: own session and process group, no controlling terminal. */
 	if (r == 0)
 		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
@@ -518,6 +515,13 @@ int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *r
 int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		  struct exec_result *ret)
 {
+	return exec_run_fd(argv, timeout_ms, flags, -1, ret);
+}
+
+int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, int fd,
+		struct exec_result *ret)
+{
+	_cleanup_close_ int pass_fd = -EBADF;
 	_cleanup_free_ char *bin = NULL;
 	_cleanup_close_ int err_w = -EBADF;
 	_cleanup_close_ int out_w = -EBADF;
@@ -541,6 +545,12 @@ int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 	r = exec_check_binary(argv[0], &bin);
 	if (r < 0)
 		return r;
+	/* A copy above 3, so the child's dup2() onto 3 is never the no-op that keeps CLOEXEC. */
+	if (fd >= 0) {
+		pass_fd = fcntl(fd, F_DUPFD_CLOEXEC, 4);
+		if (pass_fd < 0)
+			return -errno;
+	}
 
 	slot = slot_reserve();
 	if (slot < 0)
@@ -578,7 +588,7 @@ int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 	}
 
 	deadline = now_ms() + timeout_ms;
-	r = spawn(bin, argv, out_w, err_w, &pid);
+	r = spawn(bin, argv, out_w, err_w, pass_fd, &pid);
 	if (r < 0)
 		goto fail;
 	close_now(&err_w);

@@ -86,6 +86,11 @@ int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *r
 /* exec_run() with EXEC_* @flags; unknown bits give -EINVAL. */
 int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		  struct exec_result *ret);
+/* exec_run_full() that also gives the helper a copy of @fd (>= 0) as its fd 3, and nothing
+ * else: a helper told to mount on "/proc/self/fd/3" reaches the very directory the caller
+ * opened and checked, not whatever a path names by the time it looks. */
+int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, int fd,
+		struct exec_result *ret);
 
 /*
  * exec_probe_statfs() - liveness probe: statfs(@path) in a forked child (a child, not a thread:

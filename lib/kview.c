@@ -496,14 +496,14 @@ static int mi_at_by_target(struct libmnt_table *tb, const char *path, struct lib
 	return (int)n;
 }
 
-static int mi_at(const char *path, struct kview_mount *ret_top)
+static int mi_at(int dfd, const char *name, const char *path, struct kview_mount *ret_top)
 {
 	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
 	struct libmnt_fs *top = NULL, *cur;
 	struct statx stx;
 	int r, n;
 
-	if (statx(AT_FDCWD, path, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID, &stx) < 0)
+	if (statx(dfd, name, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID, &stx) < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
 		return -ELOOP;
@@ -570,7 +570,8 @@ static int mi_by_id(uint64_t mnt_id, struct kview_mount *ret)
  * The mounts at @path: their count, the top one's id, and with @ret_top the top one in full.
  * Without @ret_top only ids and mount points are fetched (the warm path's check needs no more).
  */
-static int sm_at(const char *path, struct kview_mount *ret_top, uint64_t *ret_top_id)
+static int sm_at(int dfd, const char *name, const char *path, struct kview_mount *ret_top,
+		 uint64_t *ret_top_id)
 {
 	_cleanup_(smbuf_done) struct smbuf b = { 0 };
 	_cleanup_(kview_mount_done) struct kview_mount top = { 0 };
@@ -580,7 +581,7 @@ static int sm_at(const char *path, struct kview_mount *ret_top, uint64_t *ret_to
 	int r = -ENOENT, n;
 
 	for (int i = 0; i < AT_RETRIES && r == -ENOENT; i++) {
-		if (statx(AT_FDCWD, path, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+		if (statx(dfd, name, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
 			return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 		if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
 			return -ELOOP;
@@ -661,7 +662,16 @@ int kview_at(const char *path, struct kview_mount *ret_top)
 {
 	if (!path || path[0] != '/')
 		return -EINVAL;
-	return use_statmount() ? sm_at(path, ret_top, NULL) : mi_at(path, ret_top);
+	return use_statmount() ? sm_at(AT_FDCWD, path, path, ret_top, NULL) :
+				 mi_at(AT_FDCWD, path, path, ret_top);
+}
+
+int kview_at_in(int dfd, const char *name, const char *path, struct kview_mount *ret_top)
+{
+	if (dfd < 0 || !name || !*name || strchr(name, '/') || !path || path[0] != '/')
+		return -EINVAL;
+	return use_statmount() ? sm_at(dfd, name, path, ret_top, NULL) :
+				 mi_at(dfd, name, path, ret_top);
 }
 
 /*
@@ -671,7 +681,7 @@ int kview_at(const char *path, struct kview_mount *ret_top)
  * below it at @path: exactly one mount. Returns 0 or 1, or 2 meaning "ask sm_at()" (stacked,
  * or something changed between the calls).
  */
-static int sm_at_id_quick(const char *path, uint64_t *ret_top_id)
+static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t *ret_top_id)
 {
 	struct kv_statmount sm;
 	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
@@ -681,7 +691,7 @@ static int sm_at_id_quick(const char *path, uint64_t *ret_top_id)
 
 	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
 		return 2;
-	if (statx(AT_FDCWD, path, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+	if (statx(dfd, name, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : 2;
 	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
 		return 2; /* sm_at() says -ELOOP */
@@ -695,29 +705,43 @@ static int sm_at_id_quick(const char *path, uint64_t *ret_top_id)
 		return 2;
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
-	if (statx(AT_FDCWD, dir, STATX_FLAGS, STATX_MNT_ID_UNIQUE, &dstx) < 0 ||
+	if ((dfd == AT_FDCWD ? statx(AT_FDCWD, dir, STATX_FLAGS, STATX_MNT_ID_UNIQUE, &dstx) :
+			       statx(dfd, "", STATX_FLAGS | AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &dstx)) < 0 ||
 	    !(dstx.stx_mask & STATX_MNT_ID_UNIQUE) || dstx.stx_mnt_id != sm.mnt_parent_id)
 		return 2;
 	*ret_top_id = sm.mnt_id;
 	return 1;
 }
 
-int kview_at_id(const char *path, uint64_t *ret_top_id)
+static int at_id(int dfd, const char *name, const char *path, uint64_t *ret_top_id)
 {
 	struct kview_mount top = { 0 };
 	int n;
 
-	if (!path || path[0] != '/' || !ret_top_id)
-		return -EINVAL;
 	if (use_statmount()) {
-		n = sm_at_id_quick(path, ret_top_id);
-		return n < 2 ? n : sm_at(path, NULL, ret_top_id);
+		n = sm_at_id_quick(dfd, name, path, ret_top_id);
+		return n < 2 ? n : sm_at(dfd, name, path, NULL, ret_top_id);
 	}
-	n = mi_at(path, &top);
+	n = mi_at(dfd, name, path, &top);
 	if (n > 0)
 		*ret_top_id = top.mnt_id;
 	kview_mount_done(&top);
 	return n;
+}
+
+int kview_at_id(const char *path, uint64_t *ret_top_id)
+{
+	if (!path || path[0] != '/' || !ret_top_id)
+		return -EINVAL;
+	return at_id(AT_FDCWD, path, path, ret_top_id);
+}
+
+int kview_at_id_in(int dfd, const char *name, const char *path, uint64_t *ret_top_id)
+{
+	if (dfd < 0 || !name || !*name || strchr(name, '/') || !path || path[0] != '/' ||
+	    !ret_top_id)
+		return -EINVAL;
+	return at_id(dfd, name, path, ret_top_id);
 }
 
 int kview_of_fd(int fd, struct kview_mount *ret)

@@ -58,6 +58,15 @@ int kview_at(const char *path, struct kview_mount *ret_top);
 int kview_at_id(const char *path, uint64_t *ret_top_id);
 
 /*
+ * kview_at_in(), kview_at_id_in() - the same for the entry @name of the directory @dfd, whose
+ * mount point the kernel reports as @path: the mount is found from the fd, so nothing above
+ * @dfd is looked up again (the mountinfo back-end of old kernels still compares @path with
+ * the table, having no other key).
+ */
+int kview_at_in(int dfd, const char *name, const char *path, struct kview_mount *ret_top);
+int kview_at_id_in(int dfd, const char *name, const char *path, uint64_t *ret_top_id);
+
+/*
  * kview_of_fd() - the mount that contains the object @fd refers to (any fd, O_PATH included).
  */
 int kview_of_fd(int fd, struct kview_mount *ret);

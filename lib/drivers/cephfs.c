@@ -99,6 +99,7 @@ static int cephfs_mount_spec(const char *export, const struct driver_opts *opts,
 const struct driver driver_cephfs = {
 	.name = "cephfs",
 	.kind = DRIVER_KIND_HELPER,
+	.target = DRIVER_TARGET_PROC_FD,
 	.normalize = cephfs_normalize,
 	.options = cephfs_options,
 	.mount_spec = cephfs_mount_spec,

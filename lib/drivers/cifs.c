@@ -158,6 +158,7 @@ static int cifs_mount_spec(const char *export, const struct driver_opts *opts,
 const struct driver driver_cifs = {
 	.name = "cifs",
 	.kind = DRIVER_KIND_HELPER,
+	.target = DRIVER_TARGET_PROC_FD,
 	.normalize = cifs_normalize,
 	.options = cifs_options,
 	.mount_spec = cifs_mount_spec,

@@ -925,6 +925,21 @@ int canonical_get(const char *canonical, const char *key, const char **ret_val, 
 	return 0;
 }
 
+bool option_listed(const char *canonical, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *c = canonical; c && *c;) {
+		const char *end = strchr(c, ',');
+		size_t len = end ? (size_t)(end - c) : strlen(c);
+
+		if (len == n && strncmp(c, name, n) == 0)
+			return true;
+		c = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 /* ---- mount spec ---- */
 
 #define SPEC_ARGV_MAX 16

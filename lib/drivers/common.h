@@ -165,6 +165,8 @@ const char *optset_get(const struct optset *s, const char *key);
 int optset_default(struct optset *s, const char *key, const char *item, const char **reterr);
 /* Move the result into *ret (canonical string, flags, cred_path); @s is empty afterwards. */
 int optset_finish(struct optset *s, struct driver_opts *ret);
+/* Does the canonical option list @canonical ("a,b=c,d") hold the flag @name (no value)? */
+bool option_listed(const char *canonical, const char *name);
 void optset_done(struct optset *s);
 /* Give up on @s: release it, set *reterr to @why (static) and return -EINVAL. */
 int optset_refuse(struct optset *s, const char *why, const char **reterr);

@@ -38,6 +38,7 @@ void driver_opts_done(struct driver_opts *o)
 	o->canonical = NULL;
 	o->cred_path = NULL;
 	o->flags = 0;
+	o->fuse_flags = 0;
 }
 
 void driver_mount_spec_done(struct driver_mount_spec *m)

@@ -15,10 +15,34 @@ enum driver_kind {
 	DRIVER_KIND_HELPER, /* a helper program run by the executor */
 };
 
+/*
+ * What a helper is told to mount on. The engine opens and checks the mountpoint directory once
+ * (O_DIRECTORY|O_NOFOLLOW) and mounts onto that fd; how a helper is made to use the same fd
+ * depends on what the helper does with the name it is given.
+ */
+enum driver_target {
+	/* The engine mounts the FUSE filesystem itself on the fd (fsopen/fsmount/move_mount)
+	 * and gives the helper the connection as fd 3, named "/dev/fd/3": libfuse's way of
+	 * saying "mounted already, serve this". The helper never names a directory. */
+	DRIVER_TARGET_FUSE_FD,
+	/* The helper gets the directory as fd 3 and mounts on "/proc/self/fd/3". */
+	DRIVER_TARGET_PROC_FD,
+	/* The helper gets the path: it inspects the mountpoint by name after mounting (stat of
+	 * the root inode), which through the magic link would see the covered directory
+	 * instead. Safe because every directory from "/" to the mountpoint is root-owned and
+	 * not writable by anyone else (checked on fds by ctx.c and the engine). */
+	DRIVER_TARGET_NAME,
+};
+
+/* FUSE connection options the engine sets when it makes the mount (DRIVER_TARGET_FUSE_FD). */
+#define DRIVER_FUSE_ALLOW_OTHER	      (1u << 0)
+#define DRIVER_FUSE_DEFAULT_PERMISSIONS (1u << 1)
+
 /* Parsed, validated options of one share. */
 struct driver_opts {
 	char *canonical;     /* sorted, de-duplicated "a,b=c" form: what defines the share */
-	unsigned long flags; /* MS_* (bind): MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+	unsigned long flags; /* MS_*: MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC */
+	unsigned fuse_flags; /* DRIVER_FUSE_* (DRIVER_TARGET_FUSE_FD drivers) */
 	char *cred_path;     /* helper drivers: a credentials/identity/secret file the engine
 			      * must check (root-owned regular file, mode 0600 or stricter, on the
 			      * open fd) before mounting; NULL if none */
@@ -42,6 +66,7 @@ void driver_opts_done(struct driver_opts *o);
 struct driver {
 	const char *name;
 	enum driver_kind kind;
+	enum driver_target target; /* helper drivers: see enum driver_target */
 	/*
 	 * Normalize @export into *ret (caller frees). On invalid input returns -EINVAL and sets
 	 * *reterr to a static string saying why. Pure: no I/O.

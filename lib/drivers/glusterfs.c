@@ -182,6 +182,7 @@ static int glusterfs_mount_spec(const char *export, const struct driver_opts *op
 const struct driver driver_glusterfs = {
 	.name = "glusterfs",
 	.kind = DRIVER_KIND_HELPER,
+	.target = DRIVER_TARGET_NAME,
 	.normalize = glusterfs_normalize,
 	.options = glusterfs_options,
 	.mount_spec = glusterfs_mount_spec,

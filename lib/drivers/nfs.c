@@ -126,6 +126,7 @@ static int nfs_mount_spec(const char *export, const struct driver_opts *opts,
 const struct driver driver_nfs = {
 	.name = "nfs",
 	.kind = DRIVER_KIND_HELPER,
+	.target = DRIVER_TARGET_PROC_FD,
 	.normalize = nfs_normalize,
 	.options = nfs_options,
 	.mount_spec = nfs_mount_spec,

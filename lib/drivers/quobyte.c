@@ -118,6 +118,7 @@ static int quobyte_mount_spec(const char *export, const struct driver_opts *opts
 const struct driver driver_quobyte = {
 	.name = "quobyte",
 	.kind = DRIVER_KIND_HELPER,
+	.target = DRIVER_TARGET_NAME,
 	.normalize = quobyte_normalize,
 	.options = quobyte_options,
 	.mount_spec = quobyte_mount_spec,

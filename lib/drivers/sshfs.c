@@ -140,7 +140,16 @@ static int sshfs_options(const char *const *opts, size_t n, struct driver_opts *
 	r = optset_parse(sshfs_opts, ELEMENTSOF(sshfs_opts), sshfs_forced, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
-	return optset_finish(&s, ret);
+	r = optset_finish(&s, ret);
+	if (r < 0)
+		return r;
+	/* The engine makes the FUSE mount (DRIVER_TARGET_FUSE_FD): these two are options of
+	 * the connection, which libfuse would otherwise have set when mounting. */
+	if (option_listed(ret->canonical, "allow_other"))
+		ret->fuse_flags |= DRIVER_FUSE_ALLOW_OTHER;
+	if (option_listed(ret->canonical, "default_permissions"))
+		ret->fuse_flags |= DRIVER_FUSE_DEFAULT_PERMISSIONS;
+	return 0;
 }
 
 static int sshfs_mount_spec(const char *export, const struct driver_opts *opts,
@@ -152,8 +161,8 @@ static int sshfs_mount_spec(const char *export, const struct driver_opts *opts,
 	r = spec_check_input(&driver_sshfs, export, opts, mountpoint, reterr);
 	if (r < 0)
 		return r;
-	/* Every option before "--"; sshfs names the FUSE source after the export string it
-	 * was given, so that string is what mountinfo shows. */
+	/* Every option before "--". The engine mounts the filesystem with the export as its
+	 * source and @mountpoint is "/dev/fd/3", the connection (DRIVER_TARGET_FUSE_FD). */
 	return spec_new(ret, reterr, "fuse.sshfs", export, "/usr/bin/sshfs", "-o", opts->canonical,
 			"--", export, mountpoint, NULL);
 }
@@ -161,6 +170,7 @@ static int sshfs_mount_spec(const char *export, const struct driver_opts *opts,
 const struct driver driver_sshfs = {
 	.name = "sshfs",
 	.kind = DRIVER_KIND_HELPER,
+	.target = DRIVER_TARGET_FUSE_FD,
 	.normalize = sshfs_normalize,
 	.options = sshfs_options,
 	.mount_spec = sshfs_mount_spec,

@@ -27,6 +27,13 @@ static inline void closep(int *fd)
 	}
 }
 
+/* Close now what a cleanup variable holds, leaving it -EBADF (so the cleanup does nothing). */
+static inline void close_now(int *fd)
+{
+	closep(fd);
+	*fd = -EBADF;
+}
+
 #define TAKE_PTR(p)                                  \
 	({                                           \
 		__typeof__(p) _take_tmp = (p);       \

@@ -110,11 +110,15 @@ net_pids_with() {
 	return 0
 }
 
-# net_daemon_pids NAME MOUNTPOINT: the live processes called NAME (sshfs, glusterfs) whose
-# command line names MOUNTPOINT, i.e. the FUSE daemons serving it.
+# net_daemon_pids NAME MOUNTPOINT: the live processes called NAME (sshfs, glusterfs) that serve
+# MOUNTPOINT: their command line names it (glusterfs), or names the source of the mount there
+# (sshfs is handed the connection volmount mounted, as /dev/fd/3, and names only the export).
 net_daemon_pids() {
-	local p
-	for p in $(net_pids_with "$2"); do
+	local p src
+	# shellcheck disable=SC2016 # awk program
+	src=$(awk -v m="$2" '$5 == m { for (i = 7; $i != "-"; i++) ; s = $(i + 2) } END { print s }' \
+		/proc/self/mountinfo)
+	for p in $( (net_pids_with "$2"; [ -n "$src" ] && net_pids_with "$src") | sort -un); do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
 	done
 	return 0

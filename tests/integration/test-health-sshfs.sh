@@ -308,11 +308,14 @@ esac
 check "4: check returned within the probe deadline + 1 s (${ELAPSED} ms)" \
 	test "$ELAPSED" -lt "$DEADLINE_MS"
 is "$(field "$mpX" state)" mounted "4: the bind share is mounted and healthy"
-# Share A's ssh gives up after its server-alive probes (1 s x 2): sshfs then exits and
-# unmounts; B has no such limit and stays hung until the network heals.
+# Share A's ssh gives up after its server-alive probes (1 s x 2): sshfs then exits. volmount
+# made the mount and handed sshfs only the connection, so the mount stays, dead (ENOTCONN):
+# a consumer's write fails instead of landing in the covered directory. B has no such limit
+# and stays hung until the network heals.
 if pid_gone "$pidA" 10; then
 	jcheck
-	is "$(field "$mpA" state)" missing "4: share A's sshfs gave up and unmounted: missing"
+	is "$(field "$mpA" state)/$(field "$mpA" errno)" stale/ENOTCONN \
+		"4: share A's sshfs gave up: its mount stays, stale (ENOTCONN)"
 	diag "4: share A's sshfs exited $(($(now_ms) - t0)) ms after the partition"
 else
 	not_ok "4: share A's sshfs gives up within 10 s (ServerAliveInterval=1, ServerAliveCountMax=2)"
@@ -321,7 +324,7 @@ nft delete table inet vtfault
 check "4: heal: the nft table is gone" test -z "$(nft list tables 2>/dev/null | grep -w vtfault)"
 expect_exit 0 vm --json repair
 diag "4: repair: A $(report_action "$mpA"), B $(report_action "$mpB")"
-is "$(report_action "$mpA")" mounted "4: repair mounts share A again"
+is "$(report_action "$mpA")" repaired "4: repair unmounts share A's dead mount and mounts it again"
 case "$(report_action "$mpB")" in
 repaired | kept) ok "4: repair repaired or kept share B ($(report_action "$mpB"))" ;;
 *) not_ok "4: repair repaired or kept share B" && diag "$LAST_OUT" ;;

@@ -59,6 +59,19 @@ attach_pairs "$mp"
 is "$(fstype_at "$mp")" fuse.sshfs "the share is a fuse.sshfs mount"
 is "$(mount_source "$mp")" "$exp" "the mount's source is the export"
 expect_mount_flags "$mp" nosuid nodev
+
+# volmount made the FUSE mount on the directory it opened and checked, and handed sshfs only
+# the connection: sshfs never names a directory (issue 9, item 1).
+pids=$(net_daemon_pids sshfs "$mp")
+is "$(wc -w <<<"$pids")" 1 "one sshfs serves the share"
+if [ -n "$pids" ]; then
+	args=$(tr '\0' '\n' <"/proc/$pids/cmdline")
+	is "$(tail -n 1 <<<"$args")" /dev/fd/3 "sshfs is told to serve /dev/fd/3"
+	check "sshfs's command line does not name the mountpoint" \
+		test "$(grep -cxF -- "$mp" <<<"$args")" = 0
+	is "$(readlink "/proc/$pids/fd/3")" /dev/fuse "sshfs's fd 3 is the FUSE connection"
+fi
+expect_mount_flags "$mp" nosuid nodev
 is "$(net_live_pids sshfs | wc -l)" 1 "one sshfs process serves all six attachments"
 is "$(share_json "$mp" | jq -r .state)" mounted "list shows the share as mounted"
 is "$(cat "$mp/marker" 2>/dev/null)" server "the server's files are visible at the mountpoint"
