@@ -169,8 +169,11 @@ int volmount_share_path(struct volmount_ctx *ctx, const char *driver, const char
  * shares that have attachments, unmount those that have none, report foreign mounts), mark
  * the host up and raise the generation. If @ret_report is not NULL, it receives what was done.
  * With the NOVA path scheme, a mount found exactly at <base>/<md5> that is precisely what
- * volmount would mount for that name is adopted: recorded without attachments and kept (not
- * unmounted) until volumes are attached to it and the last one is detached.
+ * volmount would mount for that name, per-mount flags included (nosuid and nodev always; the
+ * share is recorded with "ro"/"noexec" as the mount has them), is adopted: recorded without
+ * attachments and kept (not unmounted) until volumes are attached to it and the last one is
+ * detached. An attach whose options would mount other flags than an adopted mount has fails
+ * with -EINVAL (VOLMOUNT_ERR_INPUT) and records nothing.
  */
 int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_report);
 
