@@ -185,7 +185,9 @@ int volmount_host_down(struct volmount_ctx *ctx);
  * volmount_repair() - bring every share to its desired state: probe each mounted share
  * (statfs in a child, with the probe deadline); unmount a stale or hung mount (MNT_FORCE for
  * a hung FUSE mount, bounded retries), verify it is gone, mount again and verify; mount
- * shares that have attachments but no mount; unmount shares without attachments. Foreign
+ * shares that have attachments but no mount; unmount shares without attachments ("unused";
+ * MNT_FORCE only if the probe finds them stale or hung, so a busy healthy one is left and
+ * reported, -EBUSY, until it is free), remove their directory and forget them. Foreign
  * and stacked mounts are reported, never touched. Each share is handled under its own lock,
  * so repair never blocks attach/detach of other shares. Returns 0 if every share is now as
  * it should be, else -errno (the report says which share failed and why).
@@ -226,7 +228,9 @@ const char *volmount_snapshot_share_driver(const struct volmount_snapshot *s, si
 const char *volmount_snapshot_share_export(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_mountpoint(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_options(const struct volmount_snapshot *s, size_t i);
-/* "mounted", "unmounted", "stale", "hung", "foreign", "missing" or "stacked". */
+/* "mounted", "unmounted", "stale", "hung", "foreign", "missing" or "stacked"; since 0.3 with
+ * issue 9 also "unused": mounted, but with no attachment (a last detach whose unmount was
+ * busy), which repair unmounts once it is free. Treat a state you do not know as unhealthy. */
 const char *volmount_snapshot_share_state(const struct volmount_snapshot *s, size_t i);
 uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s, size_t i);
 size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s, size_t i);

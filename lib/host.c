@@ -141,11 +141,20 @@ VOLMOUNT_EXPORT void volmount_report_free(struct volmount_report *r)
 	free(r);
 }
 
-/* A share without attachments: take its mount (if ours) away and forget it. */
+/*
+ * A share without attachments: take its mount (if ours) away and forget it, directory and row,
+ * as its last detach would have. This is how repair (and monitor --repair) clean up an
+ * "unused" share, the mount a busy last detach left. With @probe (repair) the mount is probed
+ * first: only a stale or hung one is unmounted with MNT_FORCE, which aborts a FUSE connection.
+ * A healthy mount that is still busy is in use by some process, whose connection must not be
+ * torn down under it: the plain unmount fails with EBUSY, the share stays as it is, and a later
+ * repair finishes the job once the mount is free.
+ */
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
-			    struct share_req *req, bool force, struct volmount_report *rep)
+			    struct share_req *req, bool probe, struct volmount_report *rep)
 {
 	uint64_t top = 0;
+	bool force = false;
 	int obs, r;
 
 	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
@@ -159,8 +168,23 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  row->export,
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
+	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
+		const char *path = row->mountpoint;
+		enum health h;
+		int err;
+		int64_t us;
+
+		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+		force = h != HEALTH_OK;
+	}
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount_force(ctx, row->mountpoint, top, force);
+		if (force)
+			exec_reap_stragglers(); /* the abort released any probe stuck in it */
+		if (r == -EBUSY)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_TEMPFAIL,
+					 "share '%s' has no attachments, but its mount '%s' is busy (a process still uses it); it is unmounted once it is free",
+					 row->export, row->mountpoint);
 		if (r < 0)
 			return r;
 	}
