@@ -228,9 +228,10 @@ const char *volmount_snapshot_share_driver(const struct volmount_snapshot *s, si
 const char *volmount_snapshot_share_export(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_mountpoint(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_options(const struct volmount_snapshot *s, size_t i);
-/* "mounted", "unmounted", "stale", "hung", "foreign", "missing" or "stacked"; since 0.3 with
- * issue 9 also "unused": mounted, but with no attachment (a last detach whose unmount was
- * busy), which repair unmounts once it is free. Treat a state you do not know as unhealthy. */
+/* "mounted", "unmounted", "unused", "stale", "hung", "foreign", "missing" or "stacked".
+ * "unused" (added after 0.3.0) is mounted with no attachment, what a last detach whose unmount
+ * was busy leaves; repair unmounts it once it is free. Later versions may add states: treat
+ * one you do not know as unhealthy. */
 const char *volmount_snapshot_share_state(const struct volmount_snapshot *s, size_t i);
 uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s, size_t i);
 size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s, size_t i);
