@@ -202,8 +202,8 @@ static const char *sm_str(const struct smbuf *b, uint64_t flag, uint32_t off)
 }
 
 static int mount_fill(struct kview_mount *ret, uint64_t id, uint64_t parent_id, unsigned maj,
-		      unsigned min, uint64_t attr, const char *type, const char *subtype, const char *source,
-		      const char *root, const char *point)
+		      unsigned min, uint64_t attr, const char *type, const char *subtype,
+		      const char *source, const char *root, const char *point)
 {
 	_cleanup_(kview_mount_done) struct kview_mount m = {
 		.mnt_id = id,
