@@ -169,8 +169,11 @@ int volmount_share_path(struct volmount_ctx *ctx, const char *driver, const char
  * shares that have attachments, unmount those that have none, report foreign mounts), mark
  * the host up and raise the generation. If @ret_report is not NULL, it receives what was done.
  * With the NOVA path scheme, a mount found exactly at <base>/<md5> that is precisely what
- * volmount would mount for that name is adopted: recorded without attachments and kept (not
- * unmounted) until volumes are attached to it and the last one is detached.
+ * volmount would mount for that name, per-mount flags included (nosuid and nodev always; the
+ * share is recorded with "ro"/"noexec" as the mount has them), is adopted: recorded without
+ * attachments and kept (not unmounted) until volumes are attached to it and the last one is
+ * detached. An attach whose options would mount other flags than an adopted mount has fails
+ * with -EINVAL (VOLMOUNT_ERR_INPUT) and records nothing.
  */
 int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_report);
 
@@ -182,7 +185,9 @@ int volmount_host_down(struct volmount_ctx *ctx);
  * volmount_repair() - bring every share to its desired state: probe each mounted share
  * (statfs in a child, with the probe deadline); unmount a stale or hung mount (MNT_FORCE for
  * a hung FUSE mount, bounded retries), verify it is gone, mount again and verify; mount
- * shares that have attachments but no mount; unmount shares without attachments. Foreign
+ * shares that have attachments but no mount; unmount shares without attachments ("unused";
+ * MNT_FORCE only if the probe finds them stale or hung, so a busy healthy one is left and
+ * reported, -EBUSY, until it is free), remove their directory and forget them. Foreign
  * and stacked mounts are reported, never touched. Each share is handled under its own lock,
  * so repair never blocks attach/detach of other shares. Returns 0 if every share is now as
  * it should be, else -errno (the report says which share failed and why).
@@ -223,7 +228,10 @@ const char *volmount_snapshot_share_driver(const struct volmount_snapshot *s, si
 const char *volmount_snapshot_share_export(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_mountpoint(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_options(const struct volmount_snapshot *s, size_t i);
-/* "mounted", "unmounted", "stale", "hung", "foreign", "missing" or "stacked". */
+/* "mounted", "unmounted", "unused", "stale", "hung", "foreign", "missing" or "stacked".
+ * "unused" (added after 0.3.0) is mounted with no attachment, what a last detach whose unmount
+ * was busy leaves; repair unmounts it once it is free. Later versions may add states: treat
+ * one you do not know as unhealthy. */
 const char *volmount_snapshot_share_state(const struct volmount_snapshot *s, size_t i);
 uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s, size_t i);
 size_t volmount_snapshot_share_n_attachments(const struct volmount_snapshot *s, size_t i);

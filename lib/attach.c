@@ -412,7 +412,28 @@ int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
 	return 0;
 }
 
-int share_matches(const struct share_req *req, const struct kview_mount *m)
+_Static_assert(KVIEW_ATTR_RDONLY == MOUNT_ATTR_RDONLY && KVIEW_ATTR_NOSUID == MOUNT_ATTR_NOSUID &&
+		       KVIEW_ATTR_NODEV == MOUNT_ATTR_NODEV && KVIEW_ATTR_NOEXEC == MOUNT_ATTR_NOEXEC,
+	       "kview's flags are MOUNT_ATTR_* bits");
+
+static unsigned long attr_flags(unsigned long ms);
+
+uint64_t share_attr_wanted(const struct share_req *req)
+{
+	return attr_flags(req->opts.flags) & SHARE_ATTR_CHECKED;
+}
+
+const char *share_attr_str(uint64_t attr, char *buf, size_t size)
+{
+	(void)snprintf(buf, size, "%s%s%s%s", attr & KVIEW_ATTR_RDONLY ? "ro" : "rw",
+		       attr & KVIEW_ATTR_NOSUID ? ",nosuid" : "",
+		       attr & KVIEW_ATTR_NODEV ? ",nodev" : "",
+		       attr & KVIEW_ATTR_NOEXEC ? ",noexec" : "");
+	return buf;
+}
+
+/* Type and source (bind: device, type and root of the open source), without the flags. */
+static int share_matches_what(const struct share_req *req, const struct kview_mount *m)
 {
 	struct kview_mount src = {};
 	_cleanup_free_ char *root = NULL;
@@ -439,6 +460,33 @@ int share_matches(const struct share_req *req, const struct kview_mount *m)
 		strcmp(m->fstype, src.fstype) == 0 && strcmp(m->mnt_root, root) == 0;
 	kview_mount_done(&src);
 	return match;
+}
+
+/*
+ * The flags are part of "exactly what volmount would mount": a mount others made read-write,
+ * or without nosuid/nodev, is not the share these options describe, whatever its source.
+ * They are compared only once the options are known (@req->opts.canonical): a detach resolves
+ * a bind share without them, and its own mount needs no second look at its flags.
+ */
+int share_matches_flags(const struct share_req *req, const struct kview_mount *m,
+			bool *ret_flags_only)
+{
+	int r = share_matches_what(req, m);
+
+	if (ret_flags_only)
+		*ret_flags_only = false;
+	if (r <= 0 || !req->opts.canonical)
+		return r;
+	if ((m->mnt_attr & SHARE_ATTR_CHECKED) == share_attr_wanted(req))
+		return 1;
+	if (ret_flags_only)
+		*ret_flags_only = true;
+	return 0;
+}
+
+int share_matches(const struct share_req *req, const struct kview_mount *m)
+{
+	return share_matches_flags(req, m, NULL);
 }
 
 /*
@@ -1371,6 +1419,25 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 }
 
 /*
+ * The refusal of a mount someone else made that is the right file system and source, but
+ * carries other per-mount flags than this attach's options would set (issue 9, item 8): it
+ * names both sides. Adopting it would hand out a writable share to a caller that asked for a
+ * read-only one, or vouch for nosuid/nodev the mount does not have. Exit 65, as for any
+ * options that differ from the share's.
+ */
+static int refuse_flags(struct volmount_ctx *ctx, const struct share_req *req,
+			const struct kview_mount *top, const char *what)
+{
+	char have[64], want[64];
+
+	return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+			 "%s at '%s' (%s '%s') is mounted %s; with options '%s' volmount would mount '%s' %s; refusing to adopt it",
+			 what, req->mountpoint, top->fstype, top->source,
+			 share_attr_str(top->mnt_attr, have, sizeof(have)), req->opts.canonical,
+			 req->export, share_attr_str(share_attr_wanted(req), want, sizeof(want)));
+}
+
+/*
  * An adopted share (someone else mounted it; no attachment yet): its recorded options are only
  * the driver's defaults, so this first attach states them, provided the mount is exactly what
  * volmount would make with them. Returns the observation to go on with: OBS_OURS (checked
@@ -1380,6 +1447,7 @@ static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
 			  uint64_t *ret_top)
 {
 	struct kview_mount top = {};
+	bool flags_only = false;
 	int n, m, r;
 
 	assert(req->drv);
@@ -1395,11 +1463,13 @@ static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
 				 "mountpoint '%s' of adopted share '%s' holds stacked mounts; refusing to attach",
 				 req->mountpoint, req->export);
 	}
-	m = share_matches(req, &top);
+	m = share_matches_flags(req, &top, &flags_only);
 	if (m > 0) {
 		*ret_top = top.mnt_id;
 		r = OBS_OURS;
-	} else if (m == 0 && req->drv->kind == DRIVER_KIND_HELPER)
+	} else if (m == 0 && flags_only)
+		r = refuse_flags(ctx, req, &top, "the mount adopted");
+	else if (m == 0 && req->drv->kind == DRIVER_KIND_HELPER)
 		r = ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
 			      "share '%s' was adopted as %s '%s' at '%s'; with options '%s' volmount would mount %s '%s'",
 			      req->export, top.fstype, top.source, req->mountpoint,
@@ -1540,6 +1610,20 @@ static int attach_adopt(struct volmount_ctx *ctx, const struct share_req *req,
 	obs = share_observe(ctx, req->mountpoint, 0, req, &top);
 	if (obs < 0)
 		return obs;
+	if (obs == OBS_FOREIGN) {
+		/* The right share with the wrong flags gets a refusal that says so. */
+		struct kview_mount m = {};
+		bool flags_only = false;
+
+		if (kview_at(req->mountpoint, &m) == 1 &&
+		    share_matches_flags(req, &m, &flags_only) == 0 && flags_only)
+			r = refuse_flags(ctx, req, &m, "the mount");
+		else
+			r = 0;
+		kview_mount_done(&m);
+		if (r < 0)
+			return r;
+	}
 	if (obs != OBS_MATCH)
 		return 0; /* nothing there, or not exactly ours: attach_first() says why */
 	{

@@ -40,8 +40,20 @@ struct share_req {
 int share_req_name(struct volmount_ctx *ctx, struct share_req *req);
 
 /* Does the mount @m look exactly like what mounting @req produces (helper drivers: fstype and
- * source; bind: device, fstype and root of the open source)? 1 yes, 0 no, or -errno. */
+ * source; bind: device, fstype and root of the open source; and, once @req's options are known,
+ * the per-mount flags they set: ro, nosuid, nodev, noexec)? 1 yes, 0 no, or -errno. */
 int share_matches(const struct share_req *req, const struct kview_mount *m);
+/* As share_matches(); on 0, *ret_flags_only says that only the flags differ (the mount is of
+ * the right file system and source, but mounted e.g. rw where the options ask for ro). */
+int share_matches_flags(const struct share_req *req, const struct kview_mount *m,
+			bool *ret_flags_only);
+
+/* The per-mount flags share_matches() compares, and those @req's options set among them. */
+#define SHARE_ATTR_CHECKED \
+	(KVIEW_ATTR_RDONLY | KVIEW_ATTR_NOSUID | KVIEW_ATTR_NODEV | KVIEW_ATTR_NOEXEC)
+uint64_t share_attr_wanted(const struct share_req *req);
+/* "ro,nosuid,nodev": @attr's checked flags in words (always "ro" or "rw" first). */
+const char *share_attr_str(uint64_t attr, char *buf, size_t size);
 
 /* Parse a share's canonical option string into @req (opts and, for helper drivers, spec).
  * Used when the options come from the ledger rather than the caller. */

@@ -19,8 +19,10 @@
  * except, in host-up with the nova path scheme, a mount exactly at <base>/<md5>: it is adopted
  * when it is exactly one mount and exactly what volmount would mount there (the driver comes
  * from its type, the export from its source, and the md5 of the normalized export must be the
- * directory's name); it is recorded with the driver's default options, no attachments and
- * dir_created = 0, and is kept until its volumes are attached and the last one detached.
+ * directory's name, and its per-mount flags include nosuid and nodev, which volmount always
+ * sets); it is recorded with the driver's default options plus "ro"/"noexec" when the mount has
+ * them, no attachments and dir_created = 0, and is kept until its volumes are attached and the
+ * last one detached.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -139,11 +141,20 @@ VOLMOUNT_EXPORT void volmount_report_free(struct volmount_report *r)
 	free(r);
 }
 
-/* A share without attachments: take its mount (if ours) away and forget it. */
+/*
+ * A share without attachments: take its mount (if ours) away and forget it, directory and row,
+ * as its last detach would have. This is how repair (and monitor --repair) clean up an
+ * "unused" share, the mount a busy last detach left. With @probe (repair) the mount is probed
+ * first: only a stale or hung one is unmounted with MNT_FORCE, which aborts a FUSE connection.
+ * A healthy mount that is still busy is in use by some process, whose connection must not be
+ * torn down under it: the plain unmount fails with EBUSY, the share stays as it is, and a later
+ * repair finishes the job once the mount is free.
+ */
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
-			    struct share_req *req, bool force, struct volmount_report *rep)
+			    struct share_req *req, bool probe, struct volmount_report *rep)
 {
 	uint64_t top = 0;
+	bool force = false;
 	int obs, r;
 
 	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
@@ -157,8 +168,23 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  row->export,
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
+	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
+		const char *path = row->mountpoint;
+		enum health h;
+		int err;
+		int64_t us;
+
+		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+		force = h != HEALTH_OK;
+	}
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount_force(ctx, row->mountpoint, top, force);
+		if (force)
+			exec_reap_stragglers(); /* the abort released any probe stuck in it */
+		if (r == -EBUSY)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_TEMPFAIL,
+					 "share '%s' has no attachments, but its mount '%s' is busy (a process still uses it); it is unmounted once it is free",
+					 row->export, row->mountpoint);
 		if (r < 0)
 			return r;
 	}
@@ -427,7 +453,10 @@ static bool is_nova_mountpoint(struct volmount_ctx *ctx, const char *path)
 /*
  * Adopt the mount @top at @path as the share (@driver, @export) with the driver's default
  * options (and @option), if that share's nova mountpoint is @path and volmount would mount it
- * exactly so. Returns 1 when adopted (row inserted, reported), 0 when not (*why says why), or
+ * exactly so. The share is recorded with the flags the mount really has, as far as options can
+ * say them: "ro" and "noexec" when it is mounted so. nosuid and nodev are on for every share
+ * volmount mounts and no option lifts them, so a mount without them is not adopted (issue 9,
+ * item 8). Returns 1 when adopted (row inserted, reported), 0 when not (*why says why), or
  * -errno.
  */
 static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *export,
@@ -435,11 +464,19 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 		     struct volmount_report *rep, char *why, size_t why_size)
 {
 	struct share_req req = { .src_fd = -EBADF };
-	const char *opts[1] = { option };
+	const char *opts[3];
+	size_t n_opts = 0;
+	bool flags_only = false;
+	char have[64], want[64];
 	int r, m;
 
-	r = share_req_init(ctx, driver, export, opts, option ? 1 : 0, SHARE_REQ_OPEN_SOURCE,
-			   &req);
+	if (option)
+		opts[n_opts++] = option;
+	if (top->mnt_attr & KVIEW_ATTR_RDONLY)
+		opts[n_opts++] = "ro";
+	if (top->mnt_attr & KVIEW_ATTR_NOEXEC)
+		opts[n_opts++] = "noexec";
+	r = share_req_init(ctx, driver, export, opts, n_opts, SHARE_REQ_OPEN_SOURCE, &req);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -454,7 +491,7 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 			       driver, req.export, req.mountpoint);
 		goto out;
 	}
-	m = share_matches(&req, top);
+	m = share_matches_flags(&req, top, &flags_only);
 	if (m < 0 && m != -ENOMEM) {
 		(void)snprintf(why, why_size, "cannot compare it with '%s': %s", req.export,
 			       strerror(-m));
@@ -465,7 +502,13 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 		goto out;
 	}
 	if (m == 0) {
-		if (req.drv->kind == DRIVER_KIND_HELPER)
+		if (flags_only)
+			(void)snprintf(why, why_size,
+				       "it is mounted %s, but volmount mounts %s share '%s' %s (nosuid and nodev always)",
+				       share_attr_str(top->mnt_attr, have, sizeof(have)), driver,
+				       req.export,
+				       share_attr_str(share_attr_wanted(&req), want, sizeof(want)));
+		else if (req.drv->kind == DRIVER_KIND_HELPER)
 			(void)snprintf(why, why_size, "for %s share '%s' volmount would mount %s '%s'",
 				       driver, req.export, req.spec.fstype, req.spec.source);
 		else

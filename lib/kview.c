@@ -202,14 +202,15 @@ static const char *sm_str(const struct smbuf *b, uint64_t flag, uint32_t off)
 }
 
 static int mount_fill(struct kview_mount *ret, uint64_t id, uint64_t parent_id, unsigned maj,
-		      unsigned min, const char *type, const char *subtype, const char *source,
-		      const char *root, const char *point)
+		      unsigned min, uint64_t attr, const char *type, const char *subtype,
+		      const char *source, const char *root, const char *point)
 {
 	_cleanup_(kview_mount_done) struct kview_mount m = {
 		.mnt_id = id,
 		.parent_id = parent_id,
 		.dev_major = maj,
 		.dev_minor = min,
+		.mnt_attr = attr & KVIEW_ATTR_MASK,
 	};
 
 	if (subtype && subtype[0]) {
@@ -247,7 +248,7 @@ static int sm_to_mount(const struct smbuf *b, struct kview_mount *ret)
 		return -EBADMSG;
 
 	return mount_fill(ret, sm->mnt_id, sm->mnt_parent_id, sm->sb_dev_major, sm->sb_dev_minor,
-			  type, subtype, source, root, point);
+			  sm->mnt_attr, type, subtype, source, root, point);
 }
 
 static void probe(void)
@@ -330,6 +331,7 @@ static struct {
 	__typeof__(mnt_fs_get_id) *fs_get_id;
 	__typeof__(mnt_fs_get_parent_id) *fs_get_parent_id;
 	__typeof__(mnt_fs_get_devno) *fs_get_devno;
+	__typeof__(mnt_fs_get_vfs_options) *fs_get_vfs_options;
 } lm;
 static pthread_once_t lm_once = PTHREAD_ONCE_INIT;
 static int lm_error = -ENOSYS;
@@ -353,6 +355,7 @@ static void lm_load(void)
 		{ "mnt_fs_get_id", (void **)&lm.fs_get_id },
 		{ "mnt_fs_get_parent_id", (void **)&lm.fs_get_parent_id },
 		{ "mnt_fs_get_devno", (void **)&lm.fs_get_devno },
+		{ "mnt_fs_get_vfs_options", (void **)&lm.fs_get_vfs_options },
 	};
 	void *h = dlopen("libmount.so.1", RTLD_NOW | RTLD_LOCAL);
 
@@ -386,6 +389,7 @@ static int lm_ready(void)
 #define mnt_fs_get_id (*lm.fs_get_id)
 #define mnt_fs_get_parent_id (*lm.fs_get_parent_id)
 #define mnt_fs_get_devno (*lm.fs_get_devno)
+#define mnt_fs_get_vfs_options (*lm.fs_get_vfs_options)
 
 static void unref_tablep(struct libmnt_table **tb)
 {
@@ -418,6 +422,41 @@ static int mi_load(struct libmnt_table **ret)
 	return 0;
 }
 
+/*
+ * The per-mount flags of a mountinfo line (its sixth field, "rw,nosuid,nodev,relatime") as
+ * MOUNT_ATTR_* bits, as statmount reports them: the kernel writes "relatime" or "noatime" for
+ * those atime modes and nothing for strictatime.
+ */
+static uint64_t mi_attr(const char *vfs)
+{
+	static const struct {
+		const char *name;
+		uint64_t attr;
+	} words[] = {
+		{ "ro", KVIEW_ATTR_RDONLY },         { "nosuid", KVIEW_ATTR_NOSUID },
+		{ "nodev", KVIEW_ATTR_NODEV },       { "noexec", KVIEW_ATTR_NOEXEC },
+		{ "noatime", KVIEW_ATTR_NOATIME },   { "nodiratime", KVIEW_ATTR_NODIRATIME },
+		{ "nosymfollow", KVIEW_ATTR_NOSYMFOLLOW },
+	};
+	uint64_t attr = 0;
+	bool atime_word = false;
+
+	for (const char *p = vfs ? vfs : ""; *p;) {
+		size_t n = strcspn(p, ",");
+
+		for (size_t i = 0; i < ELEMENTSOF(words); i++)
+			if (strlen(words[i].name) == n && strncmp(p, words[i].name, n) == 0)
+				attr |= words[i].attr;
+		if ((n == 7 && strncmp(p, "noatime", 7) == 0) ||
+		    (n == 8 && strncmp(p, "relatime", 8) == 0))
+			atime_word = true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return atime_word ? attr : attr | KVIEW_ATTR_STRICTATIME;
+}
+
 static int mi_to_mount(struct libmnt_fs *fs, struct kview_mount *ret)
 {
 	const char *type = mnt_fs_get_fstype(fs);
@@ -432,8 +471,8 @@ static int mi_to_mount(struct libmnt_fs *fs, struct kview_mount *ret)
 	/* A mountinfo line always has a source ("none" when the kernel has none); be safe anyway. */
 	if (!source)
 		source = "none";
-	return mount_fill(ret, (uint64_t)id, (uint64_t)parent_id, major(dev), minor(dev), type, NULL,
-			  source, root, point);
+	return mount_fill(ret, (uint64_t)id, (uint64_t)parent_id, major(dev), minor(dev),
+			  mi_attr(mnt_fs_get_vfs_options(fs)), type, NULL, source, root, point);
 }
 
 /* Borrowed from @tb; -ENOENT if absent. */

@@ -20,11 +20,28 @@ struct kview_mount {
 	uint64_t mnt_id;    /* unique id (statmount back-end) or mountinfo id (fallback) */
 	uint64_t parent_id; /* same id space as mnt_id */
 	uint32_t dev_major, dev_minor;
+	uint64_t mnt_attr; /* per-mount flags as MOUNT_ATTR_* bits, the same from both back-ends:
+			    * RDONLY, NOSUID, NODEV, NOEXEC, the atime mode, NODIRATIME and
+			    * NOSYMFOLLOW (KVIEW_ATTR_MASK); never the superblock's flags */
 	char *fstype;    /* "ext4", "tmpfs", "fuse.sshfs" (type and subtype joined with '.') */
 	char *source;    /* superblock source as mountinfo shows it ("/dev/vda", "127.0.0.2:/tvol") */
 	char *mnt_root;  /* root of the mount within its filesystem ("/", "/srv/a" for a bind) */
 	char *mnt_point; /* where it is mounted, as seen from this process's root */
 };
+
+/* The MOUNT_ATTR_* bits struct kview_mount.mnt_attr may hold (linux/mount.h values). */
+#define KVIEW_ATTR_RDONLY      0x00000001ULL
+#define KVIEW_ATTR_NOSUID      0x00000002ULL
+#define KVIEW_ATTR_NODEV       0x00000004ULL
+#define KVIEW_ATTR_NOEXEC      0x00000008ULL
+#define KVIEW_ATTR_NOATIME     0x00000010ULL
+#define KVIEW_ATTR_STRICTATIME 0x00000020ULL
+#define KVIEW_ATTR_NODIRATIME  0x00000080ULL
+#define KVIEW_ATTR_NOSYMFOLLOW 0x00200000ULL
+#define KVIEW_ATTR_MASK                                                                           \
+	(KVIEW_ATTR_RDONLY | KVIEW_ATTR_NOSUID | KVIEW_ATTR_NODEV | KVIEW_ATTR_NOEXEC |            \
+	 KVIEW_ATTR_NOATIME | KVIEW_ATTR_STRICTATIME | KVIEW_ATTR_NODIRATIME |                     \
+	 KVIEW_ATTR_NOSYMFOLLOW)
 
 void kview_mount_done(struct kview_mount *m); /* frees the strings; NULL-safe, idempotent */
 

@@ -41,7 +41,13 @@ VOLMOUNT_EXPORT void volmount_snapshot_free(struct volmount_snapshot *s)
 	free(s);
 }
 
-/* Observed state of one share (see volmount.h for the words). */
+/*
+ * Observed state of one share (see volmount.h for the words). A share that is mounted but has
+ * no attachment is "unused": what a last detach leaves when its unmount met EBUSY (a process
+ * still had its cwd or a file inside). Nothing should be mounted for it, so it is not healthy,
+ * and repair unmounts it once it is free. An adopted share is the documented exception: it is
+ * kept mounted for the host's consumers until its volumes are attached again.
+ */
 static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_share *row)
 {
 	int obs = share_observe(ctx, row->mountpoint, row->mount_id, NULL, NULL);
@@ -50,7 +56,7 @@ static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_s
 	case OBS_NONE:
 		return row->n_attachments > 0 ? "missing" : "unmounted";
 	case OBS_OURS:
-		return "mounted";
+		return row->n_attachments > 0 || row->adopted ? "mounted" : "unused";
 	case OBS_STACKED:
 		return "stacked";
 	case OBS_FOREIGN:

@@ -55,14 +55,15 @@ check "and removes the directory volmount made" test ! -e "$mpn"
 # ---- 2. host-up adopts a matching bind mount made by hand ----
 mpe=$BASE_DIR/$(md5 "$e")
 mkdir -m 0755 "$mpe"
-mount --bind "$e" "$mpe"
+# nosuid,nodev: volmount adopts only what it would mount itself, flags included
+mount --bind -o nosuid,nodev "$e" "$mpe"
 # A bind mount of another export at the md5 directory of f: the name does not match.
 f=$(mkexport f)
 g=$(mkexport g)
 echo G >"$g/id"
 mpf=$BASE_DIR/$(md5 "$f")
 mkdir -m 0755 "$mpf"
-mount --bind "$g" "$mpf"
+mount --bind -o nosuid,nodev "$g" "$mpf"
 # A file system no export explains.
 t=$BASE_DIR/$(md5 /nowhere)
 mkdir -m 0755 "$t"
@@ -142,7 +143,7 @@ a=$(mkexport a)
 echo A >"$a/id"
 mpa=$BASE_DIR/$(md5 "$a")
 mkdir -m 0755 "$mpa"
-mount --bind "$a" "$mpa"
+mount --bind -o nosuid,nodev "$a" "$mpa"
 expect_exit 0 nvm attach --type bind --export "$a" --volume v --owner o
 is "$LAST_OUT" "$mpa/v" "attach adopts a matching mount with no row (no host-up yet)"
 is "$(mounts_at "$mpa")" 1 "no second mount"
@@ -157,7 +158,7 @@ check "and keeps the directory" test -d "$mpa"
 b=$(mkexport b)
 mpb=$BASE_DIR/$(md5 "$b")
 mkdir -m 0755 "$mpb"
-mount --bind "$b" "$mpb"
+mount --bind -o nosuid,nodev "$b" "$mpb"
 expect_exit 0 nvm --json host-up
 is "$(action_for "$LAST_OUT" "$mpb")" adopted "fixture: adopted"
 umount "$mpb"
@@ -224,6 +225,11 @@ expect_exit 0 nvm detach --type sshfs --export "$exp" --volume vol-b --owner own
 expect_exit 0 nvm detach --type sshfs --export "$exp" --volume vol-a --owner owner1
 is "$(mounts_at "$mps")" 0 "the last detach unmounts the formerly adopted sshfs share"
 check "but keeps its directory" test -d "$mps"
+# sshfs exits once it sees its connection end, a moment after the unmount: wait for it.
+for _ in $(seq 100); do
+	[ "$(net_live_pids sshfs | wc -l)" = 1 ] && break
+	sleep 0.05
+done
 check "its sshfs process is gone" test "$(net_live_pids sshfs | wc -l)" = 1
 is "$(ledger_sql "SELECT count(*) FROM shares WHERE mountpoint = '$mps'")" 0 "the share is forgotten"
 is "$(mounts_at "$mps2")" 1 "the foreign sshfs mount is untouched"

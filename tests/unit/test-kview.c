@@ -89,6 +89,7 @@ static void assert_same_mount(const struct kview_mount *a, const struct kview_mo
 	ASSERT_STREQ(a->mnt_point, b->mnt_point);
 	ASSERT_EQ(a->dev_major, b->dev_major);
 	ASSERT_EQ(a->dev_minor, b->dev_minor);
+	ASSERT_EQ(a->mnt_attr, b->mnt_attr);
 }
 
 /* kview_at() through both back-ends: same count, same top; returns the count, top in *ret. */
@@ -313,6 +314,59 @@ static void test_beneath(void)
 	ASSERT_EQ(umount2(dir, MNT_DETACH), 0);
 	ASSERT_EQ(umount2(src, MNT_DETACH), 0);
 	ASSERT_EQ(at_both(dir, NULL), 0);
+}
+
+/* Per-mount flags: the same MOUNT_ATTR_* bits from statmount's mnt_attr and from mountinfo's
+ * option field, for every flag volmount sets and each atime mode; a bind mount has its own. */
+static void test_mount_flags(void)
+{
+	static const struct {
+		unsigned long ms;
+		uint64_t want;
+	} cases[] = {
+		{ 0, 0 },
+		{ MS_RDONLY, KVIEW_ATTR_RDONLY },
+		{ MS_NOSUID | MS_NODEV, KVIEW_ATTR_NOSUID | KVIEW_ATTR_NODEV },
+		{ MS_NOEXEC | MS_NOATIME, KVIEW_ATTR_NOEXEC | KVIEW_ATTR_NOATIME },
+		{ MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  KVIEW_ATTR_RDONLY | KVIEW_ATTR_NOSUID | KVIEW_ATTR_NODEV | KVIEW_ATTR_NOEXEC },
+		{ MS_STRICTATIME | MS_NODIRATIME, KVIEW_ATTR_STRICTATIME | KVIEW_ATTR_NODIRATIME },
+	};
+	_cleanup_free_ char *dir = mkdir_base("flags");
+	_cleanup_free_ char *dst = mkdir_base("flags-bind");
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct kview_mount m = { 0 };
+		uint64_t atime;
+
+		ASSERT_EQ(mount("flags", dir, "tmpfs", cases[i].ms, "size=1m"), 0);
+		ASSERT_EQ(at_both(dir, &m), 1);
+		/* relatime is the default when no atime mode is asked for */
+		atime = cases[i].want & (KVIEW_ATTR_NOATIME | KVIEW_ATTR_STRICTATIME);
+		ASSERT_EQ(m.mnt_attr & ~(KVIEW_ATTR_NOATIME | KVIEW_ATTR_STRICTATIME),
+			  cases[i].want & ~(KVIEW_ATTR_NOATIME | KVIEW_ATTR_STRICTATIME));
+		ASSERT_EQ(m.mnt_attr & (KVIEW_ATTR_NOATIME | KVIEW_ATTR_STRICTATIME), atime);
+		ASSERT_EQ(m.mnt_attr & ~KVIEW_ATTR_MASK, 0);
+		kview_mount_done(&m);
+
+		/* A bind of it, made read-only and nosymfollow on its own: the source keeps its
+		 * flags. */
+		ASSERT_EQ(mount(dir, dst, "none", MS_BIND, NULL), 0);
+		ASSERT_EQ(mount("none", dst, "none", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSYMFOLLOW |
+					      cases[i].ms,
+				NULL),
+			  0);
+		ASSERT_EQ(at_both(dst, &m), 1);
+		ASSERT_TRUE(m.mnt_attr & KVIEW_ATTR_RDONLY);
+		ASSERT_TRUE(m.mnt_attr & KVIEW_ATTR_NOSYMFOLLOW);
+		kview_mount_done(&m);
+		ASSERT_EQ(at_both(dir, &m), 1);
+		ASSERT_EQ(!!(m.mnt_attr & KVIEW_ATTR_RDONLY), !!(cases[i].ms & MS_RDONLY));
+		ASSERT_EQ(m.mnt_attr & KVIEW_ATTR_NOSYMFOLLOW, 0);
+		kview_mount_done(&m);
+		ASSERT_EQ(umount2(dst, 0), 0);
+		ASSERT_EQ(umount2(dir, 0), 0);
+	}
 }
 
 static void test_symlink(void)
@@ -621,6 +675,7 @@ static const struct test tests[] = {
 	{ "bind of a subdirectory", test_bind_subdir },
 	{ "stacked and hidden mounts", test_stacked },
 	{ "a mount slipped beneath", test_beneath },
+	{ "mount flags", test_mount_flags },
 	{ "symlink", test_symlink },
 	{ "escaped names", test_odd_names },
 	{ "long strings", test_long_strings },
