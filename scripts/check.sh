@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 status=0
 logs=()
+broken=0 # builds that failed to set up or compile: each counts as one failed test
 
 run_suite() { # DIR SETUP-ARGS... -- TEST-ARGS...
 	local dir=$1; shift
@@ -17,10 +18,11 @@ run_suite() { # DIR SETUP-ARGS... -- TEST-ARGS...
 	shift
 	if [ ! -f "$dir/build.ninja" ]; then
 		meson setup "$dir" "${setup[@]}" >"/tmp/volmount-setup-$(basename "$dir").log" 2>&1 || {
-			cat "/tmp/volmount-setup-$(basename "$dir").log"; echo "setup of $dir failed"; status=1; return; }
+			cat "/tmp/volmount-setup-$(basename "$dir").log"; echo "setup of $dir failed"; status=1
+			broken=$((broken + 1)); return; }
 	fi
 	if ! meson compile -C "$dir"; then
-		echo "build in $dir failed"; status=1; return
+		echo "build in $dir failed"; status=1; broken=$((broken + 1)); return
 	fi
 	rm -f "$dir"/meson-logs/testlog*.json
 	meson test -C "$dir" --print-errorlogs "$@" || status=1
@@ -44,10 +46,11 @@ if [ ${#logs[@]} -eq 0 ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-python3 - "${logs[@]}" <<'PY'
+python3 - "$broken" "${logs[@]}" <<'PY'
 import collections, json, sys
 c = collections.Counter()
-for path in sys.argv[1:]:
+c["ERROR"] += int(sys.argv[1])  # a build that failed is a failed test, never a silent zero
+for path in sys.argv[2:]:
     for line in open(path):
         line = line.strip()
         if line:

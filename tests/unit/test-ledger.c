@@ -802,8 +802,10 @@ static void test_swapped_ledger_refused(void)
 	_cleanup_free_ char *decoy = test_path(root, "state/decoy.db");
 
 	{
-		/* A real ledger first, and a copy of it as the decoy. */
+		/* A real ledger first, and an empty file as the decoy. */
 		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+
+		ASSERT_TRUE(ctx->ledger != NULL);
 	}
 	{
 		_cleanup_close_ int fd = open(decoy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -826,6 +828,8 @@ static void test_swapped_ledger_refused(void)
 	{
 		/* Without the swap, the same directory opens. */
 		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+
+		ASSERT_TRUE(ctx->ledger != NULL);
 	}
 }
 
