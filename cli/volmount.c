@@ -20,6 +20,7 @@
 #include "volmount.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "output.h"
@@ -872,10 +874,39 @@ static int run(int argc, char **argv)
 	return verb->run(ctx);
 }
 
+/*
+ * Run with stdin, stdout or stderr closed, the first file this process opens would take that
+ * number, and a message meant for stderr would be written into it (the host lock file, say).
+ * So before anything else, every closed standard descriptor is opened on /dev/null. Returns
+ * 0, or -errno if /dev/null cannot be opened (then nothing else is safe to do).
+ */
+static int open_std_fds(void)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		int n;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free number is @fd itself: every lower one is open by now. */
+		n = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (n < 0)
+			return -errno;
+		if (n != fd) {
+			(void)close(n);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int status = run(argc, argv);
-	int r;
+	int status, r;
+
+	r = open_std_fds();
+	if (r < 0)
+		return EX_OSERR; /* nowhere safe to say why */
+	status = run(argc, argv);
 
 	r = output_flush();
 	if (r < 0 && status == EX_OK) {
