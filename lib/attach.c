@@ -258,11 +258,14 @@ static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
 }
 
 /*
- * A credentials, identity or secret file (CWE-798): only ever passed to a helper as a path,
- * and only if it is a regular file owned by us (root) that nobody else can read or write.
- * Checked on the open fd, never following a symlink. Its contents are never read here.
+ * A file a helper reads: a credentials, identity or secret file (CWE-798), or a file it trusts,
+ * such as ssh's known hosts (whoever can write that can make ssh believe their server). Only
+ * ever passed to a helper as a path, and only if it is a regular file owned by us (root),
+ * checked on the open fd, never following a symlink: a secret must be 0600 or stricter, a
+ * trusted file must not be writable by group or others. Its contents are never read here.
  */
-static int check_cred_file(struct volmount_ctx *ctx, const char *path)
+static int check_helper_file(struct volmount_ctx *ctx, const char *path, const char *what,
+			     bool secret)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
@@ -273,24 +276,29 @@ static int check_cred_file(struct volmount_ctx *ctx, const char *path)
 
 		if (r == -ENOENT)
 			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
-					 "credentials file '%s' does not exist", path);
+					 "%s '%s' does not exist", what, path);
 		return ctx_error(ctx, r == -ELOOP ? -EPERM : r, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' %s", path,
+				 "%s '%s' %s", what, path,
 				 r == -ELOOP ? "is a symlink; refusing to follow it" : strerror(-r));
 	}
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot stat %s '%s': %s",
+				 what, path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' is not a regular file", path);
+				 "%s '%s' is not a regular file", what, path);
 	if (st.st_uid != geteuid())
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' is owned by uid %u, not by uid %u", path,
+				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
 				 (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 0077)
+	if (secret && (st.st_mode & 0077))
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' has mode %04o; it must be 0600 or stricter",
-				 path, (unsigned)(st.st_mode & 07777));
+				 "%s '%s' has mode %04o; it must be 0600 or stricter",
+				 what, path, (unsigned)(st.st_mode & 07777));
+	if (!secret && (st.st_mode & 0022))
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "%s '%s' has mode %04o; it must not be writable by group or others",
+				 what, path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -335,7 +343,12 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 	if (opts && req.drv->kind == DRIVER_KIND_HELPER) {
 		r = build_spec(ctx, &req);
 		if (r >= 0 && open_source && req.opts.cred_path)
-			r = check_cred_file(ctx, req.opts.cred_path);
+			r = check_helper_file(ctx, req.opts.cred_path, "credentials file", true);
+		if (r >= 0 && open_source && req.opts.trusted_path)
+			r = check_helper_file(ctx, req.opts.trusted_path,
+					      req.opts.trusted_option ? req.opts.trusted_option :
+									"trusted file",
+					      false);
 		if (r < 0) {
 			share_req_done(&req);
 			return r;
