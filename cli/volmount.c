@@ -138,6 +138,11 @@ static int exit_status(enum volmount_errkind kind)
 		return EX_DATAERR;
 	case VOLMOUNT_ERR_HOSTDOWN:
 		return EX_UNAVAILABLE;
+	case VOLMOUNT_ERR_UNAVAILABLE:
+		/* sysexits.h: "a service is unavailable. This can occur if a support program or
+		 * file does not exist." An installation problem, not a bug (70); and for the
+		 * caller what 69 already means: this host cannot serve the share now. */
+		return EX_UNAVAILABLE;
 	case VOLMOUNT_ERR_MOUNTPOINT:
 		return EX_CANTCREAT;
 	case VOLMOUNT_ERR_IO:

@@ -648,8 +648,15 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
 
 	dfd = openat(ctx->base_fd, req->subdir ? req->subdir : ".",
 		     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT)
+		return 0;
 	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+				 "cannot remove mountpoint directory '%s': cannot open '%s%s%s': %s%s",
+				 req->mountpoint, ctx_base(ctx), req->subdir ? "/" : "",
+				 req->subdir ? req->subdir : "", strerror(errno),
+				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" :
+								      "");
 	if (unlinkat(dfd, req->leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot remove mountpoint directory '%s': %s", req->mountpoint,
@@ -756,9 +763,17 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, u
 	r = exec_run((const char *const *)req->spec.argv, ctx->timeout_ms, &res);
 	if (r < 0 && r != -ETIMEDOUT) {
 		exec_result_done(&res);
+		if (r == -ENOENT)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_UNAVAILABLE,
+					 "cannot run helper '%s' for '%s': not installed (install the %s driver's helper package)",
+					 helper, req->export, req->drv->name);
+		if (r == -EACCES || r == -EPERM)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM,
+					 "cannot run helper '%s' for '%s': it must be a root-owned executable that only root can write (%s)",
+					 helper, req->export, strerror(-r));
 		return ctx_error(ctx, r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
 				 "cannot run helper '%s' for '%s': %s", helper, req->export,
-				 r == -ENOENT ? "not installed" : strerror(-r));
+				 strerror(-r));
 	}
 	failed = r == -ETIMEDOUT || !WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0;
 	if (failed) {
@@ -1319,13 +1334,20 @@ static void undo_fresh_mount(struct volmount_ctx *ctx, const struct share_req *r
 	error_restore(ctx, &e);
 }
 
-/* Every failure after the request was resolved names the share (DESIGN: "with the share
- * named"), unless the message already does. */
-static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req *req)
+/* Every failure @r after the request was resolved names the share (DESIGN: "with the share
+ * named"), unless the message already does, and says why: a step that failed without a message
+ * of its own gets the errno text, never an empty reason. */
+static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req *req, int r)
 {
 	struct saved_error e;
 
 	error_save(ctx, &e);
+	if (!e.msg[0]) {
+		(void)snprintf(e.msg, sizeof(e.msg), "%s", strerror(-r));
+		if (e.kind == VOLMOUNT_ERR_NONE)
+			e.kind = VOLMOUNT_ERR_INTERNAL;
+		error_restore(ctx, &e);
+	}
 	if (!req->export || strstr(e.msg, req->export) || strstr(e.msg, req->mountpoint))
 		return;
 	(void)ctx_error(ctx, 0, e.kind, "share '%s' (%s): %s", req->export, req->mountpoint,
@@ -1405,7 +1427,7 @@ out:
 	if (host_held)
 		lock_host_shared_release(ctx);
 	if (r < 0)
-		name_share_in_error(ctx, &req);
+		name_share_in_error(ctx, &req, r);
 	ledger_share_done(&row);
 	share_req_done(&req);
 	if (r < 0)
@@ -1523,7 +1545,7 @@ out:
 	if (host_held)
 		lock_host_shared_release(ctx);
 	if (r < 0)
-		name_share_in_error(ctx, &req);
+		name_share_in_error(ctx, &req, r);
 	ledger_share_done(&row);
 	share_req_done(&req);
 	return r;

@@ -41,8 +41,10 @@ VOLMOUNT_EXPORT void volmount_snapshot_free(struct volmount_snapshot *s)
 	free(s);
 }
 
-/* Observed state of one share (see volmount.h for the words). */
-static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_share *row)
+/* Observed state of one share (see volmount.h for the words); for "unknown", *ret_err is the
+ * errno that kept it from being observed (check says why). */
+static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_share *row,
+				 int *ret_err)
 {
 	int obs = share_observe(ctx, row->mountpoint, row->mount_id, NULL, NULL);
 
@@ -57,6 +59,7 @@ static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_s
 	case OBS_MATCH:
 		return "foreign";
 	default:
+		*ret_err = obs < 0 ? -obs : EIO;
 		return "unknown";
 	}
 }
@@ -140,7 +143,7 @@ VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t 
 	memcpy(s->host_state, h.state, sizeof(s->host_state));
 	s->generation = h.generation;
 	for (size_t i = 0; i < s->n; i++) {
-		s->s[i].state = observe_state(ctx, &s->s[i].row);
+		s->s[i].state = observe_state(ctx, &s->s[i].row, &s->s[i].err);
 		s->s[i].probe_us = -1;
 	}
 	ctx_clear_error(ctx); /* an observation failure is reported as the state "unknown" */
