@@ -108,7 +108,8 @@ static const struct {
 	const char *export;
 } drivers[] = {
 	{ "bind", "the absolute path of an existing local directory" },
-	{ "sshfs", "[user@]host:/abs/path   (host: name, IPv4 or [IPv6]); IdentityFile=0600 root file" },
+	{ "sshfs", "[user@]host:/abs/path   (host: name, IPv4 or [IPv6]); IdentityFile=0600 root file,\n"
+		   "                       UserKnownHostsFile=root file others cannot write, StrictHostKeyChecking=yes only" },
 	{ "glusterfs", "host[,host...]:/volume[/subdir]   (extra hosts: backup volfile servers)" },
 	{ "nfs", "host:/abs/path   (vers=3|4|4.0|4.1|4.2, default 4.2)" },
 	{ "cifs", "//host/share[/path]   (credentials=FILE, root-owned 0600, or guest)" },
