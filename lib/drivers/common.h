@@ -107,11 +107,11 @@ enum opt_type {
 	OPT_REFUSE, /* always refused; arg is the reason */
 };
 
-#define OPT_CRED	  (1u << 0) /* the value is a credentials file path: also goes to cred_path */
-#define OPT_OMIT	  (1u << 1) /* accepted but it is the default: not in the canonical string */
-#define OPT_TRUSTED (1u << 2) /* the value is a file the helper trusts (known hosts): also goes
-			       * to trusted_path, which the engine checks like a credentials file
-			       * except that others may read it */
+#define OPT_CRED (1u << 0) /* the value is a credentials file path: also goes to cred_path */
+#define OPT_OMIT (1u << 1) /* accepted but it is the default: not in the canonical string */
+/* The value is a file the helper trusts (known hosts): also goes to trusted_path, which the
+ * engine checks like a credentials file except that others may read it. */
+#define OPT_TRUSTED (1u << 2)
 
 struct optdef {
 	const char *name;
