@@ -67,6 +67,7 @@ enum volmount_errkind {
 	VOLMOUNT_ERR_TEMPFAIL,   /* a lock wait or deadline passed; the share is busy */
 	VOLMOUNT_ERR_PERM,       /* permission denied */
 	VOLMOUNT_ERR_CONFIG,     /* bad configuration */
+	VOLMOUNT_ERR_UNAVAILABLE, /* a helper program the driver needs is not installed */
 	_VOLMOUNT_ERR_MAX
 };
 

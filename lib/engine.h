@@ -162,6 +162,21 @@ int report_begin(struct volmount_ctx *ctx, struct volmount_report **ret);
 int report_add(struct volmount_report *rep, const char *path, const char *action,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The first share that failed in a host-wide call: its code and kind decide the call's own. */
+struct first_failure {
+	int r;
+	enum volmount_errkind kind;
+};
+/* Report the share at @path as "failed" because of @r (< 0), with the calling thread's message
+ * or, if a step left none, the errno text (a detail is never empty); note it in @first if it is
+ * the first failure; clear the thread's error for the next share. Returns 0 or -ENOMEM. */
+int report_failed(struct volmount_ctx *ctx, struct volmount_report *rep, const char *path,
+		  int r, struct first_failure *first);
+/* The result of a host-wide call that ran to its end: 0, or the first failure's code with its
+ * kind (a busy share is 75 whichever command met it) and @summary as the message. */
+int first_failure_result(struct volmount_ctx *ctx, const struct first_failure *first,
+			 const char *summary);
+
 /* Repair one share (by hash) under the shared host lock and its share lock: probe it, and
  * bring it to its desired state (remount stale/hung/missing, unmount unused). */
 int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmount_report *rep);

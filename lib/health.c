@@ -106,8 +106,9 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 {
 	struct volmount_report *rep = NULL;
 	struct ledger_share *rows = NULL;
+	struct first_failure failed = {};
 	size_t n = 0;
-	int r, failed = 0;
+	int r;
 
 	r = report_begin(ctx, &rep);
 	if (r < 0)
@@ -123,11 +124,8 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 		r = host_repair_share(ctx, rows[i].hash, rep);
 		if (r == -ENOMEM)
 			break;
-		if (r < 0 && !failed)
-			failed = r;
 		if (r < 0)
-			(void)report_add(rep, rows[i].mountpoint, "failed", "%s",
-					 volmount_ctx_errmsg(ctx));
+			(void)report_failed(ctx, rep, rows[i].mountpoint, r, &failed);
 		r = 0;
 	}
 	ledger_shares_free(rows, n);
@@ -139,10 +137,10 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 		*ret_report = rep;
 	else
 		volmount_report_free(rep);
-	if (failed)
-		return ctx_error(ctx, failed, VOLMOUNT_ERR_IO,
-				 "repair could not bring every share to health (see the report)");
-	return 0;
+	/* The first failure's kind, not always 74: a busy share is 75 here as in detach and
+	 * host-up. */
+	return first_failure_result(
+		ctx, &failed, "repair could not bring every share to health (see the report)");
 }
 
 /* ---- gc ---- */
