@@ -122,6 +122,16 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
 			bool force);
 
+/*
+ * A share row in state pending (a call died while mounting it): end every process still
+ * marked with the share (exec_end_share(): its helper, ssh, a FUSE daemon), wait until they
+ * are gone, and if any was found, take away the mount it may have made before dying, so the
+ * caller goes on from the kernel's view with no helper left that could mount later. No-op for
+ * other rows and for drivers without a helper. Returns 0 or an error (set on @ctx).
+ */
+int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
+		      const struct share_req *req);
+
 /* ---- health (health.c) ---- */
 
 enum health {

@@ -24,6 +24,7 @@
  */
 #include "exec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,7 +53,10 @@
 /* Without a pidfd, how often we look for the child's exit. */
 #define POLL_SLICE_MS 10u
 
-static char *const helper_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL };
+#define HELPER_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define HELPER_LANG "LANG=C"
+/* "VOLMOUNT_SHARE=" + the longest share id + NUL. */
+#define SHARE_ENV_MAX (sizeof(EXEC_SHARE_ENV) + EXEC_SHARE_ID_MAX + 1)
 
 /* ---- slot table (design note 1) ---- */
 
@@ -463,7 +467,8 @@ static int make_pipe(int ret[2])
 	return 0;
 }
 
-static int spawn(const char *bin, const char *const *argv, int out_w, int err_w, pid_t *ret_pid)
+static int spawn(const char *bin, const char *const *argv, char *const *envp, int out_w,
+		 int err_w, pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -503,7 +508,7 @@ static int spawn(const char *bin, const char *const *argv, int out_w, int err_w,
 	if (r == 0)
 		r = posix_spawnattr_setsigmask(&attr, &none);
 	if (r == 0)
-		r = posix_spawn(ret_pid, bin, &fa, &attr, (char *const *)argv, helper_env);
+		r = posix_spawn(ret_pid, bin, &fa, &attr, (char *const *)argv, envp);
 
 	(void)posix_spawnattr_destroy(&attr);
 	(void)posix_spawn_file_actions_destroy(&fa);
@@ -518,6 +523,22 @@ int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *r
 int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		  struct exec_result *ret)
 {
+	return exec_run_share(argv, timeout_ms, flags, NULL, ret);
+}
+
+static bool share_id_ok(const char *share)
+{
+	size_t n = share ? strnlen(share, EXEC_SHARE_ID_MAX + 1) : 0;
+
+	return n > 0 && n <= EXEC_SHARE_ID_MAX &&
+	       strspn(share, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
+}
+
+int exec_run_share(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		   const char *share, struct exec_result *ret)
+{
+	char share_env[SHARE_ENV_MAX];
+	char *envp[] = { HELPER_PATH, HELPER_LANG, share ? share_env : NULL, NULL };
 	_cleanup_free_ char *bin = NULL;
 	_cleanup_close_ int err_w = -EBADF;
 	_cleanup_close_ int out_w = -EBADF;
@@ -534,8 +555,11 @@ int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 	if (!ret)
 		return -EINVAL;
 	*ret = (struct exec_result){ .status = -1, .pid = -1 };
-	if (!argv || !argv[0] || timeout_ms == 0 || (flags & ~EXEC__ALL))
+	if (!argv || !argv[0] || timeout_ms == 0 || (flags & ~EXEC__ALL) ||
+	    (share && !share_id_ok(share)))
 		return -EINVAL;
+	if (share)
+		(void)snprintf(share_env, sizeof(share_env), "%s%s", EXEC_SHARE_ENV, share);
 
 	exec_reap_stragglers();
 	r = exec_check_binary(argv[0], &bin);
@@ -578,7 +602,7 @@ int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 	}
 
 	deadline = now_ms() + timeout_ms;
-	r = spawn(bin, argv, out_w, err_w, &pid);
+	r = spawn(bin, argv, envp, out_w, err_w, &pid);
 	if (r < 0)
 		goto fail;
 	close_now(&err_w);
@@ -784,4 +808,132 @@ int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_u
 	if (r == 0 && ret_latency_us)
 		*ret_latency_us = m.ns <= 0 ? 1 : (long)((m.ns + 999) / 1000);
 	return r;
+}
+
+/* ---- ending the helpers of a share (design note 5) ---- */
+
+/* Does the environment of the process behind @pid_dfd (/proc/<pid>) hold exactly @entry? */
+static bool environ_has(int pid_dfd, const char *entry)
+{
+	_cleanup_close_ int fd = openat(pid_dfd, "environ", O_RDONLY | O_CLOEXEC);
+	size_t want = strlen(entry) + 1; /* with its NUL */
+	char buf[8192];
+	size_t have = 0; /* bytes of the current entry kept in buf */
+	bool skipping = false;
+
+	if (fd < 0)
+		return false;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+		for (;;) {
+			char *nul = memchr(buf, '\0', have);
+			size_t len;
+
+			if (!nul) {
+				if (have == sizeof(buf)) { /* an entry longer than ours: skip it */
+					skipping = true;
+					have = 0;
+				}
+				break;
+			}
+			len = (size_t)(nul - buf) + 1;
+			if (!skipping && len == want && memcmp(buf, entry, want) == 0)
+				return true;
+			skipping = false;
+			memmove(buf, nul + 1, have - len);
+			have -= len;
+		}
+	}
+}
+
+/*
+ * One pass over /proc: SIGKILL every root-owned process (not us) whose environment carries
+ * @entry, through a pidfd taken before its environment was read (so a reused pid is never
+ * signalled). Their pidfds are appended to @fds (@n of @cap). Returns how many were killed.
+ */
+static int kill_tagged_pass(const char *entry, int *fds, size_t *n, size_t cap)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t self = getpid();
+	int killed = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		_cleanup_close_ int pid_dfd = -EBADF;
+		_cleanup_close_ int pidfd = -EBADF;
+		struct pollfd pf;
+		struct stat st;
+		char *end;
+		long pid;
+
+		pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		pidfd = pidfd_open((pid_t)pid, 0);
+		if (pidfd < 0)
+			continue; /* gone already */
+		pid_dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pid_dfd < 0 || fstat(pid_dfd, &st) < 0 || st.st_uid != 0)
+			continue;
+		if (!environ_has(pid_dfd, entry))
+			continue;
+		/* Still the process we read (the pidfd is not readable yet): kill it. */
+		pf = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		if (poll(&pf, 1, 0) != 0)
+			continue;
+		if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
+			continue;
+		killed++;
+		if (*n < cap)
+			fds[(*n)++] = TAKE_FD(pidfd);
+	}
+	(void)closedir(d);
+	return killed;
+}
+
+int exec_end_share(const char *share, unsigned timeout_ms)
+{
+	char entry[SHARE_ENV_MAX];
+	uint64_t deadline;
+	int total = 0;
+
+	if (!share_id_ok(share) || timeout_ms == 0)
+		return -EINVAL;
+	(void)snprintf(entry, sizeof(entry), "%s%s", EXEC_SHARE_ENV, share);
+	deadline = now_ms() + timeout_ms;
+	/* Repeat until a pass finds nothing: a helper may have forked just before it was killed. */
+	for (;;) {
+		int fds[64];
+		size_t n = 0;
+		int k = kill_tagged_pass(entry, fds, &n, ELEMENTSOF(fds));
+		bool all_gone = true;
+
+		if (k < 0)
+			return k;
+		if (k == 0)
+			return total;
+		total += k;
+		/* Wait (bounded) until each is dead: a pidfd of a process that is not our child
+		 * becomes readable when it exits. One that does not die in time (D state) may
+		 * still mount: the caller must not mount now. */
+		for (size_t i = 0; i < n; i++) {
+			struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+
+			while (poll_ms(&pf, 1, deadline) == 0 && now_ms() < deadline)
+				;
+			if (!(pf.revents & (POLLIN | POLLHUP)))
+				all_gone = false;
+			(void)close(fds[i]);
+		}
+		if (!all_gone || now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
 }

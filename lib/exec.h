@@ -30,6 +30,11 @@
  * with -EAGAIN instead of starting another child. */
 #define EXEC_SLOTS_MAX	    64
 
+/* The environment variable that names the share a helper works for (see exec_run_share()), and
+ * the longest share id it takes. */
+#define EXEC_SHARE_ENV	    "VOLMOUNT_SHARE="
+#define EXEC_SHARE_ID_MAX   64
+
 /* Capture the helper's stdout into exec_result.out (default: /dev/null). */
 #define EXEC_CAPTURE_STDOUT (1u << 0)
 #define EXEC__ALL	    EXEC_CAPTURE_STDOUT
@@ -86,6 +91,27 @@ int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *r
 /* exec_run() with EXEC_* @flags; unknown bits give -EINVAL. */
 int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		  struct exec_result *ret);
+
+/*
+ * exec_run_share() - exec_run_full() for a helper that works for share @share (an id of 1 to
+ * EXEC_SHARE_ID_MAX ASCII letters and digits; NULL: none): the environment also holds
+ * "VOLMOUNT_SHARE=<share>". Not a secret and not a capability: a mark that every process the
+ * helper starts (ssh, a daemonized FUSE server) inherits, so exec_end_share() can find them
+ * after the call that started them has died.
+ */
+int exec_run_share(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		   const char *share, struct exec_result *ret);
+
+/*
+ * exec_end_share() - SIGKILL every root-owned process (other than the caller) whose environment
+ * carries "VOLMOUNT_SHARE=<share>", and wait until each has exited, again and again until /proc
+ * shows none: helpers a crashed call left running, with the FUSE daemons they started.
+ * Processes are found by reading /proc/<pid>/environ and signalled through a pidfd opened
+ * before the read, so a recycled pid is never hit. Returns how many processes were ended
+ * (0: none found), -ETIMEDOUT if one still lived after @timeout_ms (unkillable, D state: it may
+ * still mount, so do not mount now), -EINVAL, or the -errno of opening /proc.
+ */
+int exec_end_share(const char *share, unsigned timeout_ms);
 
 /*
  * exec_probe_statfs() - liveness probe: statfs(@path) in a forked child (a child, not a thread:

@@ -369,6 +369,12 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 		if (req.subdir)
 			memcpy(req.leaf, row->hash, sizeof(req.leaf));
 	}
+	/* A pending row: a crashed call's helper may still be running; end it first. */
+	r = share_end_orphans(ctx, row, &req);
+	if (r < 0) {
+		share_req_done(&req);
+		return r;
+	}
 	if (row->adopted && row->n_attachments == 0)
 		r = reconcile_adopted(ctx, row, &req, rep);
 	else if (row->n_attachments > 0)

@@ -515,6 +515,66 @@ static void test_leftover_holds_pipe(void)
 	exec_result_done(&res);
 }
 
+/* ---- the share mark ---- */
+
+/* /proc/<pid>/environ of @pid holds @entry. */
+static bool environ_holds(pid_t pid, const char *entry)
+{
+	char path[64], buf[4096];
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+		buf[n] = '\0';
+		if (strcmp(buf + i, entry) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A helper that daemonizes (setsid, so killing its group misses it) and one that stays in its
+ * group: both carry the mark, and exec_end_share() ends both, and only those of its share. */
+static void test_end_share(void)
+{
+	const char *argv[] = { "/bin/sh", "-c",
+			       "setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $! >&2; "
+			       "sleep 61 </dev/null >/dev/null 2>&1 & echo $! >&2",
+			       NULL };
+	struct exec_result a, b;
+	pid_t a1, a2, b1, b2;
+
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "0123abcdef", &a), 0);
+	ASSERT_EQ(sscanf(a.err, "%d\\n%d", &a1, &a2), 2);
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "other", &b), 0);
+	ASSERT_EQ(sscanf(b.err, "%d\\n%d", &b1, &b2), 2);
+	ASSERT_TRUE(environ_holds(a1, "VOLMOUNT_SHARE=0123abcdef"));
+	ASSERT_TRUE(environ_holds(b2, "VOLMOUNT_SHARE=other"));
+	ASSERT_TRUE(!pid_gone(a1));
+
+	ASSERT_EQ(exec_end_share("0123abcdef", 3000), 2);
+	ASSERT_TRUE(pid_gone(a1));
+	ASSERT_TRUE(pid_gone(a2));
+	ASSERT_TRUE(!pid_gone(b1)); /* another share's helpers are left alone */
+	ASSERT_TRUE(!pid_gone(b2));
+	ASSERT_EQ(exec_end_share("0123abcdef", 3000), 0);
+	ASSERT_EQ(exec_end_share("other", 3000), 2);
+	ASSERT_TRUE(pid_gone(b1) && pid_gone(b2));
+
+	ASSERT_EQ(exec_end_share("bad id", 1000), -EINVAL);
+	ASSERT_EQ(exec_end_share("", 1000), -EINVAL);
+	ASSERT_EQ(exec_end_share("x", 0), -EINVAL);
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "a=b", &b), -EINVAL);
+	exec_result_done(&a);
+	exec_result_done(&b);
+}
+
 /* ---- probes ---- */
 
 static void test_probe_healthy(void)
@@ -841,6 +901,7 @@ static const struct test tests[] = {
 	{ "deadline kills and reaps", test_timeout },
 	{ "deadline kills the process group", test_process_group },
 	{ "leftover process holding stderr", test_leftover_holds_pipe },
+	{ "helpers of a share marked and ended", test_end_share },
 	{ "probe healthy", test_probe_healthy },
 	{ "probe errors", test_probe_errors },
 	{ "probe hung FUSE", test_probe_hung_fuse },
