@@ -4,8 +4,9 @@
  * only; every decision is the library's.
  *
  * Exit status of check: 0 when every share is healthy (mounted with attachments, or
- * unmounted without), 69 (EX_UNAVAILABLE) when any share is stale, hung, missing, foreign or
- * stacked; the usual codes when the check itself fails.
+ * unmounted without), 69 (EX_UNAVAILABLE) when any share is stale, hung, unprobed (no probe
+ * could run: no verdict, so not healthy either), missing, foreign or stacked; the usual codes
+ * when the check itself fails.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -28,7 +29,8 @@
 #include "output.h"
 
 static const char *const share_states[] = {
-	"mounted", "unmounted", "stale", "hung", "missing", "foreign", "stacked", "unknown",
+	"mounted", "unmounted", "stale", "hung", "unprobed", "missing", "foreign", "stacked",
+	"unknown",
 };
 
 static bool state_is_healthy(const char *state)

@@ -1248,6 +1248,10 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			int64_t us;
 
 			(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+			if (h == HEALTH_UNPROBED)
+				return ctx_error(ctx, -EAGAIN, VOLMOUNT_ERR_TEMPFAIL,
+						 "share '%s' could not be probed now (too many probes or helpers in flight); try again",
+						 req->export);
 			if (h != HEALTH_OK) {
 				int r = share_remount_unhealthy(ctx, row, (struct share_req *)req, top,
 								h, err, NULL);

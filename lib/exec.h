@@ -130,6 +130,31 @@ int exec_end_share(const char *share, unsigned timeout_ms);
  */
 int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us);
 
+/* Threads of one probe worker at most (exec_probe_statfs_many()): more paths hung at once than
+ * this leaves the rest not probed. */
+#define EXEC_PROBE_THREADS_MAX 1024u
+/* exec_probe_statfs_many(): this path was not probed at all (positive: never an errno). */
+#define EXEC_PROBE_NOT_RUN 1
+
+/*
+ * exec_probe_statfs_many() - statfs() each of @n paths (absolute, shorter than PATH_MAX)
+ * against one deadline, @timeout_ms from the call: one forked worker process probes them all
+ * with up to EXEC_PROBE_THREADS_MAX threads (more are started while every thread waits on a
+ * path), and is SIGKILLed at the deadline. It holds one executor slot; if it cannot be reaped
+ * within EXEC_PROBE_GRACE_MS it is tracked, with the paths it still waited on, and later calls
+ * report those paths hung at once without probing them again.
+ *
+ * Fills ret[i]: 0 (healthy; ret_us[i] the statfs time in microseconds, >= 1, if @ret_us is
+ * non-NULL, else -1), the -errno statfs saw, -ETIMEDOUT (its statfs had not returned at the
+ * deadline: hung), or EXEC_PROBE_NOT_RUN (never probed: no slot or thread was free, or the
+ * worker could not start; never a verdict on the mount). Returns 0 (see @ret), -EINVAL,
+ * -ENOMEM, the -errno of mmap/pipe2/fork (every ret[i] then EXEC_PROBE_NOT_RUN), or
+ * -EOPNOTSUPP on an architecture without the worker (use exec_probe_statfs()). The call
+ * never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
+ */
+int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
+			   long *ret_us);
+
 /* Reap, without blocking, tracked children that have died since. Called at the start of every
  * exec_run*() and exec_probe_statfs(). */
 void exec_reap_stragglers(void);

@@ -255,6 +255,12 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 		int64_t us;
 
 		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+		if (h == HEALTH_UNPROBED)
+			/* No verdict: never remount a share on the ground of a probe that did
+			 * not run. */
+			return report_add(rep, row->mountpoint, "unprobed",
+					  "'%s' could not be probed now (the executor is full); left as it is",
+					  row->export);
 		if (h != HEALTH_OK)
 			return share_remount_unhealthy(ctx, row, req, top, h, err, rep);
 	}

@@ -880,12 +880,98 @@ static void test_slots_full(void)
 	printf("# %zu stragglers after %d stuck probes\n", exec_stragglers(), EXEC_SLOTS_MAX);
 	ASSERT_EQ(exec_stragglers(), EXEC_SLOTS_MAX);
 	ASSERT_EQ(exec_probe_statfs("/tmp", 1000, NULL), -EAGAIN);
+	{
+		/* No slot for a worker: not probed, never a verdict. */
+		const char *one[] = { "/tmp" };
+		int r1 = 0;
+
+		ASSERT_EQ(exec_probe_statfs_many(one, 1, 1000, &r1, NULL), 0);
+		ASSERT_EQ(r1, EXEC_PROBE_NOT_RUN);
+	}
 	ASSERT_EQ(exec_run(t, 1000, &res), -EAGAIN);
 	exec_result_done(&res);
 
 	fuse_abort(&s);
 	ASSERT_TRUE(wait_no_stragglers(5000));
 	ASSERT_EQ(exec_probe_statfs("/tmp", 1000, NULL), 0);
+	fuse_unmount(&s);
+}
+
+/* Many hung mounts, a healthy path and a missing one, in one call: one worker, one deadline;
+ * every hung path is reported hung (none "not run"), the others get their answer. */
+#define MANY_HUNG 200
+static void test_probe_many(void)
+{
+	static struct fuse_srv s[MANY_HUNG];
+	const char *paths[MANY_HUNG + 2];
+	int r[MANY_HUNG + 2];
+	long us[MANY_HUNG + 2];
+	size_t n_hung = 0;
+	uint64_t t0, dt;
+
+	for (size_t i = 0; i < MANY_HUNG; i++) {
+		char name[32];
+
+		(void)snprintf(name, sizeof(name), "fuse-many-%zu", i);
+		if (!fuse_mount(&s[i], name))
+			return;
+		paths[i] = s[i].dir;
+	}
+	paths[MANY_HUNG] = "/tmp";
+	paths[MANY_HUNG + 1] = "/tmp/no-such-dir-at-all";
+	t0 = now_ms();
+	ASSERT_EQ(exec_probe_statfs_many(paths, MANY_HUNG + 2, 400, r, us), 0);
+	dt = now_ms() - t0;
+	for (size_t i = 0; i < MANY_HUNG; i++)
+		n_hung += r[i] == -ETIMEDOUT;
+	printf("# %d hung FUSE mounts probed at once: %zu hung after %llu ms, %zu straggler(s)\n",
+	       MANY_HUNG, n_hung, (unsigned long long)dt, exec_stragglers());
+	ASSERT_EQ(n_hung, (size_t)MANY_HUNG);
+	ASSERT_EQ(r[MANY_HUNG], 0);
+	ASSERT_TRUE(us[MANY_HUNG] >= 1);
+	ASSERT_EQ(r[MANY_HUNG + 1], -ENOENT);
+	ASSERT_EQ(us[MANY_HUNG + 1], -1);
+	/* One deadline, not one per batch: generous for a loaded machine, far below two. */
+	ASSERT_TRUE(dt >= 390 && dt < 400 + 2 * EXEC_PROBE_GRACE_MS + 300);
+	for (size_t i = 0; i < MANY_HUNG; i++)
+		fuse_unmount(&s[i]);
+	ASSERT_TRUE(wait_no_stragglers(3000));
+	ASSERT_EQ(exec_probe_statfs_many(paths, 0, 400, r, us), 0);
+	ASSERT_EQ(exec_probe_statfs_many(paths, 1, 0, r, us), -EINVAL);
+	paths[0] = "relative";
+	ASSERT_EQ(exec_probe_statfs_many(paths, 1, 400, r, us), -EINVAL);
+}
+
+/* A worker stuck in D state is tracked (one slot) with the path it waits on; the next call
+ * reports that path hung at once, without a new task on it, and probes the others. */
+static void test_probe_many_dstate(void)
+{
+	struct fuse_srv s;
+	const char *paths[2];
+	int r[2];
+	long us[2];
+	uint64_t t0;
+
+	if (!fuse_mount(&s, "fuse-many-d"))
+		return;
+	fuse_answer_init(&s);
+	fuse_start_reader(&s);
+	paths[0] = s.dir;
+	paths[1] = "/tmp";
+	for (int round = 0; round < 5 && exec_stragglers() == 0; round++) {
+		ASSERT_EQ(exec_probe_statfs_many(paths, 2, 300, r, us), 0);
+		ASSERT_EQ(r[0], -ETIMEDOUT);
+		ASSERT_EQ(r[1], 0);
+	}
+	ASSERT_EQ(exec_stragglers(), 1u);
+	t0 = now_ms();
+	ASSERT_EQ(exec_probe_statfs_many(paths, 2, 5000, r, us), 0);
+	ASSERT_TRUE(now_ms() - t0 < 2500); /* the stuck path was not waited for again */
+	ASSERT_EQ(r[0], -ETIMEDOUT);
+	ASSERT_EQ(r[1], 0);
+	ASSERT_EQ(exec_stragglers(), 1u);
+	fuse_abort(&s); /* releases the stuck thread: the worker dies and is reaped */
+	ASSERT_TRUE(wait_no_stragglers(3000));
 	fuse_unmount(&s);
 }
 
@@ -908,6 +994,8 @@ static const struct test tests[] = {
 	{ "probe D-state FUSE, straggler reaped", test_probe_dstate_fuse },
 	{ "probe dead FUSE", test_probe_dead_fuse },
 	{ "concurrent probes and helpers", test_concurrent },
+	{ "many hung paths, one worker, one deadline", test_probe_many },
+	{ "stuck worker tracked, its path not probed again", test_probe_many_dstate },
 	{ "straggler table full", test_slots_full },
 };
 
