@@ -975,17 +975,6 @@ static inline long raw_syscall2(long n, long a, long b)
 	return ret;
 }
 
-static inline long raw_syscall3(long n, long a, long b, long c)
-{
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 /*
  * A thread of the calling process (CLONE_THREAD|CLONE_VM...) that runs @fn(@arg) on the stack
  * ending at @stack_top (16-byte aligned) and then exits by itself (SYS_exit: this thread only).

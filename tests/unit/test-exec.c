@@ -570,8 +570,9 @@ static void test_end_share(void)
 	ASSERT_EQ(exec_end_share("bad id", 1000), -EINVAL);
 	ASSERT_EQ(exec_end_share("", 1000), -EINVAL);
 	ASSERT_EQ(exec_end_share("x", 0), -EINVAL);
-	ASSERT_EQ(exec_run_share(argv, 5000, 0, "a=b", &b), -EINVAL);
 	exec_result_done(&a);
+	exec_result_done(&b);
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "a=b", &b), -EINVAL);
 	exec_result_done(&b);
 }
 
