@@ -932,8 +932,9 @@ static void test_probe_many(void)
 	ASSERT_TRUE(us[MANY_HUNG] >= 1);
 	ASSERT_EQ(r[MANY_HUNG + 1], -ENOENT);
 	ASSERT_EQ(us[MANY_HUNG + 1], -1);
-	/* One deadline, not one per batch: generous for a loaded machine, far below two. */
-	ASSERT_TRUE(dt >= 390 && dt < 400 + 2 * EXEC_PROBE_GRACE_MS + 300);
+	/* One deadline, not one per batch (probing 32 at a time would take 7 deadlines, 2.8 s):
+	 * generous for a loaded machine. */
+	ASSERT_TRUE(dt >= 390 && dt < 400 + 1500);
 	for (size_t i = 0; i < MANY_HUNG; i++)
 		fuse_unmount(&s[i]);
 	ASSERT_TRUE(wait_no_stragglers(3000));
