@@ -1045,10 +1045,13 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		if (r < 0)
 			return r;
 	}
+	/* Marked with the share's hash: whatever the helper leaves running (ssh, the FUSE daemon)
+	 * can be found and ended if this call dies (share_end_orphans()). */
 	if (r >= 0)
-		r = exec_run_fd((const char *const *)req->spec.argv, ctx->timeout_ms, 0,
-				req->drv->target == DRIVER_TARGET_FUSE_FD ? dev :
-				req->drv->target == DRIVER_TARGET_PROC_FD ? mp_fd : -1, &res);
+		r = exec_run_helper((const char *const *)req->spec.argv, ctx->timeout_ms, 0,
+				    req->hash,
+				    req->drv->target == DRIVER_TARGET_FUSE_FD ? dev :
+				    req->drv->target == DRIVER_TARGET_PROC_FD ? mp_fd : -1, &res);
 	close_now(&dev); /* the helper serves its own copy of the connection */
 	if (r < 0 && r != -ETIMEDOUT) {
 		exec_result_done(&res);
@@ -1068,6 +1071,9 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 	}
 	failed = r == -ETIMEDOUT || !WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0;
 	if (failed) {
+		/* First end what the helper left running in other sessions (a daemon killing the
+		 * group did not reach), so nothing can mount after the undo. */
+		(void)exec_end_share(req->hash, EXEC_KILL_GRACE_MS);
 		undo_mount(req, dfd, mnt);
 		if (r == -ETIMEDOUT)
 			r = ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
@@ -1103,9 +1109,37 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 			      req->mountpoint, n, top.fstype, top.source, req->spec.fstype,
 			      req->spec.source);
 	kview_mount_done(&top);
+	(void)exec_end_share(req->hash, EXEC_KILL_GRACE_MS);
 	if (n > 0 || mnt >= 0)
 		undo_mount(req, dfd, mnt);
 	return r;
+}
+
+int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
+		      const struct share_req *req)
+{
+	uint64_t top = 0;
+	int n, obs;
+
+	if (strcmp(row->state, LEDGER_PENDING) != 0 || !req->drv ||
+	    req->drv->kind != DRIVER_KIND_HELPER)
+		return 0;
+	n = exec_end_share(row->hash, ctx->timeout_ms);
+	if (n < 0)
+		return ctx_error(ctx, n, VOLMOUNT_ERR_TEMPFAIL,
+				 "a helper of share '%s' that an earlier call left running could not be ended (%s); not mounting it again now",
+				 row->export, strerror(-n));
+	if (n == 0)
+		return 0;
+	/* It may have mounted before it died (or served the mount volmount made); its FUSE
+	 * daemon (marked too) is dead now, so the mount is of no use: take it away, and the
+	 * caller's rules start from nothing. */
+	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
+	if (obs < 0)
+		return obs;
+	if (obs == OBS_OURS || obs == OBS_MATCH)
+		return share_unmount_force(ctx, row->mountpoint, top, true);
+	return 0;
 }
 
 /*
@@ -1556,6 +1590,12 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 				 "share '%s' is mounted with options '%s'; this attach asks for '%s'",
 				 req->export, row->options, req->opts.canonical);
 	else {
+		/* A crashed call's helper may still be connecting: end it before anything else,
+		 * or it mounts on top of what this call mounts. */
+		int r = share_end_orphans(ctx, row, req);
+
+		if (r < 0)
+			return r;
 		obs = share_observe(ctx, req->mountpoint, row->mount_id, req, &top);
 		if (obs < 0)
 			return obs;
@@ -1573,6 +1613,10 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			int64_t us;
 
 			(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+			if (h == HEALTH_UNPROBED)
+				return ctx_error(ctx, -EAGAIN, VOLMOUNT_ERR_TEMPFAIL,
+						 "share '%s' could not be probed now (too many probes or helpers in flight); try again",
+						 req->export);
 			if (h != HEALTH_OK) {
 				int r = share_remount_unhealthy(ctx, row, (struct share_req *)req, top,
 								h, err, NULL);

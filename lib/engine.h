@@ -134,16 +134,28 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
 			bool force);
 
+/*
+ * A share row in state pending (a call died while mounting it): end every process still
+ * marked with the share (exec_end_share(): its helper, ssh, a FUSE daemon), wait until they
+ * are gone, and if any was found, take away the mount it may have made before dying, so the
+ * caller goes on from the kernel's view with no helper left that could mount later. No-op for
+ * other rows and for drivers without a helper. Returns 0 or an error (set on @ctx).
+ */
+int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
+		      const struct share_req *req);
+
 /* ---- health (health.c) ---- */
 
 enum health {
 	HEALTH_OK,    /* the probe answered */
 	HEALTH_STALE, /* the probe failed: ENOTCONN, ESTALE, EIO, ... (errno kept) */
 	HEALTH_HUNG,  /* the probe passed its deadline */
+	HEALTH_UNPROBED, /* no probe ran (the executor had no room): no verdict */
 };
 
-/* Probe @n mountpoints at once (statfs in executor children, each with the context's probe
- * deadline): the whole call returns within that deadline plus the executor's grace. Fills
+/* Probe @n mountpoints at once (statfs in one executor worker, against one deadline: the
+ * context's probe timeout): the whole call returns within that deadline plus the executor's
+ * grace. Fills
  * ret_health[i], ret_errno[i] (positive, 0 if healthy) and ret_us[i] (probe time, -1 if none). */
 int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
 		      enum health *ret_health, int *ret_errno, int64_t *ret_us);

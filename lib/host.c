@@ -305,6 +305,12 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 		int64_t us;
 
 		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+		if (h == HEALTH_UNPROBED)
+			/* No verdict: never remount a share on the ground of a probe that did
+			 * not run. */
+			return report_add(rep, row->mountpoint, "unprobed",
+					  "'%s' could not be probed now (the executor is full); left as it is",
+					  row->export);
 		if (h != HEALTH_OK)
 			return share_remount_unhealthy(ctx, row, req, top, h, err, rep);
 	}
@@ -418,6 +424,12 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 		memcpy(req.hash, row->hash, sizeof(req.hash));
 		if (req.subdir)
 			memcpy(req.leaf, row->hash, sizeof(req.leaf));
+	}
+	/* A pending row: a crashed call's helper may still be running; end it first. */
+	r = share_end_orphans(ctx, row, &req);
+	if (r < 0) {
+		share_req_done(&req);
+		return r;
 	}
 	if (row->adopted && row->n_attachments == 0)
 		r = reconcile_adopted(ctx, row, &req, rep);

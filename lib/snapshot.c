@@ -102,6 +102,8 @@ static int probe_all(struct volmount_ctx *ctx, struct volmount_snapshot *s)
 			sh->state = "stale";
 		else if (h[k] == HEALTH_HUNG)
 			sh->state = "hung";
+		else if (h[k] == HEALTH_UNPROBED)
+			sh->state = "unprobed";
 	}
 	return 0;
 }
