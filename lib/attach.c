@@ -49,6 +49,7 @@
 #include "ledger.h"
 #include "lock.h"
 #include "util/cleanup.h"
+#include "util/path-util.h"
 
 void share_req_done(struct share_req *req)
 {
@@ -62,13 +63,6 @@ void share_req_done(struct share_req *req)
 		(void)close(req->src_fd);
 	req->export = req->mountpoint = NULL;
 	req->src_fd = -EBADF;
-}
-
-static bool path_is_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 /* Does @path contain, or lie inside, one of volmount's own directories? A consumer given a
@@ -89,7 +83,7 @@ static int refuse_own_dir(struct volmount_ctx *ctx, const char *export)
 	const char *own = overlaps_own_dir(ctx, export);
 
 	if (own)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 				 "export '%s' must not contain or be inside volmount's directory '%s'",
 				 export, own);
 	return 0;
@@ -136,18 +130,18 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 	if (!resolved) {
 		if (!open_source)
 			return 0;
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 				 "export '%s': parent directory cannot be resolved: %s", req->export,
 				 strerror(errno));
 	}
 	if (asprintf(&full, "%s/%s", strcmp(resolved, "/") == 0 ? "" : resolved, slash + 1) < 0)
 		return -ENOMEM;
 	if (strlen(full) > VOLMOUNT_EXPORT_MAX)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' resolves to a path that is too long",
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' resolves to a path that is too long",
 				 req->export);
 	own = overlaps_own_dir(ctx, full);
 	if (own)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 				 "export '%s' resolves to '%s', which contains or is inside volmount's directory '%s'",
 				 req->export, full, own);
 	free(req->export);
@@ -157,7 +151,7 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 	req->src_fd = open(req->export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (req->src_fd < 0) {
 		r = -errno;
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' %s", req->export,
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' %s", req->export,
 				 r == -ELOOP ? "is a symlink" :
 				 r == -ENOTDIR ? "is not a directory" :
 				 r == -ENOENT ? "does not exist" : strerror(-r));
@@ -202,7 +196,7 @@ int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
 		r = share_req_place(ctx, req);
 	if (r < 0)
 		return r == -ENOMEM ? r :
-		       ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
+		       error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
 				 strerror(-r));
 	return 0;
 }
@@ -271,7 +265,7 @@ static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
 
 	if (r < 0)
 		return r == -ENOMEM ? r :
-		       ctx_error(ctx, r, VOLMOUNT_ERR_INPUT, "invalid %s share: %s", req->drv->name,
+		       error_set(r, VOLMOUNT_ERR_INPUT, "invalid %s share: %s", req->drv->name,
 				 why ? why : strerror(-r));
 	return 0;
 }
@@ -294,28 +288,28 @@ static int check_helper_file(struct volmount_ctx *ctx, const char *path, const c
 		int r = -errno;
 
 		if (r == -ENOENT)
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+			return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 					 "%s '%s' does not exist", what, path);
-		return ctx_error(ctx, r == -ELOOP ? -EPERM : r, VOLMOUNT_ERR_PERM,
+		return error_set(r == -ELOOP ? -EPERM : r, VOLMOUNT_ERR_PERM,
 				 "%s '%s' %s", what, path,
 				 r == -ELOOP ? "is a symlink; refusing to follow it" : strerror(-r));
 	}
 	if (fstat(fd, &st) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot stat %s '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "cannot stat %s '%s': %s",
 				 what, path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is not a regular file", what, path);
 	if (st.st_uid != geteuid())
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
 				 (unsigned)st.st_uid, (unsigned)geteuid());
 	if (secret && (st.st_mode & 0077))
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' has mode %04o; it must be 0600 or stricter",
 				 what, path, (unsigned)(st.st_mode & 07777));
 	if (!secret && (st.st_mode & 0022))
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' has mode %04o; it must not be writable by group or others",
 				 what, path, (unsigned)(st.st_mode & 07777));
 	return 0;
@@ -331,19 +325,19 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 
 	req.drv = driver_find(driver);
 	if (!req.drv)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "unknown driver '%.64s'",
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "unknown driver '%.64s'",
 				 driver ? driver : "(null)");
 	r = req.drv->normalize(export, &req.export, &why);
 	if (r < 0)
 		return r == -ENOMEM ? r :
-		       ctx_error(ctx, r, VOLMOUNT_ERR_INPUT, "invalid %s export: %s", req.drv->name,
+		       error_set(r, VOLMOUNT_ERR_INPUT, "invalid %s export: %s", req.drv->name,
 				 why);
 	if (opts) {
 		r = req.drv->options(opts, n_opts, &req.opts, &why);
 		if (r < 0) {
 			share_req_done(&req);
 			return r == -ENOMEM ? r :
-			       ctx_error(ctx, r, VOLMOUNT_ERR_INPUT, "invalid %s option: %s",
+			       error_set(r, VOLMOUNT_ERR_INPUT, "invalid %s option: %s",
 					 req.drv->name, why);
 		}
 	}
@@ -390,7 +384,7 @@ int share_req_load_options(struct volmount_ctx *ctx, struct share_req *req, cons
 	if (r >= 0)
 		r = req->drv->options(vec, n, &o, &why);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "share '%s': recorded options '%s' no longer parse: %s",
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "share '%s': recorded options '%s' no longer parse: %s",
 				 req->mountpoint, canonical, why ? why : strerror(-r));
 	driver_opts_done(&req->opts);
 	req->opts = o;
@@ -411,7 +405,7 @@ int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
 
 	r = split_options(row->options, &buf, vec, ELEMENTSOF(vec), &n);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "share '%s': bad recorded options '%s'",
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "share '%s': bad recorded options '%s'",
 				 row->mountpoint, row->options);
 	r = share_req_init(ctx, row->driver, row->export, vec, n, SHARE_REQ_OPEN_SOURCE, ret);
 	if (r < 0)
@@ -419,7 +413,7 @@ int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,
 	if (strcmp(ret->hash, row->hash) != 0) {
 		/* The export now resolves elsewhere (a parent symlink changed): not this share. */
 		share_req_done(ret);
-		return ctx_error(ctx, -ESTALE, VOLMOUNT_ERR_INPUT,
+		return error_set(-ESTALE, VOLMOUNT_ERR_INPUT,
 				 "export '%s' no longer resolves to share %s", row->export, row->hash);
 	}
 	return 0;
@@ -535,7 +529,7 @@ static int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, cons
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return -ENOENT;
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot open the directory of mountpoint '%s': %s%s", mountpoint,
 				 strerror(errno),
 				 errno == ELOOP || errno == ENOTDIR ?
@@ -543,7 +537,7 @@ static int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, cons
 	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
 		(void)close(fd);
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "the directory of mountpoint '%s' must be owned by uid %u and not writable by group or others",
 				 mountpoint, (unsigned)geteuid());
 	}
@@ -571,7 +565,7 @@ static int observe_at(struct volmount_ctx *ctx, int dfd, const char *leaf, const
 	if (n == 1)
 		n = dfd >= 0 ? kview_at_in(dfd, leaf, mountpoint, &top) : kview_at(mountpoint, &top);
 	if (n < 0)
-		return ctx_error(ctx, n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
+		return error_set(n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
 				 "cannot inspect mountpoint '%s': %s", mountpoint,
 				 n == -ELOOP ? "it is a symlink" : strerror(-n));
 	if (ret_id)
@@ -624,18 +618,18 @@ static int open_parent_dir(struct volmount_ctx *ctx, const struct share_req *req
 	fd = openat(ctx->base_fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create && req->subdir) {
 		if (mkdirat(ctx->base_fd, sub, 0755) < 0 && errno != EEXIST)
-			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+			return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 					 "cannot create '%s/%s': %s",
 					 ctx_base(ctx), sub, strerror(errno));
 		fd = openat(ctx->base_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && fchmod(fd, 0755) < 0) {
 			(void)close(fd);
-			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot chmod '%s/%s'",
+			return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot chmod '%s/%s'",
 					 ctx_base(ctx), sub);
 		}
 	}
 	if (fd < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot open '%s%s%s': %s%s", ctx_base(ctx), sep,
 				 req->subdir ? req->subdir : "", strerror(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
@@ -643,7 +637,7 @@ static int open_parent_dir(struct volmount_ctx *ctx, const struct share_req *req
 		int r = errno ? -errno : -EPERM;
 
 		(void)close(fd);
-		return ctx_error(ctx, r == -EBADF ? r : -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(r == -EBADF ? r : -EPERM, VOLMOUNT_ERR_PERM,
 				 "'%s%s%s' must be owned by uid %u and not writable by group or others",
 				 ctx_base(ctx), sep, req->subdir ? req->subdir : "",
 				 (unsigned)geteuid());
@@ -657,7 +651,7 @@ static int parent_dir_if_any(struct volmount_ctx *ctx, const struct share_req *r
 	int dfd = open_parent_dir(ctx, req, false);
 
 	if (dfd == -ENOENT)
-		ctx_clear_error(ctx);
+		error_clear();
 	return dfd;
 }
 
@@ -712,28 +706,28 @@ static int check_mountpoint_fd(struct volmount_ctx *ctx, const struct share_req 
 	if (r >= 0)
 		r = kview_id_of_fd(dfd, &parent);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
 				 req->mountpoint, strerror(-r));
 	if (here != parent)
-		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' is already a mountpoint of something else; refusing to mount over it",
 				 req->mountpoint);
 	r = dir_is_empty(fd);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot read '%s': %s",
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot read '%s': %s",
 				 req->mountpoint, strerror(-r));
 	if (r == 0)
-		return ctx_error(ctx, -ENOTEMPTY, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-ENOTEMPTY, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' is not empty; refusing to mount over it",
 				 req->mountpoint);
 	/* An existing empty directory (a leftover, or planted) is only used once it is ours:
 	 * root-owned 0700, set on the fd we checked. */
 	if (fstat(fd, &st) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot inspect '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "cannot inspect '%s': %s",
 				 req->mountpoint, strerror(errno));
 	if ((st.st_uid != geteuid() || st.st_gid != getegid() || (st.st_mode & 07777) != 0700) &&
 	    (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0))
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM,
+		return error_set(-errno, VOLMOUNT_ERR_PERM,
 				 "cannot take over mountpoint directory '%s': %s", req->mountpoint,
 				 strerror(errno));
 	return 0;
@@ -745,7 +739,7 @@ static int open_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 	int fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0 && errno != ENOENT)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "mountpoint '%s' %s",
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT, "mountpoint '%s' %s",
 				 req->mountpoint,
 				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
 								      strerror(errno));
@@ -766,14 +760,14 @@ static int check_mountpoint_at(struct volmount_ctx *ctx, const struct share_req 
 	}
 	n = kview_at_in(dfd, req->leaf, req->mountpoint, &top);
 	if (n == -ELOOP)
-		return ctx_error(ctx, -ELOOP, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-ELOOP, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' is a symlink; refusing to mount through it",
 				 req->mountpoint);
 	if (n < 0 && n != -ENOTDIR)
-		return ctx_error(ctx, n, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
+		return error_set(n, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
 				 req->mountpoint, strerror(-n));
 	if (n > 0) {
-		int r = ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		int r = error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				  "mountpoint '%s' is already a mountpoint of something else (%s '%s'); refusing to mount over it",
 				  req->mountpoint, top.fstype, top.source);
 
@@ -809,11 +803,11 @@ static int mkdir_at(struct volmount_ctx *ctx, const struct share_req *req, int d
 	_cleanup_close_ int fd = -EBADF;
 
 	if (mkdirat(dfd, req->leaf, 0700) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
 				 req->mountpoint, strerror(errno));
 	fd = openat(dfd, req->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fchmod(fd, 0700) < 0) /* mkdirat honours the umask */
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot set the mode of '%s': %s",
 				 req->mountpoint, strerror(errno));
 	return 0;
 }
@@ -837,14 +831,14 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
 	if (dfd < 0 && errno == ENOENT)
 		return 0;
 	if (dfd < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot remove mountpoint directory '%s': cannot open '%s%s%s': %s%s",
 				 req->mountpoint, ctx_base(ctx), req->subdir ? "/" : "",
 				 req->subdir ? req->subdir : "", strerror(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" :
 								      "");
 	if (unlinkat(dfd, req->leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot remove mountpoint directory '%s': %s", req->mountpoint,
 				 strerror(errno));
 	return 0;
@@ -876,13 +870,13 @@ static int mount_bind(struct volmount_ctx *ctx, const struct share_req *req, int
 
 	tree = open_tree(req->src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (tree < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot clone '%s': %s", req->export,
+		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot clone '%s': %s", req->export,
 				 strerror(errno));
 	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot set mount flags on '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot set mount flags on '%s': %s",
 				 req->export, strerror(errno));
 	if (move_mount(tree, "", mp_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot mount '%s' on '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot mount '%s' on '%s': %s",
 				 req->export, req->mountpoint, strerror(errno));
 	*ret_tree = TAKE_FD(tree);
 	return 0;
@@ -962,12 +956,12 @@ static int mount_fuse(struct volmount_ctx *ctx, const struct share_req *req, int
 	int r;
 
 	if (strncmp(req->spec.fstype, "fuse.", 5) != 0 || !subtype[1])
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL,
+		return error_set(-EINVAL, VOLMOUNT_ERR_INTERNAL,
 				 "driver '%s' has no FUSE subtype ('%s')", req->drv->name,
 				 req->spec.fstype);
 	dev = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (dev < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot open /dev/fuse for '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot open /dev/fuse for '%s': %s",
 				 req->export, strerror(errno));
 	(void)snprintf(num, sizeof(num), "%d", dev);
 	(void)snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
@@ -1004,12 +998,12 @@ static int mount_fuse(struct volmount_ctx *ctx, const struct share_req *req, int
 						 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) < 0)
 		r = -1;
 	if (r < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot mount FUSE for '%s' on '%s' (%s): %s",
+		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot mount FUSE for '%s' on '%s' (%s): %s",
 				 req->export, req->mountpoint, step, strerror(errno));
 	r = kview_id_of_fd(mnt, ret_id);
 	if (r < 0) {
 		undo_mount(req, -1, mnt);
-		return ctx_error(ctx, r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
+		return error_set(r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
 				 req->mountpoint, strerror(-r));
 	}
 	*ret_dev = TAKE_FD(dev);
@@ -1035,7 +1029,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 	int r, n;
 
 	if (!req->spec.argv || !req->spec.argv[0])
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
+		return error_set(-EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
 				 req->export);
 	helper = req->spec.argv[0];
 	/* A missing or unsafe helper fails before anything is mounted for it. */
@@ -1058,14 +1052,14 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		if (mnt >= 0)
 			undo_mount(req, dfd, mnt);
 		if (r == -ENOENT)
-			return ctx_error(ctx, r, VOLMOUNT_ERR_UNAVAILABLE,
+			return error_set(r, VOLMOUNT_ERR_UNAVAILABLE,
 					 "cannot run helper '%s' for '%s': not installed (install the %s driver's helper package)",
 					 helper, req->export, req->drv->name);
 		if (r == -EACCES || r == -EPERM)
-			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM,
+			return error_set(r, VOLMOUNT_ERR_PERM,
 					 "cannot run helper '%s' for '%s': it must be a root-owned executable that only root can write (%s)",
 					 helper, req->export, strerror(-r));
-		return ctx_error(ctx, r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
+		return error_set(r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
 				 "cannot run helper '%s' for '%s': %s", helper, req->export,
 				 strerror(-r));
 	}
@@ -1076,11 +1070,11 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		(void)exec_end_share(req->hash, EXEC_KILL_GRACE_MS);
 		undo_mount(req, dfd, mnt);
 		if (r == -ETIMEDOUT)
-			r = ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
+			r = error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
 				      "helper '%s' for '%s' did not finish within %u ms and was killed",
 				      helper, req->export, ctx->timeout_ms);
 		else
-			r = ctx_error(ctx, -EIO, classify_helper_error(res.err),
+			r = error_set(-EIO, classify_helper_error(res.err),
 				      "helper '%s' failed for '%s' (%s %d): %s", helper, req->export,
 				      WIFEXITED(res.status) ? "exit" : "signal",
 				      WIFEXITED(res.status) ? WEXITSTATUS(res.status) :
@@ -1100,11 +1094,11 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		return 0;
 	}
 	if (n <= 0)
-		r = ctx_error(ctx, -EIO, VOLMOUNT_ERR_IO,
+		r = error_set(-EIO, VOLMOUNT_ERR_IO,
 			      "helper '%s' reported success for '%s', but nothing is mounted at '%s'",
 			      helper, req->export, req->mountpoint);
 	else
-		r = ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		r = error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 			      "mount at '%s' did not verify: the kernel shows %d mount(s), the top one %s '%s', expected %s '%s'",
 			      req->mountpoint, n, top.fstype, top.source, req->spec.fstype,
 			      req->spec.source);
@@ -1126,7 +1120,7 @@ int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
 		return 0;
 	n = exec_end_share(row->hash, ctx->timeout_ms);
 	if (n < 0)
-		return ctx_error(ctx, n, VOLMOUNT_ERR_TEMPFAIL,
+		return error_set(n, VOLMOUNT_ERR_TEMPFAIL,
 				 "a helper of share '%s' that an earlier call left running could not be ended (%s); not mounting it again now",
 				 row->export, strerror(-n));
 	if (n == 0)
@@ -1156,7 +1150,7 @@ static int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req,
 
 	mp_fd = open_mountpoint(ctx, req, dfd);
 	if (mp_fd == -ENOENT)
-		return ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' has disappeared", req->mountpoint);
 	if (mp_fd < 0)
 		return mp_fd;
@@ -1176,7 +1170,7 @@ static int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req,
 	r = kview_id_of_fd(tree, &mine);
 	if (r < 0) {
 		undo_mount(req, dfd, tree);
-		return ctx_error(ctx, r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
+		return error_set(r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
 				 req->mountpoint, strerror(-r));
 	}
 	obs = observe_at(ctx, dfd, req->leaf, req->mountpoint, mine, req, &top_id);
@@ -1185,7 +1179,7 @@ static int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req,
 		undo_mount(req, dfd, tree);
 		if (obs < 0)
 			return obs; /* observe_at() said why */
-		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mount at '%s' did not verify (%s); refusing to keep it",
 				 req->mountpoint, obs == OBS_STACKED ? "stacked mounts" : "not ours");
 	}
@@ -1235,7 +1229,7 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 		return 0;
 	if (obs != OBS_OURS)
 		/* Stacked, or not ours: never unmount what we cannot prove is ours. */
-		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' holds %s; not unmounting it", mountpoint,
 				 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
 	for (int i = 0; i < (force ? UNMOUNT_TRIES : 1); i++) {
@@ -1251,36 +1245,16 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 	 * our look and the call (sshfs does, some seconds into a partition): the verification
 	 * below decides, not the errno. */
 	if (r < 0 && r != -EINVAL)
-		return ctx_error(ctx, r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
+		return error_set(r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
 				 "cannot unmount '%s': %s", mountpoint, strerror(-r));
 	/* Verify (CWE-691): it is gone before anyone mounts there again. */
 	obs = observe_at(ctx, dfd, leaf, mountpoint, mount_id, NULL, &top);
 	if (obs < 0)
 		return obs;
 	if (obs == OBS_OURS)
-		return ctx_error(ctx, -EBUSY, VOLMOUNT_ERR_IO, "'%s' is still mounted after unmount",
+		return error_set(-EBUSY, VOLMOUNT_ERR_IO, "'%s' is still mounted after unmount",
 				 mountpoint);
 	return 0;
-}
-
-int share_set(struct volmount_ctx *ctx, const char *hash, const char *state, uint64_t mount_id)
-{
-	int r;
-
-	ctx_db_lock(ctx);
-	r = ledger_share_set(ctx->ledger, hash, state, mount_id);
-	ctx_db_unlock(ctx);
-	return r;
-}
-
-int share_delete(struct volmount_ctx *ctx, const char *hash)
-{
-	int r;
-
-	ctx_db_lock(ctx);
-	r = ledger_share_delete(ctx->ledger, hash);
-	ctx_db_unlock(ctx);
-	return r;
 }
 
 int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
@@ -1293,13 +1267,13 @@ int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
 	 * the mount and the record leaves a row that cannot vouch for the wrong mount (the new
 	 * one is then recognised by what it is, as after any crash). */
 	if (strcmp(row->state, LEDGER_PENDING) != 0 || row->mount_id != 0) {
-		r = share_set(ctx, row->hash, LEDGER_PENDING, 0);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
 		if (r < 0)
 			return r;
 	}
 	r = share_mount(ctx, req, &id);
 	if (r >= 0 && record)
-		r = share_set(ctx, row->hash, LEDGER_MOUNTED, id);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, id);
 	if (r >= 0)
 		*ret_id = id;
 	return r;
@@ -1313,7 +1287,7 @@ static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_hel
 	r = host_check_boot(ctx, deadline);
 	if (r < 0)
 		return r;
-	r = lock_host_shared(ctx, deadline);
+	r = lock_host_shared(ctx->locks, deadline);
 	if (r < 0)
 		return r;
 	*ret_held = true; /* release with lock_host_shared_release() */
@@ -1326,7 +1300,7 @@ static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_hel
  */
 static int host_down_error(struct volmount_ctx *ctx, const struct ledger_host *h)
 {
-	return ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
+	return error_set(-EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
 			 "host is down (generation %llu); run host-up first",
 			 (unsigned long long)h->generation);
 }
@@ -1337,9 +1311,7 @@ static int read_host_share(struct volmount_ctx *ctx, const struct share_req *req
 	struct ledger_host h;
 	int r;
 
-	ctx_db_lock(ctx);
 	r = ledger_host_share_get(ctx->ledger, req->hash, &h, ret);
-	ctx_db_unlock(ctx);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (strcmp(h.state, "up") != 0) {
@@ -1366,22 +1338,20 @@ static int attach_warm(struct volmount_ctx *ctx, const struct share_req *req, co
 
 	if (req->drv->kind != DRIVER_KIND_BIND || kview_at_id(req->mountpoint, &top) != 1)
 		return 0;
-	ctx_db_lock(ctx);
 	r = ledger_attach_warm(ctx->ledger, req->hash, top, req->opts.canonical, volume, owner, &h);
-	ctx_db_unlock(ctx);
 	return r == -EHOSTDOWN ? host_down_error(ctx, &h) : r;
 }
 
 static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
 {
-	int fd = lock_share(ctx, req->hash, deadline);
+	int fd = lock_share(ctx->locks, req->hash, deadline);
 
 	if (fd == -ETIMEDOUT)
-		return ctx_error(ctx, fd, VOLMOUNT_ERR_TEMPFAIL,
+		return error_set(fd, VOLMOUNT_ERR_TEMPFAIL,
 				 "timed out after %u ms waiting for the lock of share '%s' (%s)",
 				 ctx->timeout_ms, req->export, req->mountpoint);
-	if (fd < 0 && !ctx_has_error(ctx))
-		return ctx_error(ctx, fd, VOLMOUNT_ERR_INTERNAL, "share lock of '%s': %s",
+	if (fd < 0 && !error_pending())
+		return error_set(fd, VOLMOUNT_ERR_INTERNAL, "share lock of '%s': %s",
 				 req->mountpoint, strerror(-fd));
 	return fd;
 }
@@ -1400,7 +1370,7 @@ static void error_save(struct volmount_ctx *ctx, struct saved_error *e)
 
 static void error_restore(struct volmount_ctx *ctx, const struct saved_error *e)
 {
-	(void)ctx_error(ctx, 0, e->kind, "%s", e->msg);
+	(void)error_set(0, e->kind, "%s", e->msg);
 }
 
 /*
@@ -1420,7 +1390,7 @@ static void rollback_first(struct volmount_ctx *ctx, const struct share_req *req
 	if (clean && !existed)
 		clean = share_rmdir(ctx, req) >= 0;
 	if (clean) {
-		(void)share_delete(ctx, req->hash); /* best effort: host-up retries */
+		(void)ledger_share_delete(ctx->ledger, req->hash); /* best effort: host-up retries */
 	}
 	error_restore(ctx, &e);
 }
@@ -1456,14 +1426,12 @@ static int attach_first(struct volmount_ctx *ctx, const struct share_req *req, u
 	if (r < 0)
 		return r;
 	row.dir_created = !exists;
-	ctx_db_lock(ctx);
 	r = ledger_share_insert(ctx->ledger, &row);
-	ctx_db_unlock(ctx);
 	if (r == -EEXIST)
 		/* The hash is free (the caller holds its lock and found no row), so the
 		 * mountpoint is taken: with the nova scheme, the same export under another
 		 * driver has the same mountpoint. */
-		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' already belongs to another share (the same export under another driver?)",
 				 req->mountpoint);
 	if (r < 0)
@@ -1495,7 +1463,7 @@ static int refuse_flags(struct volmount_ctx *ctx, const struct share_req *req,
 {
 	char have[64], want[64];
 
-	return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+	return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 			 "%s at '%s' (%s '%s') is mounted %s; with options '%s' volmount would mount '%s' %s; refusing to adopt it",
 			 what, req->mountpoint, top->fstype, top->source,
 			 share_attr_str(top->mnt_attr, have, sizeof(have)), req->opts.canonical,
@@ -1518,13 +1486,13 @@ static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
 	assert(req->drv);
 	n = kview_at(req->mountpoint, &top);
 	if (n < 0)
-		return ctx_error(ctx, n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
+		return error_set(n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
 				 "cannot inspect mountpoint '%s': %s", req->mountpoint, strerror(-n));
 	if (n == 0)
 		return OBS_NONE;
 	if (n > 1) {
 		kview_mount_done(&top);
-		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' of adopted share '%s' holds stacked mounts; refusing to attach",
 				 req->mountpoint, req->export);
 	}
@@ -1535,16 +1503,16 @@ static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
 	} else if (m == 0 && flags_only)
 		r = refuse_flags(ctx, req, &top, "the mount adopted");
 	else if (m == 0 && req->drv->kind == DRIVER_KIND_HELPER)
-		r = ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+		r = error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 			      "share '%s' was adopted as %s '%s' at '%s'; with options '%s' volmount would mount %s '%s'",
 			      req->export, top.fstype, top.source, req->mountpoint,
 			      req->opts.canonical, req->spec.fstype, req->spec.source);
 	else if (m == 0)
-		r = ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		r = error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 			      "the mount adopted at '%s' (%s '%s') is no longer a bind mount of '%s'; refusing to attach",
 			      req->mountpoint, top.fstype, top.source, req->export);
 	else
-		r = ctx_error(ctx, m, VOLMOUNT_ERR_INTERNAL, "cannot identify the source of '%s': %s",
+		r = error_set(m, VOLMOUNT_ERR_INTERNAL, "cannot identify the source of '%s': %s",
 			      req->export, strerror(-m));
 	kview_mount_done(&top);
 	return r;
@@ -1568,7 +1536,7 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 * directory, if still there, stays someone else's) and mount afresh. */
 			int r;
 
-			r = share_delete(ctx, row->hash);
+			r = ledger_share_delete(ctx->ledger, row->hash);
 			if (r >= 0)
 				r = attach_first(ctx, req, ret_id);
 			if (r >= 0)
@@ -1581,12 +1549,12 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 * verified above; record the mount as it is now. */
 			int r;
 
-			r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
+			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
 			if (r < 0)
 				return r;
 		}
 	} else if (strcmp(row->options, req->opts.canonical) != 0)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 				 "share '%s' is mounted with options '%s'; this attach asks for '%s'",
 				 req->export, row->options, req->opts.canonical);
 	else {
@@ -1614,7 +1582,7 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 
 			(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
 			if (h == HEALTH_UNPROBED)
-				return ctx_error(ctx, -EAGAIN, VOLMOUNT_ERR_TEMPFAIL,
+				return error_set(-EAGAIN, VOLMOUNT_ERR_TEMPFAIL,
 						 "share '%s' could not be probed now (too many probes or helpers in flight); try again",
 						 req->export);
 			if (h != HEALTH_OK) {
@@ -1644,7 +1612,7 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			return r;
 		if (!exists) {
 			if (!row->dir_created)
-				return ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
+				return error_set(-ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
 						 "mountpoint '%s' has disappeared", req->mountpoint);
 			r = share_mkdir(ctx, req);
 			if (r < 0)
@@ -1659,7 +1627,7 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 	default:
 		break;
 	}
-	return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+	return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 			 "mountpoint '%s' of share '%s' holds %s; refusing to attach",
 			 req->mountpoint, req->export,
 			 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
@@ -1705,14 +1673,12 @@ static int attach_adopt(struct volmount_ctx *ctx, const struct share_req *req,
 		struct ledger_share row = row_of_req(req, LEDGER_MOUNTED, top);
 
 		row.adopted = true; /* and dir_created false: the directory is someone else's */
-		ctx_db_lock(ctx);
 		r = ledger_share_insert(ctx->ledger, &row);
 		if (r >= 0)
 			r = ledger_share_get(ctx->ledger, req->hash, ret_row);
-		ctx_db_unlock(ctx);
 	}
 	if (r == -EEXIST)
-		return ctx_error(ctx, -EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
+		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' already belongs to another share (the same export under another driver?)",
 				 req->mountpoint);
 	return r < 0 ? r : 1;
@@ -1744,7 +1710,7 @@ static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req
 	}
 	if (!req->export || strstr(e.msg, req->export) || strstr(e.msg, req->mountpoint))
 		return;
-	(void)ctx_error(ctx, 0, e.kind, "share '%s' (%s): %s", req->export, req->mountpoint,
+	(void)error_set(0, e.kind, "share '%s' (%s): %s", req->export, req->mountpoint,
 			e.msg);
 }
 
@@ -1764,11 +1730,11 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
-	ctx_clear_error(ctx);
+	error_clear();
 	if (volume_name_check(volume, &why) < 0)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
 	if (owner_check(owner, &why) < 0)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
 	r = share_req_init(ctx, driver, export, options ? options : (const char *const[]){ NULL },
 			   n_options, SHARE_REQ_OPEN_SOURCE, &req);
 	if (r < 0)
@@ -1808,18 +1774,16 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 		r = attach_existing(ctx, &req, &row, &mount_id, &fresh, &claim);
 	if (r < 0)
 		goto out;
-	ctx_db_lock(ctx);
 	r = ledger_attach_claim(ctx->ledger, req.hash, mount_id,
 				claim ? req.opts.canonical : NULL, volume, owner, &added);
-	ctx_db_unlock(ctx);
 	if (r < 0 && fresh)
 		/* Invariant 1: no attachment was recorded, so the mount made for it goes. The
 		 * pending row stays, with nothing mounted: the next call or host-up forgets it. */
 		undo_fresh_mount(ctx, &req, mount_id);
 out:
-	lock_share_release(ctx, req.hash, share_fd);
+	lock_share_release(ctx->locks, req.hash, share_fd);
 	if (host_held)
-		lock_host_shared_release(ctx);
+		lock_host_shared_release(ctx->locks);
 	if (r < 0)
 		name_share_in_error(ctx, &req, r);
 	ledger_share_done(&row);
@@ -1840,10 +1804,8 @@ static int detach_record(struct volmount_ctx *ctx, const struct share_req *req,
 	struct ledger_host host;
 	int r;
 
-	ctx_db_lock(ctx);
 	r = ledger_detach_checked(ctx->ledger, req->hash, volume, owner, &host, ret_row,
 				  ret_removed, ret_remaining);
-	ctx_db_unlock(ctx);
 	return r == -EHOSTDOWN ? host_down_error(ctx, &host) : r;
 }
 
@@ -1869,7 +1831,7 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 		if (r < 0)
 			return r;
 	}
-	r = share_delete(ctx, row->hash);
+	r = ledger_share_delete(ctx->ledger, row->hash);
 	return r;
 }
 
@@ -1887,11 +1849,11 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 
 	if (!ctx)
 		return -EINVAL;
-	ctx_clear_error(ctx);
+	error_clear();
 	if (volume_name_check(volume, &why) < 0)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
 	if (owner_check(owner, &why) < 0)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
 	r = share_req_init(ctx, driver, export, NULL, 0, 0, &req);
 	if (r < 0)
 		return r;
@@ -1929,15 +1891,15 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	if (remaining == 0) {
 		if (req.drv->kind == DRIVER_KIND_HELPER &&
 		    share_req_load_options(ctx, &req, row.options) < 0)
-			ctx_clear_error(ctx); /* only needed to recognise a crashed attach's mount */
+			error_clear(); /* only needed to recognise a crashed attach's mount */
 		r = finish_share(ctx, &row, &req);
 	}
 	if (r >= 0)
 		r = removed ? 0 : 1;
 out:
-	lock_share_release(ctx, req.hash, share_fd);
+	lock_share_release(ctx->locks, req.hash, share_fd);
 	if (host_held)
-		lock_host_shared_release(ctx);
+		lock_host_shared_release(ctx->locks);
 	if (r < 0)
 		name_share_in_error(ctx, &req, r);
 	ledger_share_done(&row);
@@ -1953,7 +1915,7 @@ VOLMOUNT_EXPORT int volmount_share_path(struct volmount_ctx *ctx, const char *dr
 
 	if (!ctx || !ret_path)
 		return -EINVAL;
-	ctx_clear_error(ctx);
+	error_clear();
 	/* No ctx_open(): path must work read-only and create nothing. */
 	r = share_req_init(ctx, driver, export, NULL, 0, false, &req);
 	if (r < 0)

@@ -135,11 +135,11 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 	case KEY_BASE_DIR:
 	case KEY_RUN_DIR:
 		if (value[0] != '/')
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 					 "%s:%u: %s must be an absolute path", file, line,
 					 key_names[key]);
 		if (strlen(value) >= PATH_MAX)
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 					 "%s:%u: %s is longer than %d bytes", file, line,
 					 key_names[key], PATH_MAX - 1);
 		c->paths[key == KEY_STATE_DIR  ? VOLMOUNT_PATH_STATE_DIR
@@ -151,13 +151,11 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 	case KEY_PROBE_TIMEOUT:
 		r = parse_seconds(value, key == KEY_TIMEOUT ? &c->timeout_ms : &c->probe_timeout_ms);
 		if (r == -ERANGE)
-			return ctx_error(
-				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 				"%s:%u: %s must be more than 0 and at most %.0f seconds", file,
 				line, key_names[key], CONFIG_TIMEOUT_MAX);
 		if (r < 0)
-			return ctx_error(
-				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 				"%s:%u: %s '%.32s' is not a decimal number of seconds", file,
 				line, key_names[key], value);
 		return 0;
@@ -168,8 +166,7 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 		else if (strcmp(value, "full") == 0)
 			c->durability = VOLMOUNT_DURABILITY_FULL;
 		else
-			return ctx_error(
-				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 				"%s:%u: durability must be 'normal' or 'full', not '%.32s'", file,
 				line, value);
 		return 0;
@@ -180,8 +177,7 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 		else if (strcmp(value, "nova") == 0)
 			c->path_scheme = VOLMOUNT_PATH_SCHEME_NOVA;
 		else
-			return ctx_error(
-				ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 				"%s:%u: path_scheme must be 'volmount' or 'nova', not '%.32s'",
 				file, line, value);
 		return 0;
@@ -189,7 +185,7 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 	case _KEY_MAX:
 		break;
 	}
-	return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL, "%s:%u: unhandled key", file, line);
+	return error_set(-EINVAL, VOLMOUNT_ERR_INTERNAL, "%s:%u: unhandled key", file, line);
 }
 
 /* One line, NUL-terminated in place (it is modified). Blank and comment lines are fine. */
@@ -208,7 +204,7 @@ static int parse_line(struct volmount_ctx *ctx, const char *file, unsigned line,
 			break;
 		}
 		if (((unsigned char)*p < 0x20 && !is_blank(*p)) || *p == 0x7f)
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 					 "%s:%u: control character in line", file, line);
 	}
 
@@ -218,7 +214,7 @@ static int parse_line(struct volmount_ctx *ctx, const char *file, unsigned line,
 
 	eq = strchr(key, '=');
 	if (!eq)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: expected 'key = value'",
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: expected 'key = value'",
 				 file, line);
 
 	end = eq;
@@ -226,17 +222,17 @@ static int parse_line(struct volmount_ctx *ctx, const char *file, unsigned line,
 		end--;
 	*end = '\0';
 	if (*key == '\0')
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: missing key before '='",
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: missing key before '='",
 				 file, line);
 
 	for (k = 0; k < _KEY_MAX; k++)
 		if (strcmp(key, key_names[k]) == 0)
 			break;
 	if (k == _KEY_MAX)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: unknown key '%.64s'",
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: unknown key '%.64s'",
 				 file, line, key);
 	if (c->line_of[k] != 0)
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 				 "%s:%u: %s is already set on line %u", file, line, key_names[k],
 				 c->line_of[k]);
 
@@ -246,10 +242,10 @@ static int parse_line(struct volmount_ctx *ctx, const char *file, unsigned line,
 		end--;
 	*end = '\0';
 	if (*value == '\0')
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: missing value for %s",
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s:%u: missing value for %s",
 				 file, line, key_names[k]);
 	if (value[strcspn(value, " \t\r")] != '\0')
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 				 "%s:%u: unexpected text after the value of %s", file, line,
 				 key_names[k]);
 
@@ -266,7 +262,7 @@ static int parse_buffer(struct volmount_ctx *ctx, const char *file, char *buf, s
 	int r;
 
 	if (memchr(buf, '\0', size))
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s: contains a NUL byte",
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s: contains a NUL byte",
 				 file);
 
 	while (s < end) {
@@ -275,7 +271,7 @@ static int parse_buffer(struct volmount_ctx *ctx, const char *file, char *buf, s
 
 		line++;
 		if ((size_t)(eol - s) > CONFIG_LINE_MAX)
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 					 "%s:%u: line longer than %d bytes", file, line,
 					 CONFIG_LINE_MAX);
 		*eol = '\0'; /* buf has one spare byte, so this is in bounds when !nl */
@@ -303,35 +299,35 @@ static int open_trusted(struct volmount_ctx *ctx, const char *path, bool must_ex
 		if (r == -ENOENT || r == -ENOTDIR) {
 			if (!must_exist)
 				return -ENOENT;
-			return ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_CONFIG, "%s: no such file",
+			return error_set(-ENOENT, VOLMOUNT_ERR_CONFIG, "%s: no such file",
 					 path);
 		}
 		if (r == -ELOOP)
-			return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EPERM, VOLMOUNT_ERR_CONFIG,
 					 "%s: is a symbolic link, refusing to follow it", path);
 		if (r == -EACCES || r == -EPERM)
-			return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_CONFIG, "%s: %s", path,
+			return error_set(-EPERM, VOLMOUNT_ERR_CONFIG, "%s: %s", path,
 					 errstr(r));
-		return ctx_error(ctx, r, VOLMOUNT_ERR_CONFIG, "%s: cannot open: %s", path,
+		return error_set(r, VOLMOUNT_ERR_CONFIG, "%s: cannot open: %s", path,
 				 errstr(r));
 	}
 
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		return ctx_error(ctx, r, VOLMOUNT_ERR_CONFIG, "%s: cannot stat: %s", path,
+		return error_set(r, VOLMOUNT_ERR_CONFIG, "%s: cannot stat: %s", path,
 				 errstr(r));
 	}
 	if (!S_ISREG(st.st_mode))
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s: not a regular file", path);
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s: not a regular file", path);
 	if (st.st_uid != 0)
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_CONFIG,
+		return error_set(-EPERM, VOLMOUNT_ERR_CONFIG,
 				 "%s: owned by uid %u, not by root", path, (unsigned)st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_CONFIG,
+		return error_set(-EPERM, VOLMOUNT_ERR_CONFIG,
 				 "%s: writable by group or others (mode %04o)", path,
 				 (unsigned)(st.st_mode & 07777));
 	if ((uint64_t)st.st_size > CONFIG_FILE_MAX) /* st_size of a regular file is >= 0 */
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "%s: larger than %zu KiB", path,
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s: larger than %zu KiB", path,
 				 CONFIG_FILE_MAX / 1024);
 
 	return TAKE_FD(fd);
@@ -350,14 +346,14 @@ static int read_all(struct volmount_ctx *ctx, const char *path, int fd, char *bu
 			if (errno == EINTR)
 				continue;
 			r = -errno;
-			return ctx_error(ctx, r, VOLMOUNT_ERR_CONFIG, "%s: read error: %s", path,
+			return error_set(r, VOLMOUNT_ERR_CONFIG, "%s: read error: %s", path,
 					 errstr(r));
 		}
 		if (n == 0)
 			break;
 		size += (size_t)n;
 		if (size > CONFIG_FILE_MAX)
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG,
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
 					 "%s: larger than %zu KiB", path, CONFIG_FILE_MAX / 1024);
 	}
 	*ret_size = size;
@@ -430,7 +426,7 @@ static int apply(struct volmount_ctx *ctx, const char *path, const struct config
 
 	r = volmount_ctx_new(&scratch);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "out of memory");
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "out of memory");
 	r = set_all(scratch, c, &failed);
 	volmount_ctx_free(scratch);
 	if (r >= 0)
@@ -439,11 +435,11 @@ static int apply(struct volmount_ctx *ctx, const char *path, const struct config
 	if (r >= 0)
 		return 0;
 
-	/* copy: the setter's message lives in the slot ctx_error() is about to write */
+	/* copy: the setter's message lives in the slot error_set() is about to write */
 	if (volmount_ctx_errmsg(ctx)[0])
 		why = strdup(volmount_ctx_errmsg(ctx));
 	kind = r == -ENOMEM || r == -EBUSY ? VOLMOUNT_ERR_INTERNAL : VOLMOUNT_ERR_CONFIG;
-	return ctx_error(ctx, r, kind, "%s:%u: %s: %s", path,
+	return error_set(r, kind, "%s:%u: %s: %s", path,
 			 failed < _KEY_MAX ? c->line_of[failed] : 0,
 			 failed < _KEY_MAX ? key_names[failed] : "?", why ? why : errstr(r));
 }
@@ -461,7 +457,7 @@ VOLMOUNT_EXPORT int volmount_ctx_load_config(struct volmount_ctx *ctx, const cha
 
 	if (!ctx || !path || !path[0])
 		return -EINVAL;
-	ctx_clear_error(ctx);
+	error_clear();
 
 	fd = open_trusted(ctx, path, must_exist);
 	if (fd == -ENOENT && !must_exist)
@@ -471,7 +467,7 @@ VOLMOUNT_EXPORT int volmount_ctx_load_config(struct volmount_ctx *ctx, const cha
 
 	buf = malloc(CONFIG_FILE_MAX + 2); /* + 1 to detect growth, + 1 for a final NUL */
 	if (!buf)
-		return ctx_error(ctx, -ENOMEM, VOLMOUNT_ERR_INTERNAL, "out of memory");
+		return error_set(-ENOMEM, VOLMOUNT_ERR_INTERNAL, "out of memory");
 
 	r = read_all(ctx, path, fd, buf, &size);
 	if (r < 0)

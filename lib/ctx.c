@@ -17,82 +17,15 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "util/path-util.h"
+#include "util/time-util.h"
 #include "lock.h"
 #include "ledger.h"
 #include "util/cleanup.h"
 
-/* One error slot per thread: a context may be shared by threads, and each must read the cause
- * of its own last failure. */
-static __thread char tls_errmsg[1024];
-static __thread enum volmount_errkind tls_errkind;
-
 VOLMOUNT_EXPORT unsigned volmount_version_number(void)
 {
 	return VOLMOUNT_VERSION_NUMBER;
-}
-
-int ctx_error(struct volmount_ctx *ctx, int r, enum volmount_errkind kind, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)ctx;
-	va_start(ap, fmt);
-	(void)vsnprintf(tls_errmsg, sizeof(tls_errmsg), fmt, ap); /* truncation is acceptable */
-	va_end(ap);
-	tls_errkind = kind;
-	if (r < 0) {
-		/* Never an empty reason: a cause that came out empty ("...: ") gets the errno
-		 * text. */
-		size_t n = strlen(tls_errmsg);
-
-		while (n > 0 && tls_errmsg[n - 1] == ' ')
-			n--;
-		if (n == 0 || tls_errmsg[n - 1] == ':')
-			(void)snprintf(tls_errmsg + n, sizeof(tls_errmsg) - n, "%s%s",
-				       n ? " " : "", strerror(-r));
-	}
-	return r;
-}
-
-void ctx_clear_error(struct volmount_ctx *ctx)
-{
-	(void)ctx;
-	tls_errmsg[0] = '\0';
-	tls_errkind = VOLMOUNT_ERR_NONE;
-}
-
-bool ctx_has_error(const struct volmount_ctx *ctx)
-{
-	(void)ctx;
-	return tls_errkind != VOLMOUNT_ERR_NONE;
-}
-
-VOLMOUNT_EXPORT const char *volmount_ctx_errmsg(const struct volmount_ctx *ctx)
-{
-	(void)ctx;
-	return tls_errmsg;
-}
-
-VOLMOUNT_EXPORT enum volmount_errkind volmount_ctx_errkind(const struct volmount_ctx *ctx)
-{
-	(void)ctx;
-	return tls_errkind;
-}
-
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail with a valid clock id */
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 int read_boot_id(char *buf, size_t size)
@@ -131,17 +64,14 @@ VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
 	if (!ctx)
 		return -ENOMEM;
 	ctx->base_fd = -EBADF;
-	ctx->locks_fd = -EBADF;
-	ctx->run_fd = -EBADF;
 	ctx->timeout_ms = VOLMOUNT_DEFAULT_TIMEOUT_MS;
 	ctx->probe_timeout_ms = VOLMOUNT_DEFAULT_PROBE_TIMEOUT_MS;
 	ctx->durability = VOLMOUNT_DURABILITY_NORMAL;
 	(void)pthread_mutex_init(&ctx->open_lock, NULL); /* cannot fail with default attrs */
-	(void)pthread_mutex_init(&ctx->db_lock, NULL);
-	(void)pthread_mutex_init(&ctx->host_lock_mu, NULL);
-	ctx->host_lock_fd = -EBADF;
-	(void)pthread_mutex_init(&ctx->share_fds_mu, NULL);
-	lock_share_cache_init(ctx);
+	if (lock_cache_new(&ctx->locks) < 0) {
+		volmount_ctx_free(ctx);
+		return -ENOMEM;
+	}
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
 		ctx->paths[i] = strdup(defaults[i]);
 		if (!ctx->paths[i]) {
@@ -157,68 +87,16 @@ VOLMOUNT_EXPORT void volmount_ctx_free(struct volmount_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	/* First out of the fork handlers' list: they may close this context's fds in a child. */
-	lock_share_cache_drop(ctx);
+	lock_cache_free(ctx->locks);
 	ledger_close(ctx->ledger);
 	if (ctx->base_fd >= 0)
 		(void)close(ctx->base_fd);
-	if (ctx->locks_fd >= 0)
-		(void)close(ctx->locks_fd);
-	if (ctx->run_fd >= 0)
-		(void)close(ctx->run_fd);
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++)
 		free(ctx->paths[i]);
 	free(ctx->base_canon);
 	free(ctx->base_canon_retired);
 	(void)pthread_mutex_destroy(&ctx->open_lock);
-	(void)pthread_mutex_destroy(&ctx->db_lock);
-	(void)pthread_mutex_destroy(&ctx->host_lock_mu);
-	if (ctx->host_lock_fd >= 0 && ctx->host_lock_gen == lock_process_gen())
-		(void)close(ctx->host_lock_fd);
-	(void)pthread_mutex_destroy(&ctx->share_fds_mu);
 	free(ctx);
-}
-
-/* Lexically clean an absolute path: no "//", no trailing "/", no "." segments; ".." refused.
- * Used for the configured directories, which later become string prefixes of mountpoints. */
-static int clean_abs_path(const char *in, char **ret)
-{
-	size_t n = strlen(in), o = 0;
-	char *out;
-
-	if (in[0] != '/' || n >= PATH_MAX)
-		return -EINVAL;
-	out = malloc(n + 1);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n;) {
-		size_t j;
-
-		while (in[i] == '/')
-			i++;
-		j = i;
-		while (in[j] && in[j] != '/')
-			j++;
-		if (j == i)
-			break;
-		if (j - i == 1 && in[i] == '.') {
-			i = j;
-			continue;
-		}
-		if (j - i == 2 && in[i] == '.' && in[i + 1] == '.') {
-			free(out);
-			return -EINVAL;
-		}
-		out[o++] = '/';
-		memcpy(out + o, in + i, j - i);
-		o += j - i;
-		i = j;
-	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = '\0';
-	*ret = out;
-	return 0;
 }
 
 VOLMOUNT_EXPORT int volmount_ctx_set_path(struct volmount_ctx *ctx, enum volmount_path which,
@@ -230,16 +108,16 @@ VOLMOUNT_EXPORT int volmount_ctx_set_path(struct volmount_ctx *ctx, enum volmoun
 	if (!ctx || !path || (unsigned)which >= _VOLMOUNT_PATH_MAX)
 		return -EINVAL;
 	if (ctx->opened)
-		return ctx_error(ctx, -EBUSY, VOLMOUNT_ERR_INTERNAL,
+		return error_set(-EBUSY, VOLMOUNT_ERR_INTERNAL,
 				 "paths cannot change once the context is in use");
-	r = clean_abs_path(path, &p);
+	r = path_clean_abs(path, &p);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_CONFIG,
+		return error_set(r, VOLMOUNT_ERR_CONFIG,
 				 "path '%s' must be absolute, without '..' and shorter than %d",
 				 path, PATH_MAX);
 	if (strcmp(p, "/") == 0) {
 		free(p);
-		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_CONFIG, "path '/' is not allowed");
+		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "path '/' is not allowed");
 	}
 	free(ctx->paths[which]);
 	ctx->paths[which] = p;
@@ -281,7 +159,7 @@ VOLMOUNT_EXPORT int volmount_ctx_set_path_scheme(struct volmount_ctx *ctx,
 	if (!ctx || (unsigned)scheme >= _VOLMOUNT_PATH_SCHEME_MAX)
 		return -EINVAL;
 	if (ctx->opened)
-		return ctx_error(ctx, -EBUSY, VOLMOUNT_ERR_INTERNAL,
+		return error_set(-EBUSY, VOLMOUNT_ERR_INTERNAL,
 				 "the path scheme cannot change once the context is in use");
 	ctx->path_scheme = scheme;
 	return 0;
@@ -349,13 +227,13 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 		bool last;
 
 		if (fstat(fd, &st) < 0)
-			return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot inspect a parent of %s '%s': %s",
+			return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect a parent of %s '%s': %s",
 					 what, path, strerror(errno));
 		if (ancestor_fault(&st, why, sizeof(why))) {
 			/* The directory we stand in: "/" or the components before @c. */
 			if (c > copy + 1)
 				c[-1] = '\0';
-			return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+			return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 					 "%s '%s': its parent directory '%s' %s; anyone who can write there can swap the path under volmount",
 					 what, path, c > copy + 1 ? copy : "/", why);
 		}
@@ -368,7 +246,7 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 			return 0; /* the rest is made later, under ancestors found safe */
 		if (nfd < 0 && errno == ENOENT) {
 			if (mkdirat(fd, c, last ? mode : 0755) < 0 && errno != EEXIST)
-				return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+				return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 						 "cannot create %s '%s': %s", what, path,
 						 strerror(errno));
 			nfd = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -376,17 +254,17 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 			if (nfd >= 0 && fchmod(nfd, last ? mode : 0755) < 0) {
 				r = -errno;
 				(void)close(nfd);
-				return ctx_error(ctx, r, VOLMOUNT_ERR_PERM, "cannot chmod %s '%s': %s",
+				return error_set(r, VOLMOUNT_ERR_PERM, "cannot chmod %s '%s': %s",
 						 what, path, strerror(-r));
 			}
 		}
 		if (nfd < 0) {
 			r = -errno;
 			if (r == -ELOOP || r == -ENOTDIR)
-				return ctx_error(ctx, r, VOLMOUNT_ERR_MOUNTPOINT,
+				return error_set(r, VOLMOUNT_ERR_MOUNTPOINT,
 						 "%s '%s' is, or passes through, a symlink or a non-directory",
 						 what, path);
-			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM, "cannot open %s '%s': %s", what,
+			return error_set(r, VOLMOUNT_ERR_PERM, "cannot open %s '%s': %s", what,
 					 path, strerror(-r));
 		}
 		(void)close(fd);
@@ -395,18 +273,18 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 			next[-1] = '/'; /* keep @copy whole up to here, for the messages */
 	}
 	if (fstat(fd, &st) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot inspect %s '%s': %s", what,
+		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect %s '%s': %s", what,
 				 path, strerror(errno));
 	if (st.st_uid != geteuid())
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
 				 (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 0022)
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is writable by group or others (mode %04o)", what, path,
 				 (unsigned)(st.st_mode & 07777));
 	if ((st.st_mode & 07777 & ~mode) != 0)
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' has mode %04o, more permissive than %04o", what, path,
 				 (unsigned)(st.st_mode & 07777), (unsigned)mode);
 	return create ? TAKE_FD(fd) : 0;
@@ -421,7 +299,7 @@ static int do_open(struct volmount_ctx *ctx)
 
 	r = read_boot_id(ctx->boot_id, sizeof(ctx->boot_id));
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot read the boot id: %s",
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot read the boot id: %s",
 				 strerror(-r));
 	/* All three checked before any is created: a refusal changes nothing. */
 	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
@@ -454,7 +332,7 @@ static int do_open(struct volmount_ctx *ctx)
 		char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL);
 
 		if (!canon)
-			return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+			return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 					 "cannot resolve base directory '%s': %s",
 					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], strerror(errno));
 		char *old = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
@@ -480,7 +358,7 @@ static int do_open(struct volmount_ctx *ctx)
 		if (locks_fd < 0)
 			return locks_fd;
 	}
-	r = ledger_open(ctx, state_fd, ctx->paths[VOLMOUNT_PATH_STATE_DIR], ctx->durability,
+	r = ledger_open(state_fd, ctx->paths[VOLMOUNT_PATH_STATE_DIR], ctx->durability,
 			ctx->timeout_ms, &ledger);
 	if (r < 0)
 		return r;
@@ -494,7 +372,7 @@ static int do_open(struct volmount_ctx *ctx)
 		ledger_set_scheme(ledger, want);
 		r = ledger_scheme_claim(ledger, recorded, sizeof(recorded), &n);
 		if (r == -EXDEV)
-			r = ctx_error(ctx, -EXDEV, VOLMOUNT_ERR_CONFIG,
+			r = error_set(-EXDEV, VOLMOUNT_ERR_CONFIG,
 				      "the ledger in '%s' holds %zu share(s) made with path scheme '%s', but the configured path scheme is '%s'; use '%s' (or detach every volume first)",
 				      ctx->paths[VOLMOUNT_PATH_STATE_DIR], n, recorded, want,
 				      recorded);
@@ -503,10 +381,15 @@ static int do_open(struct volmount_ctx *ctx)
 			return r;
 		}
 	}
+	r = lock_cache_set_dirs(ctx->locks, run_fd, locks_fd, ctx->paths[VOLMOUNT_PATH_RUN_DIR],
+				ctx->timeout_ms);
+	if (r < 0) {
+		ledger_close(ledger);
+		return r;
+	}
+	run_fd = locks_fd = -EBADF; /* the lock cache's now */
 	ctx->ledger = ledger;
 	ctx->base_fd = TAKE_FD(base_fd);
-	ctx->locks_fd = TAKE_FD(locks_fd);
-	ctx->run_fd = TAKE_FD(run_fd);
 	return 0;
 }
 
@@ -529,14 +412,4 @@ const char *ctx_base(const struct volmount_ctx *ctx)
 	const char *c = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
 
 	return c ? c : ctx->paths[VOLMOUNT_PATH_BASE_DIR];
-}
-
-void ctx_db_lock(struct volmount_ctx *ctx)
-{
-	(void)pthread_mutex_lock(&ctx->db_lock);
-}
-
-void ctx_db_unlock(struct volmount_ctx *ctx)
-{
-	(void)pthread_mutex_unlock(&ctx->db_lock);
 }

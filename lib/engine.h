@@ -110,11 +110,6 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req);
 /* Mount the share and verify it: exactly one mount, ours, of the expected kind. */
 int share_mount(struct volmount_ctx *ctx, const struct share_req *req, uint64_t *ret_mount_id);
 
-/* Record @state and @mount_id for the share @hash (one short transaction). */
-int share_set(struct volmount_ctx *ctx, const char *hash, const char *state, uint64_t mount_id);
-/* Forget the share (and its attachments) under ctx->db_lock. */
-int share_delete(struct volmount_ctx *ctx, const char *hash);
-
 /*
  * Mount again a share whose row exists but whose mount is gone (or was just taken away): the
  * row first goes back to pending/0, then the share is mounted and verified, and with @record

@@ -145,9 +145,7 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 	r = report_begin(ctx, &rep);
 	if (r < 0)
 		return r;
-	ctx_db_lock(ctx);
 	r = ledger_shares_list(ctx->ledger, &rows, &n);
-	ctx_db_unlock(ctx);
 	if (r < 0) {
 		volmount_report_free(rep);
 		return r;
@@ -269,17 +267,15 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 		return r;
 	/* Exclusive: gc is rare, and with every attach drained no directory it sees can be one
 	 * an attach is creating right now. */
-	host_fd = lock_host(ctx, true, now_ms() + ctx->timeout_ms);
+	host_fd = lock_host(ctx->locks, true, now_ms() + ctx->timeout_ms);
 	if (host_fd < 0) {
 		volmount_report_free(rep);
 		return host_fd;
 	}
-	ctx_db_lock(ctx);
 	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
-	ctx_db_unlock(ctx);
 	fd = r < 0 ? -1 : openat(ctx->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r >= 0 && fd < 0)
-		r = ctx_error(ctx, -errno, VOLMOUNT_ERR_IO, "cannot read '%s': %s", ctx_base(ctx),
+		r = error_set(-errno, VOLMOUNT_ERR_IO, "cannot read '%s': %s", ctx_base(ctx),
 			      strerror(errno));
 	if (r >= 0 && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA) {
 		/* <base>/<md5>: the base itself holds the mountpoints. */

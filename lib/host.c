@@ -35,6 +35,7 @@
 #include "ledger.h"
 #include "lock.h"
 #include "util/cleanup.h"
+#include "util/path-util.h"
 
 struct report_entry {
 	char *path;
@@ -60,7 +61,7 @@ int report_begin(struct volmount_ctx *ctx, struct volmount_report **ret)
 
 	if (!ctx)
 		return -EINVAL;
-	ctx_clear_error(ctx);
+	error_clear();
 	r = ctx_open(ctx);
 	if (r < 0 || !ret)
 		return r;
@@ -113,7 +114,7 @@ int report_failed(struct volmount_ctx *ctx, struct volmount_report *rep, const c
 		first->r = r;
 		first->kind = kind == VOLMOUNT_ERR_NONE ? VOLMOUNT_ERR_INTERNAL : kind;
 	}
-	ctx_clear_error(ctx);
+	error_clear();
 	return k;
 }
 
@@ -122,7 +123,7 @@ int first_failure_result(struct volmount_ctx *ctx, const struct first_failure *f
 {
 	if (first->r == 0)
 		return 0;
-	return ctx_error(ctx, first->r, first->kind, "%s", summary);
+	return error_set(first->r, first->kind, "%s", summary);
 }
 
 VOLMOUNT_EXPORT size_t volmount_report_n_entries(const struct volmount_report *r)
@@ -206,7 +207,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 		if (force)
 			exec_reap_stragglers(); /* the abort released any probe stuck in it */
 		if (r == -EBUSY)
-			return ctx_error(ctx, r, VOLMOUNT_ERR_TEMPFAIL,
+			return error_set(r, VOLMOUNT_ERR_TEMPFAIL,
 					 "share '%s' has no attachments, but its mount '%s' is busy (a process still uses it); it is unmounted once it is free",
 					 row->export, row->mountpoint);
 		if (r < 0)
@@ -217,7 +218,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 		if (r < 0)
 			return r;
 	}
-	r = share_delete(ctx, row->hash);
+	r = ledger_share_delete(ctx->ledger, row->hash);
 	if (r < 0)
 		return r;
 	return report_add(rep, row->mountpoint, obs == OBS_NONE ? "removed" : "unmounted",
@@ -245,14 +246,14 @@ static int reconcile_adopted(struct volmount_ctx *ctx, const struct ledger_share
 				  "adopted share '%s' has no attachments yet; its mount is kept",
 				  row->export);
 	case OBS_MATCH:
-		r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "adopted",
 				  "'%s' was mounted again by someone else (mount id %llu); recorded and kept",
 				  row->export, (unsigned long long)top);
 	case OBS_NONE:
-		r = share_delete(ctx, row->hash);
+		r = ledger_share_delete(ctx->ledger, row->hash);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "removed",
@@ -317,14 +318,14 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	switch (obs) {
 	case OBS_OURS:
 		if (strcmp(row->state, LEDGER_MOUNTED) != 0) {
-			r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
+			r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
 			if (r < 0)
 				return r;
 		}
 		return report_add(rep, row->mountpoint, "kept", "%zu attachment(s)",
 				  row->n_attachments);
 	case OBS_MATCH:
-		r = share_set(ctx, row->hash, LEDGER_MOUNTED, top);
+		r = ledger_share_set(ctx->ledger, row->hash, LEDGER_MOUNTED, top);
 		if (r < 0)
 			return r;
 		return report_add(rep, row->mountpoint, "adopted",
@@ -335,7 +336,7 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 
 		r = share_check_mountpoint(ctx, req, &exists);
 		if (r >= 0 && !exists && !row->dir_created)
-			r = ctx_error(ctx, -ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
+			r = error_set(-ENOENT, VOLMOUNT_ERR_MOUNTPOINT,
 				      "mountpoint '%s' has disappeared", row->mountpoint);
 		else if (r >= 0 && !exists)
 			r = share_mkdir(ctx, req);
@@ -371,7 +372,7 @@ static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
 	if (ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA) {
 		r = share_nova_name(row->export, md5);
 		if (r < 0)
-			return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL,
+			return error_set(r, VOLMOUNT_ERR_INTERNAL,
 					 "cannot name the mountpoint of '%s': %s", row->export,
 					 strerror(-r));
 		r = asprintf(&mp, "%s/%s", ctx_base(ctx), md5);
@@ -393,7 +394,7 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 	r = row_is_sane(ctx, row_in);
 	if (r <= 0)
 		return r < 0 ? r :
-		       ctx_error(ctx, -EUCLEAN, VOLMOUNT_ERR_INTERNAL,
+		       error_set(-EUCLEAN, VOLMOUNT_ERR_INTERNAL,
 				 "ledger row for '%s' is inconsistent (driver '%s', hash '%s'); not touching it",
 				 row_in->mountpoint, row_in->driver, row_in->hash);
 	/* Mount ids are per boot: after a reboot a recorded id proves nothing, and a mount is
@@ -407,10 +408,10 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 		 * mountpoint can only be judged by its recorded id. */
 		if (row->n_attachments > 0)
 			return r;
-		ctx_clear_error(ctx);
+		error_clear();
 		req.drv = driver_find(row->driver);
 		if (!req.drv)
-			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL,
+			return error_set(-EINVAL, VOLMOUNT_ERR_INTERNAL,
 					 "ledger names unknown driver '%s'", row->driver);
 		req.export = strdup(row->export);
 		if (!req.export)
@@ -468,13 +469,6 @@ static const struct {
 
 #define ADOPT_BIND_TRIES 16 /* candidate exports tried for one bind mount (CWE-400) */
 
-static bool path_is_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
 /* <base>/<32 lower-case hex>: where the nova scheme puts a mountpoint. */
 static bool is_nova_mountpoint(struct volmount_ctx *ctx, const char *path)
 {
@@ -517,7 +511,7 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 		return r;
 	if (r < 0) {
 		(void)snprintf(why, why_size, "%s", volmount_ctx_errmsg(ctx));
-		ctx_clear_error(ctx);
+		error_clear();
 		return 0;
 	}
 	r = 0;
@@ -565,14 +559,12 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 			.adopted = true,
 		};
 
-		ctx_db_lock(ctx);
 		r = ledger_share_insert(ctx->ledger, &row);
-		ctx_db_unlock(ctx);
 	}
 	if (r == -EEXIST) {
 		(void)snprintf(why, why_size, "another share of the ledger already has %s",
 			       "this export or this mountpoint");
-		ctx_clear_error(ctx);
+		error_clear();
 		r = 0;
 		goto out;
 	}
@@ -599,7 +591,7 @@ static int adopt_bind(struct volmount_ctx *ctx, const char *path, const struct k
 
 	r = kview_list_under("/", &all, &n);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
 				 strerror(-r));
 	{
 		/* kview_list_under("/") leaves out "/" itself. */
@@ -710,9 +702,7 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	struct first_failure failed = {};
 	int r;
 
-	ctx_db_lock(ctx);
 	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
-	ctx_db_unlock(ctx);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_rows; i++) {
@@ -726,7 +716,7 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	if (r != -ENOMEM) {
 		r = kview_list_under(ctx_base(ctx), &mounts, &n_mounts);
 		if (r < 0)
-			r = ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
+			r = error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
 				      strerror(-r));
 	}
 	for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
@@ -769,7 +759,7 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 	if (r < 0)
 		return r;
 	deadline = now_ms() + ctx->timeout_ms;
-	fd = lock_host(ctx, true, deadline); /* drains attach/detach in every process */
+	fd = lock_host(ctx->locks, true, deadline); /* drains attach/detach in every process */
 	if (fd < 0) {
 		volmount_report_free(rep);
 		return fd;
@@ -777,9 +767,7 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 	if (up) {
 		struct ledger_host before;
 
-		ctx_db_lock(ctx);
 		r = ledger_host_get(ctx->ledger, &before);
-		ctx_db_unlock(ctx);
 		if (r >= 0)
 			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, true,
 					   rep);
@@ -791,18 +779,16 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		struct ledger_host h;
 		int k;
 
-		ctx_db_lock(ctx);
 		k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, up ? ctx->boot_id : NULL);
 		if (k >= 0 && rep)
 			k = ledger_host_get(ctx->ledger, &h);
-		ctx_db_unlock(ctx);
 		if (k >= 0 && rep)
 			rep->generation = h.generation;
 		if (r >= 0)
 			r = k;
 	}
 	lock_release(fd);
-	if (ret_report && (r >= 0 || ctx_has_error(ctx)))
+	if (ret_report && (r >= 0 || error_pending()))
 		*ret_report = rep;
 	else
 		volmount_report_free(rep);
@@ -827,9 +813,7 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	/* Once per context: a boot does not change under a running process. */
 	if (__atomic_load_n(&ctx->boot_checked, __ATOMIC_ACQUIRE))
 		return 0;
-	ctx_db_lock(ctx);
 	r = ledger_host_get(ctx->ledger, &h);
-	ctx_db_unlock(ctx);
 	if (r < 0)
 		return r;
 	if (strcmp(h.boot_id, ctx->boot_id) == 0) {
@@ -842,21 +826,17 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 		return 0;
 	/* First call since a reboot (or ever): every recorded mount id is from another boot.
 	 * Reconcile before anyone relies on them; host state and generation are kept. */
-	fd = lock_host(ctx, true, deadline_ms);
+	fd = lock_host(ctx->locks, true, deadline_ms);
 	if (fd < 0)
 		return fd;
-	ctx_db_lock(ctx);
 	r = ledger_host_get(ctx->ledger, &h);
-	ctx_db_unlock(ctx);
 	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) != 0 && strcmp(h.state, "up") == 0) {
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
 		 * recorded either way. Only a ledger failure is the caller's failure. */
 		(void)host_reconcile(ctx, true, false, NULL);
-		ctx_clear_error(ctx);
-		ctx_db_lock(ctx);
+		error_clear();
 		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
-		ctx_db_unlock(ctx);
 		if (r >= 0)
 			__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
 	}
@@ -871,36 +851,32 @@ int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmoun
 	uint64_t deadline = now_ms() + ctx->timeout_ms;
 	int host_fd, share_fd, r;
 
-	host_fd = lock_host(ctx, false, deadline);
+	host_fd = lock_host(ctx->locks, false, deadline);
 	if (host_fd < 0)
 		return host_fd;
-	ctx_db_lock(ctx);
 	r = ledger_host_get(ctx->ledger, &h);
-	ctx_db_unlock(ctx);
 	if (r >= 0 && strcmp(h.state, "up") != 0)
-		r = ctx_error(ctx, -EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
+		r = error_set(-EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN,
 			      "host is down; run host-up before repair");
 	if (r < 0) {
 		lock_release(host_fd);
 		return r;
 	}
-	share_fd = lock_share(ctx, hash, deadline);
+	share_fd = lock_share(ctx->locks, hash, deadline);
 	if (share_fd < 0) {
 		lock_release(host_fd);
-		return ctx_error(ctx, share_fd, VOLMOUNT_ERR_TEMPFAIL,
+		return error_set(share_fd, VOLMOUNT_ERR_TEMPFAIL,
 				 "share %s is busy (lock not available within %u ms); skipped", hash,
 				 ctx->timeout_ms);
 	}
 	/* Read again under the lock: the share may have changed since the list was taken. */
-	ctx_db_lock(ctx);
 	r = ledger_share_get(ctx->ledger, hash, &row);
-	ctx_db_unlock(ctx);
 	if (r == -ENOENT)
 		r = 0;
 	else if (r >= 0)
 		r = reconcile_one(ctx, &row, false, true, rep);
 	ledger_share_done(&row);
-	lock_share_release(ctx, hash, share_fd);
+	lock_share_release(ctx->locks, hash, share_fd);
 	lock_release(host_fd);
 	return r;
 }

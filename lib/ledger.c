@@ -26,7 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "error.h"
+#include "util/time-util.h"
 #include "ledger.h"
 #include "util/cleanup.h"
 
@@ -131,7 +132,9 @@ static const char *const migrations[] = {
 #define LEDGER_SCHEMA_VERSION ((int)ELEMENTSOF(migrations) - 1)
 
 struct ledger {
-	struct volmount_ctx *ctx;
+	/* One connection serves every thread of its context: each public function holds this
+	 * (recursive) mutex for its one transaction, never across a mount (design note 2). */
+	pthread_mutex_t mu;
 	sqlite3 *db;
 	unsigned busy_timeout_ms;
 	uint64_t busy_since_ms;
@@ -141,6 +144,22 @@ struct ledger {
 	sqlite3_stmt *st[_ST_MAX];
 	const char *scheme; /* static string; NULL: inserts are not checked */
 };
+
+static struct ledger *ledger_lock(struct ledger *l)
+{
+	(void)pthread_mutex_lock(&l->mu);
+	return l;
+}
+
+static void ledger_unlockp(struct ledger **l)
+{
+	if (*l)
+		(void)pthread_mutex_unlock(&(*l)->mu);
+}
+
+/* First statement of every public function that touches the connection. */
+#define LEDGER_LOCKED(l) \
+	_cleanup_(ledger_unlockp) __attribute__((unused)) struct ledger *_ledger_held = ledger_lock(l)
 
 static int map_rc(int rc)
 {
@@ -178,7 +197,7 @@ static int fail(struct ledger *l, int rc, const char *what)
 
 	if (r == 0)
 		r = -EIO;
-	return ctx_error(l->ctx, r, kind, "ledger: %s: %s", what,
+	return error_set(r, kind, "ledger: %s: %s", what,
 			 l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
 }
 
@@ -280,7 +299,7 @@ static int migrate(struct ledger *l)
 	if (version < 0)
 		return fail(l, rc, "read schema version");
 	if (version > LEDGER_SCHEMA_VERSION)
-		return ctx_error(l->ctx, -EPROTO, VOLMOUNT_ERR_CONFIG,
+		return error_set(-EPROTO, VOLMOUNT_ERR_CONFIG,
 				 "ledger schema version %d is newer than this volmount (%d)",
 				 version, LEDGER_SCHEMA_VERSION);
 	for (int v = version + 1; v <= LEDGER_SCHEMA_VERSION; v++) {
@@ -407,7 +426,7 @@ static bool process_holds(dev_t dev, ino_t ino)
 
 void (*ledger_test_before_sqlite)(int state_fd);
 
-int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
+int ledger_open(int state_fd, const char *state_dir,
 		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
 {
 	_cleanup_free_ char *path = NULL;
@@ -418,7 +437,7 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 
 	(void)pthread_once(&pinned_vfs_once, pinned_vfs_register);
 	if (pinned_vfs_rc != SQLITE_OK)
-		return ctx_error(ctx, -EIO, VOLMOUNT_ERR_INTERNAL,
+		return error_set(-EIO, VOLMOUNT_ERR_INTERNAL,
 				 "ledger: cannot register SQLite's pinned-directory VFS: %s",
 				 sqlite3_errstr(pinned_vfs_rc));
 	/* Create the file ourselves so its mode is 0600 whatever the umask, and check what
@@ -426,17 +445,17 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	fd = openat(state_fd, "ledger.db", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 		    0600);
 	if (fd < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
 				 state_dir, strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot inspect ledger in '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect ledger in '%s': %s",
 				 state_dir, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
 				 state_dir, (unsigned)geteuid());
 	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
-		return ctx_error(ctx, -errno, VOLMOUNT_ERR_PERM, "cannot chmod ledger in '%s': %s",
+		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot chmod ledger in '%s': %s",
 				 state_dir, strerror(errno));
 	/*
 	 * Close our fd before SQLite opens the file, never after: closing any fd on a file drops
@@ -450,11 +469,18 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->ctx = ctx;
+	{
+		pthread_mutexattr_t a;
+
+		(void)pthread_mutexattr_init(&a);
+		(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		(void)pthread_mutex_init(&l->mu, &a); /* cannot fail with these attributes */
+		(void)pthread_mutexattr_destroy(&a);
+	}
 	l->pid = getpid();
 	l->dir_fd = fcntl(state_fd, F_DUPFD_CLOEXEC, 3);
 	if (l->dir_fd < 0) {
-		r = ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "ledger: cannot keep '%s' open: %s",
+		r = error_set(-errno, VOLMOUNT_ERR_INTERNAL, "ledger: cannot keep '%s' open: %s",
 			      state_dir, strerror(errno));
 		ledger_close(l);
 		return r;
@@ -480,7 +506,7 @@ int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
 	 * another connection of this process to this same ledger, which is then no decoy. */
 	if (!process_holds(st.st_dev, st.st_ino)) {
 		ledger_close(l);
-		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' changed while it was being opened: SQLite opened another file than the one checked",
 				 state_dir);
 	}
@@ -551,6 +577,7 @@ void ledger_close(struct ledger *l)
 	(void)sqlite3_close(l->db);
 	if (l->dir_fd > 0)
 		(void)close(l->dir_fd);
+	(void)pthread_mutex_destroy(&l->mu);
 	free(l);
 }
 
@@ -640,6 +667,7 @@ static void host_from_row(sqlite3_stmt *s, struct ledger_host *ret, bool boot_id
 
 int ledger_host_get(struct ledger *l, struct ledger_host *ret)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = query_row(l, ST_HOST_GET, NULL, true, "read host state", &s);
 
@@ -652,6 +680,7 @@ int ledger_host_get(struct ledger *l, struct ledger_host *ret)
 
 int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *boot_id)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
@@ -708,6 +737,7 @@ static int read_share(sqlite3_stmt *s, struct ledger_share *ret)
 int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host *ret_host,
 			  struct ledger_share *ret)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = query_row(l, ST_HOST_SHARE_GET, hash, true, "read host and share", &s);
 
@@ -721,6 +751,7 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 
 int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = query_row(l, ST_SHARE_GET, hash, false, "read share", &s);
 
@@ -781,11 +812,13 @@ static int scheme_check(struct ledger *l, bool claim, char *ret_recorded, size_t
 
 void ledger_set_scheme(struct ledger *l, const char *scheme)
 {
+	LEDGER_LOCKED(l);
 	l->scheme = scheme;
 }
 
 int ledger_scheme_claim(struct ledger *l, char *ret_recorded, size_t size, size_t *ret_n_shares)
 {
+	LEDGER_LOCKED(l);
 	char recorded[16] = "";
 	size_t n = 0;
 	int r;
@@ -807,13 +840,14 @@ int ledger_scheme_claim(struct ledger *l, char *ret_recorded, size_t size, size_
 
 int ledger_share_insert(struct ledger *l, const struct ledger_share *sh)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
 	if (r >= 0)
 		r = scheme_check(l, true, NULL, 0, NULL);
 	if (r == -EXDEV)
-		r = ctx_error(l->ctx, -EXDEV, VOLMOUNT_ERR_CONFIG,
+		r = error_set(-EXDEV, VOLMOUNT_ERR_CONFIG,
 			      "the ledger's shares use another path scheme than '%s'", l->scheme);
 	if (r >= 0)
 		r = stmt(l, ST_SHARE_INSERT, &s);
@@ -837,6 +871,7 @@ int ledger_share_insert(struct ledger *l, const struct ledger_share *sh)
 
 int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint64_t mount_id)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
@@ -856,6 +891,7 @@ int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint
 
 int ledger_share_delete(struct ledger *l, const char *hash)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
@@ -911,6 +947,7 @@ static int insert_attachment(struct ledger *l, const char *hash, const char *vol
 int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
 		  const char *owner, bool *ret_added)
 {
+	LEDGER_LOCKED(l);
 	return ledger_attach_claim(l, hash, mount_id, NULL, volume, owner, ret_added);
 }
 
@@ -918,6 +955,7 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 			const char *options, const char *volume, const char *owner,
 			bool *ret_added)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
@@ -956,6 +994,7 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
 		       const char *volume, const char *owner, struct ledger_host *ret_host)
 {
+	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	bool warm = false;
 	int r = begin(l);
@@ -1013,6 +1052,7 @@ static int detach_in(struct ledger *l, const char *hash, const char *volume, con
 int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
 		  bool *ret_removed, size_t *ret_remaining)
 {
+	LEDGER_LOCKED(l);
 	size_t remaining = 0;
 	bool removed = false;
 	int r = begin(l);
@@ -1056,6 +1096,7 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 			  const char *owner, struct ledger_host *ret_host,
 			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining)
 {
+	LEDGER_LOCKED(l);
 	struct ledger_share row = {};
 	char state[16] = "";
 	size_t remaining = 0;
@@ -1094,6 +1135,7 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 
 int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
 {
+	LEDGER_LOCKED(l);
 	struct ledger_share *v = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;
@@ -1133,6 +1175,7 @@ int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_
 int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_attachment **ret,
 			    size_t *ret_n)
 {
+	LEDGER_LOCKED(l);
 	struct ledger_attachment *v = NULL;
 	size_t n = 0, cap = 0;
 	sqlite3_stmt *s = NULL;

@@ -2,7 +2,8 @@
 /*
  * ledger.h - the durable record of shares and attachments (SQLite). The only module that
  * includes <sqlite3.h>. Every write is one short BEGIN IMMEDIATE transaction; none is ever held
- * across a mount. Callers hold ctx->db_lock around each call (one connection per context).
+ * across a mount. One connection may serve many threads: each call holds the connection's
+ * own mutex for its one transaction.
  */
 #pragma once
 
@@ -13,7 +14,6 @@
 #include "volmount.h"
 
 struct ledger;
-struct volmount_ctx;
 
 /* Share states as recorded (desired/progress, not observation). */
 #define LEDGER_PENDING    "pending"    /* row written, mount not yet verified */
@@ -51,7 +51,7 @@ void ledger_shares_free(struct ledger_share *s, size_t n);
 void ledger_attachments_free(struct ledger_attachment *a, size_t n);
 
 /* Open or create <state_dir>/ledger.db (0600) through @state_fd, migrate, set pragmas. */
-int ledger_open(struct volmount_ctx *ctx, int state_fd, const char *state_dir,
+int ledger_open(int state_fd, const char *state_dir,
 		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret);
 void ledger_close(struct ledger *l);
 /* Tests only: called between the check of the ledger file and SQLite's open of it. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,13 +23,40 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "error.h"
 #include "lock.h"
 #include "util/cleanup.h"
+#include "util/time-util.h"
 
 #define GATE_BYTE 0
 #define LOCK_BYTE 1
 _Static_assert(LOCK_BYTE == GATE_BYTE + 1, "the shared lock takes gate and lock in one range");
+
+/* The lock state of one context (lock.h): its directories, the shared host lock and the
+ * cached share-lock descriptions. Nothing outside this file sees inside. */
+struct lock_cache {
+	char *run_dir;       /* for messages */
+	unsigned timeout_ms; /* for messages */
+	int run_fd;          /* O_PATH of the run directory (host.lock) */
+	int locks_fd;        /* O_PATH of <run>/locks */
+	/* The shared host lock held for attach/detach: one description, a count of holders in
+	 * this process, and the generation of the process that opened it (a forked child opens
+	 * its own). */
+	pthread_mutex_t host_lock_mu;
+	int host_lock_fd;
+	unsigned host_lock_readers;
+	unsigned host_lock_gen;
+	/* Share-lock descriptions not in use, kept open for the next lock of the same share,
+	 * with the generation of the process that opened them. */
+	pthread_mutex_t share_fds_mu;
+	struct {
+		char hash[65];
+		int fd;
+	} share_fds[LOCK_CACHE_FDS];
+	unsigned n_share_fds;
+	unsigned share_fds_gen;
+	struct lock_cache *registry_next; /* the fork handlers' list */
+};
 
 static void sleep_us(unsigned us)
 {
@@ -120,15 +148,15 @@ static int open_lock_file(int dirfd, const char *name)
 	return TAKE_FD(fd);
 }
 
-int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms)
+int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms)
 {
 	_cleanup_close_ int fd = -EBADF;
 	int r;
 
-	fd = open_lock_file(ctx->run_fd, "host.lock");
+	fd = open_lock_file(lc->run_fd, "host.lock");
 	if (fd < 0)
-		return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
-				 ctx->paths[VOLMOUNT_PATH_RUN_DIR], strerror(-fd));
+		return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
+				 lc->run_dir, strerror(-fd));
 	if (exclusive) {
 		r = wait_lock(fd, F_WRLCK, GATE_BYTE, deadline_ms);
 		if (r >= 0)
@@ -141,12 +169,12 @@ int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms)
 			r = setlk(fd, F_UNLCK, GATE_BYTE);
 	}
 	if (r == -ETIMEDOUT)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_TEMPFAIL,
+		return error_set(r, VOLMOUNT_ERR_TEMPFAIL,
 				 exclusive ? "timed out after %u ms draining in-flight operations (host lock)" :
 					     "timed out after %u ms waiting for host-up/host-down (host lock)",
-				 ctx->timeout_ms);
+				 lc->timeout_ms);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
 	return TAKE_FD(fd);
 }
 
@@ -174,67 +202,67 @@ static int gate_is_closed(int fd)
  * so host-up is not starved by a busy process. After fork() the inherited description is
  * the parent's, so a child opens its own.
  */
-int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms)
+int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms)
 {
 	unsigned backoff = 50;
 	int r = 0;
 
-	(void)pthread_mutex_lock(&ctx->host_lock_mu);
-	if (ctx->host_lock_gen != lock_process_gen()) {
-		ctx->host_lock_fd = -EBADF; /* the parent's description: never touch it */
-		ctx->host_lock_readers = 0;
-		ctx->host_lock_gen = lock_process_gen();
+	(void)pthread_mutex_lock(&lc->host_lock_mu);
+	if (lc->host_lock_gen != lock_process_gen()) {
+		lc->host_lock_fd = -EBADF; /* the parent's description: never touch it */
+		lc->host_lock_readers = 0;
+		lc->host_lock_gen = lock_process_gen();
 	}
-	if (ctx->host_lock_fd < 0) {
-		int fd = open_lock_file(ctx->run_fd, "host.lock");
+	if (lc->host_lock_fd < 0) {
+		int fd = open_lock_file(lc->run_fd, "host.lock");
 
 		if (fd < 0) {
-			(void)pthread_mutex_unlock(&ctx->host_lock_mu);
-			return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
-					 ctx->paths[VOLMOUNT_PATH_RUN_DIR], strerror(-fd));
+			(void)pthread_mutex_unlock(&lc->host_lock_mu);
+			return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
+					 lc->run_dir, strerror(-fd));
 		}
-		ctx->host_lock_fd = fd;
+		lc->host_lock_fd = fd;
 	}
 	for (;;) {
-		if (ctx->host_lock_readers == 0) {
+		if (lc->host_lock_readers == 0) {
 			/* Gate and lock in one call (both free, or wait), then leave the gate. */
-			r = wait_lock_range(ctx->host_lock_fd, F_RDLCK, GATE_BYTE, 2, deadline_ms);
+			r = wait_lock_range(lc->host_lock_fd, F_RDLCK, GATE_BYTE, 2, deadline_ms);
 			if (r >= 0)
-				r = setlk(ctx->host_lock_fd, F_UNLCK, GATE_BYTE);
+				r = setlk(lc->host_lock_fd, F_UNLCK, GATE_BYTE);
 			break;
 		}
-		r = gate_is_closed(ctx->host_lock_fd);
+		r = gate_is_closed(lc->host_lock_fd);
 		if (r <= 0)
 			break; /* open gate: join the holders inside */
-		(void)pthread_mutex_unlock(&ctx->host_lock_mu);
+		(void)pthread_mutex_unlock(&lc->host_lock_mu);
 		if (now_ms() >= deadline_ms)
-			return ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
+			return error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
 					 "timed out after %u ms waiting for host-up/host-down (host lock)",
-					 ctx->timeout_ms);
+					 lc->timeout_ms);
 		sleep_us(backoff);
 		if (backoff < 5000)
 			backoff *= 2;
-		(void)pthread_mutex_lock(&ctx->host_lock_mu);
+		(void)pthread_mutex_lock(&lc->host_lock_mu);
 	}
 	if (r >= 0)
-		ctx->host_lock_readers++;
-	(void)pthread_mutex_unlock(&ctx->host_lock_mu);
+		lc->host_lock_readers++;
+	(void)pthread_mutex_unlock(&lc->host_lock_mu);
 	if (r == -ETIMEDOUT)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_TEMPFAIL,
+		return error_set(r, VOLMOUNT_ERR_TEMPFAIL,
 				 "timed out after %u ms waiting for host-up/host-down (host lock)",
-				 ctx->timeout_ms);
+				 lc->timeout_ms);
 	if (r < 0)
-		return ctx_error(ctx, r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
 	return 0;
 }
 
-void lock_host_shared_release(struct volmount_ctx *ctx)
+void lock_host_shared_release(struct lock_cache *lc)
 {
-	(void)pthread_mutex_lock(&ctx->host_lock_mu);
-	if (ctx->host_lock_gen == lock_process_gen() && ctx->host_lock_readers > 0 &&
-	    --ctx->host_lock_readers == 0)
-		(void)setlk(ctx->host_lock_fd, F_UNLCK, LOCK_BYTE); /* cannot fail on our own lock */
-	(void)pthread_mutex_unlock(&ctx->host_lock_mu);
+	(void)pthread_mutex_lock(&lc->host_lock_mu);
+	if (lc->host_lock_gen == lock_process_gen() && lc->host_lock_readers > 0 &&
+	    --lc->host_lock_readers == 0)
+		(void)setlk(lc->host_lock_fd, F_UNLCK, LOCK_BYTE); /* cannot fail on our own lock */
+	(void)pthread_mutex_unlock(&lc->host_lock_mu);
 }
 
 /*
@@ -252,7 +280,7 @@ void lock_host_shared_release(struct volmount_ctx *ctx)
  * parent keeps its own; a child opens its own when it needs them.
  */
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct volmount_ctx *registry; /* contexts alive, linked by ->registry_next */
+static struct lock_cache *registry; /* contexts alive, linked by ->registry_next */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 /* Raised in every child fork() makes, so "still the process that opened this?" costs no
  * getpid(). (A child made by a raw clone(), without the fork handlers, is not told apart:
@@ -269,13 +297,13 @@ static void fork_prepare(void)
 {
 	(void)pthread_mutex_lock(&registry_mu);
 	forking_gen = lock_process_gen();
-	for (struct volmount_ctx *c = registry; c; c = c->registry_next)
+	for (struct lock_cache *c = registry; c; c = c->registry_next)
 		(void)pthread_mutex_lock(&c->share_fds_mu);
 }
 
 static void fork_parent(void)
 {
-	for (struct volmount_ctx *c = registry; c; c = c->registry_next)
+	for (struct lock_cache *c = registry; c; c = c->registry_next)
 		(void)pthread_mutex_unlock(&c->share_fds_mu);
 	(void)pthread_mutex_unlock(&registry_mu);
 }
@@ -285,7 +313,7 @@ static void fork_child(void)
 	unsigned gen = forking_gen + 1;
 
 	atomic_store_explicit(&process_gen, gen, memory_order_relaxed);
-	for (struct volmount_ctx *c = registry; c; c = c->registry_next) {
+	for (struct lock_cache *c = registry; c; c = c->registry_next) {
 		/* Only descriptions the forking process opened itself are known to be open. */
 		if (c->share_fds_gen == forking_gen)
 			for (unsigned i = 0; i < c->n_share_fds; i++)
@@ -304,56 +332,94 @@ static void atfork_register(void)
 	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-void lock_share_cache_init(struct volmount_ctx *ctx)
+int lock_cache_new(struct lock_cache **ret)
 {
+	struct lock_cache *lc = calloc(1, sizeof(*lc));
+
+	if (!lc)
+		return -ENOMEM;
+	lc->run_fd = lc->locks_fd = lc->host_lock_fd = -EBADF;
+	(void)pthread_mutex_init(&lc->host_lock_mu, NULL); /* cannot fail with default attrs */
+	(void)pthread_mutex_init(&lc->share_fds_mu, NULL);
 	(void)pthread_once(&atfork_once, atfork_register);
-	ctx->share_fds_gen = ctx->host_lock_gen = lock_process_gen();
+	lc->share_fds_gen = lc->host_lock_gen = lock_process_gen();
 	(void)pthread_mutex_lock(&registry_mu);
-	ctx->registry_next = registry;
-	registry = ctx;
+	lc->registry_next = registry;
+	registry = lc;
 	(void)pthread_mutex_unlock(&registry_mu);
+	*ret = lc;
+	return 0;
 }
 
-void lock_share_cache_drop(struct volmount_ctx *ctx)
+int lock_cache_set_dirs(struct lock_cache *lc, int run_fd, int locks_fd, const char *run_dir,
+			unsigned timeout_ms)
 {
+	char *d = strdup(run_dir);
+
+	if (!d)
+		return -ENOMEM;
+	free(lc->run_dir);
+	lc->run_dir = d;
+	if (lc->run_fd >= 0)
+		(void)close(lc->run_fd);
+	if (lc->locks_fd >= 0)
+		(void)close(lc->locks_fd);
+	lc->run_fd = run_fd;
+	lc->locks_fd = locks_fd;
+	lc->timeout_ms = timeout_ms;
+	return 0;
+}
+
+void lock_cache_free(struct lock_cache *lc)
+{
+	if (!lc)
+		return;
+	/* First out of the fork handlers' list: they may close this cache's fds in a child. */
 	(void)pthread_mutex_lock(&registry_mu);
-	for (struct volmount_ctx **p = &registry; *p; p = &(*p)->registry_next)
-		if (*p == ctx) {
-			*p = ctx->registry_next;
+	for (struct lock_cache **p = &registry; *p; p = &(*p)->registry_next)
+		if (*p == lc) {
+			*p = lc->registry_next;
 			break;
 		}
 	(void)pthread_mutex_unlock(&registry_mu);
-	(void)pthread_mutex_lock(&ctx->share_fds_mu);
-	if (ctx->share_fds_gen == lock_process_gen())
-		for (unsigned i = 0; i < ctx->n_share_fds; i++)
-			(void)close(ctx->share_fds[i].fd);
-	ctx->n_share_fds = 0;
-	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+	if (lc->share_fds_gen == lock_process_gen())
+		for (unsigned i = 0; i < lc->n_share_fds; i++)
+			(void)close(lc->share_fds[i].fd);
+	if (lc->host_lock_fd >= 0 && lc->host_lock_gen == lock_process_gen())
+		(void)close(lc->host_lock_fd);
+	if (lc->run_fd >= 0)
+		(void)close(lc->run_fd);
+	if (lc->locks_fd >= 0)
+		(void)close(lc->locks_fd);
+	(void)pthread_mutex_destroy(&lc->host_lock_mu);
+	(void)pthread_mutex_destroy(&lc->share_fds_mu);
+	free(lc->run_dir);
+	free(lc);
 }
 
 /* Defensive: the fork handler has emptied the cache of a child already. */
-static void cache_forget_if_forked(struct volmount_ctx *ctx)
+static void cache_forget_if_forked(struct lock_cache *lc)
 {
-	if (ctx->share_fds_gen == lock_process_gen())
+	if (lc->share_fds_gen == lock_process_gen())
 		return;
-	ctx->n_share_fds = 0;
-	ctx->share_fds_gen = lock_process_gen();
+	lc->n_share_fds = 0;
+	lc->share_fds_gen = lock_process_gen();
 }
 
-static int cache_take(struct volmount_ctx *ctx, const char *hash)
+static int cache_take(struct lock_cache *lc, const char *hash)
 {
 	struct stat st;
 	int fd = -EBADF;
 
-	(void)pthread_mutex_lock(&ctx->share_fds_mu);
-	cache_forget_if_forked(ctx);
-	for (unsigned i = 0; i < ctx->n_share_fds; i++)
-		if (strcmp(ctx->share_fds[i].hash, hash) == 0) {
-			fd = ctx->share_fds[i].fd;
-			ctx->share_fds[i] = ctx->share_fds[--ctx->n_share_fds];
+	(void)pthread_mutex_lock(&lc->share_fds_mu);
+	cache_forget_if_forked(lc);
+	for (unsigned i = 0; i < lc->n_share_fds; i++)
+		if (strcmp(lc->share_fds[i].hash, hash) == 0) {
+			fd = lc->share_fds[i].fd;
+			lc->share_fds[i] = lc->share_fds[--lc->n_share_fds];
 			break;
 		}
-	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+	(void)pthread_mutex_unlock(&lc->share_fds_mu);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_nlink == 0)) {
 		(void)close(fd);
 		fd = -EBADF;
@@ -362,53 +428,53 @@ static int cache_take(struct volmount_ctx *ctx, const char *hash)
 }
 
 /* Keep @fd (unlocked) for the next lock of @hash; when full, the oldest entry goes. */
-static void cache_put(struct volmount_ctx *ctx, const char *hash, int fd)
+static void cache_put(struct lock_cache *lc, const char *hash, int fd)
 {
 	int evicted = -EBADF;
 
-	if (strlen(hash) >= sizeof(ctx->share_fds[0].hash)) {
+	if (strlen(hash) >= sizeof(lc->share_fds[0].hash)) {
 		(void)close(fd);
 		return;
 	}
-	(void)pthread_mutex_lock(&ctx->share_fds_mu);
-	cache_forget_if_forked(ctx);
-	if (ctx->n_share_fds == CTX_SHARE_FDS) {
-		evicted = ctx->share_fds[0].fd;
-		memmove(&ctx->share_fds[0], &ctx->share_fds[1],
-			sizeof(ctx->share_fds[0]) * (CTX_SHARE_FDS - 1));
-		ctx->n_share_fds--;
+	(void)pthread_mutex_lock(&lc->share_fds_mu);
+	cache_forget_if_forked(lc);
+	if (lc->n_share_fds == LOCK_CACHE_FDS) {
+		evicted = lc->share_fds[0].fd;
+		memmove(&lc->share_fds[0], &lc->share_fds[1],
+			sizeof(lc->share_fds[0]) * (LOCK_CACHE_FDS - 1));
+		lc->n_share_fds--;
 	}
-	(void)snprintf(ctx->share_fds[ctx->n_share_fds].hash, sizeof(ctx->share_fds[0].hash), "%s",
+	(void)snprintf(lc->share_fds[lc->n_share_fds].hash, sizeof(lc->share_fds[0].hash), "%s",
 		       hash);
-	ctx->share_fds[ctx->n_share_fds++].fd = fd;
-	(void)pthread_mutex_unlock(&ctx->share_fds_mu);
+	lc->share_fds[lc->n_share_fds++].fd = fd;
+	(void)pthread_mutex_unlock(&lc->share_fds_mu);
 	if (evicted >= 0)
 		(void)close(evicted);
 }
 
-int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms)
+int lock_share(struct lock_cache *lc, const char *hash, uint64_t deadline_ms)
 {
 	char name[80];
 	int fd, r;
 
-	fd = cache_take(ctx, hash);
+	fd = cache_take(lc, hash);
 	if (fd < 0) {
 		(void)snprintf(name, sizeof(name), "%s.lock", hash);
-		fd = open_lock_file(ctx->locks_fd, name);
+		fd = open_lock_file(lc->locks_fd, name);
 		if (fd < 0)
-			return ctx_error(ctx, fd, VOLMOUNT_ERR_PERM,
+			return error_set(fd, VOLMOUNT_ERR_PERM,
 					 "cannot open lock '%s/locks/%s': %s",
-					 ctx->paths[VOLMOUNT_PATH_RUN_DIR], name, strerror(-fd));
+					 lc->run_dir, name, strerror(-fd));
 	}
 	r = wait_lock(fd, F_WRLCK, 0, deadline_ms);
 	if (r < 0) {
-		cache_put(ctx, hash, fd);
+		cache_put(lc, hash, fd);
 		return r; /* the caller names the share */
 	}
 	return fd;
 }
 
-void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd)
+void lock_share_release(struct lock_cache *lc, const char *hash, int fd)
 {
 	if (fd < 0)
 		return;
@@ -416,7 +482,7 @@ void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd)
 		(void)close(fd); /* closing releases whatever is left */
 		return;
 	}
-	cache_put(ctx, hash, fd);
+	cache_put(lc, hash, fd);
 }
 
 void lock_release(int fd)

@@ -10,24 +10,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct volmount_ctx;
+/* The lock state of one context (lock.c): its run directory, the shared host lock's
+ * description and the cached share-lock descriptions. */
+struct lock_cache;
+
+/* At most this many share-lock descriptions are kept open per cache. */
+#define LOCK_CACHE_FDS 32
+
+/* A new cache, registered with the fork handlers; -ENOMEM. */
+int lock_cache_new(struct lock_cache **ret);
+/* Give it the run directory and <run>/locks (O_PATH fds it takes and closes), the run
+ * directory's name and the wait bound for messages. 0 or -ENOMEM. */
+int lock_cache_set_dirs(struct lock_cache *lc, int run_fd, int locks_fd, const char *run_dir,
+			unsigned timeout_ms);
+/* Close what it holds (no lock may be held) and free it; NULL is fine. */
+void lock_cache_free(struct lock_cache *lc);
 
 /* Returns an fd holding the lock (release with lock_release()), -ETIMEDOUT when @deadline_ms
  * (a now_ms() value) passes, or another -errno. */
-int lock_host(struct volmount_ctx *ctx, bool exclusive, uint64_t deadline_ms);
+int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms);
 /* The shared host lock of attach and detach, one description per context for all its
  * threads (see lock.c). Returns 0 or -errno; release with lock_host_shared_release(). */
-int lock_host_shared(struct volmount_ctx *ctx, uint64_t deadline_ms);
-void lock_host_shared_release(struct volmount_ctx *ctx);
+int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms);
+void lock_host_shared_release(struct lock_cache *lc);
 /* The lock of one share. Returns an fd holding it, -ETIMEDOUT, or another -errno; release
  * with lock_share_release() (which keeps the description for the next lock of that share)
  * or lock_release(). */
-int lock_share(struct volmount_ctx *ctx, const char *hash, uint64_t deadline_ms);
-void lock_share_release(struct volmount_ctx *ctx, const char *hash, int fd);
-/* Set up the context's cache of share-lock descriptions (and register it with the fork
- * handlers); drop it again, closing what it holds (none may be held). */
-void lock_share_cache_init(struct volmount_ctx *ctx);
-void lock_share_cache_drop(struct volmount_ctx *ctx);
+int lock_share(struct lock_cache *lc, const char *hash, uint64_t deadline_ms);
+void lock_share_release(struct lock_cache *lc, const char *hash, int fd);
 /* This process's generation: raised in every child fork() makes (see lock.c). */
 unsigned lock_process_gen(void);
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 
 int volume_name_check(const char *v, const char **reterr)
 {

@@ -119,14 +119,13 @@ VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t 
 
 	if (!ctx || !ret || (flags & ~VOLMOUNT_SNAPSHOT_PROBE))
 		return -EINVAL;
-	ctx_clear_error(ctx);
+	error_clear();
 	r = ctx_open(ctx);
 	if (r < 0)
 		return r;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	ctx_db_lock(ctx);
 	r = ledger_host_get(ctx->ledger, &h);
 	if (r >= 0)
 		r = ledger_shares_list(ctx->ledger, &rows, &n);
@@ -142,7 +141,6 @@ VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t 
 		r = ledger_attachments_list(ctx->ledger, s->s[i].row.hash, &s->s[i].att,
 					    &s->s[i].n_att);
 	}
-	ctx_db_unlock(ctx);
 	ledger_shares_free(rows, n);
 	if (r < 0) {
 		volmount_snapshot_free(s);
@@ -154,7 +152,7 @@ VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t 
 		s->s[i].state = observe_state(ctx, &s->s[i].row, &s->s[i].err);
 		s->s[i].probe_us = -1;
 	}
-	ctx_clear_error(ctx); /* an observation failure is reported as the state "unknown" */
+	error_clear(); /* an observation failure is reported as the state "unknown" */
 	if (flags & VOLMOUNT_SNAPSHOT_PROBE) {
 		r = probe_all(ctx, s);
 		if (r < 0) {

@@ -23,7 +23,7 @@
 
 #include "common.h"
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 #define CEPH_NAME_MAX 64

@@ -20,7 +20,7 @@
 
 #include "common.h"
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 #define CIFS_SHARE_MAX 80

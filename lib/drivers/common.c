@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 /* ---- bounded string builder ---- */

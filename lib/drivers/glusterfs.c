@@ -25,7 +25,7 @@
 
 #include "common.h"
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 #define GLUSTER_VOLUME_MAX 128

@@ -20,7 +20,7 @@
 
 #include "common.h"
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 static int nfs_normalize(const char *export, char **ret, const char **reterr)

@@ -21,7 +21,7 @@
 
 #include "common.h"
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 #define QUOBYTE_SCHEME	   "quobyte://"

@@ -35,7 +35,7 @@
 
 #include "common.h"
 #include "driver.h"
-#include "internal.h"
+#include "util/limits.h"
 #include "util/cleanup.h"
 
 #define SSHFS_USER_MAX 32

@@ -1019,9 +1019,7 @@ static void *worker_main(void *arg)
 		int r;
 
 		(void)snprintf(v, sizeof(v), "t%d-v%03d", w->id, i);
-		ctx_db_lock(w->ctx);
 		r = ledger_attach(w->ctx->ledger, "h", 100 + (uint64_t)w->id, v, "o", &added);
-		ctx_db_unlock(w->ctx);
 		ASSERT_OK(r);
 		ASSERT_TRUE(added);
 
@@ -1032,9 +1030,7 @@ static void *worker_main(void *arg)
 			size_t remaining = 0;
 
 			(void)snprintf(v, sizeof(v), "t%d-v%03d", w->id, i - 1);
-			ctx_db_lock(w->ctx);
 			r = ledger_detach(w->ctx->ledger, "h", v, "o", &removed, &remaining);
-			ctx_db_unlock(w->ctx);
 			ASSERT_OK(r);
 			ASSERT_TRUE(removed);
 			ASSERT_TRUE(remaining >= 1);

@@ -76,7 +76,7 @@ static void expect_timed_out(int r, uint64_t deadline, uint64_t end, const char 
 static void try_share_times_out(const char *hash, unsigned wait_ms, const char *what)
 {
 	uint64_t deadline = now_ms() + wait_ms;
-	int r = lock_share(ctx, hash, deadline);
+	int r = lock_share(ctx->locks, hash, deadline);
 
 	if (r >= 0)
 		lock_release(r);
@@ -86,7 +86,7 @@ static void try_share_times_out(const char *hash, unsigned wait_ms, const char *
 static void try_host_times_out(bool exclusive, unsigned wait_ms, const char *what)
 {
 	uint64_t deadline = now_ms() + wait_ms;
-	int r = lock_host(ctx, exclusive, deadline);
+	int r = lock_host(ctx->locks, exclusive, deadline);
 
 	if (r >= 0)
 		lock_release(r);
@@ -98,7 +98,7 @@ static void try_host_times_out(bool exclusive, unsigned wait_ms, const char *wha
 static int share_now(const char *hash)
 {
 	uint64_t t0 = now_ms();
-	int fd = lock_share(ctx, hash, t0 + 2000);
+	int fd = lock_share(ctx->locks, hash, t0 + 2000);
 
 	ASSERT_OK(fd);
 	ASSERT_TRUE(now_ms() - t0 < 200);
@@ -108,7 +108,7 @@ static int share_now(const char *hash)
 static int host_now(bool exclusive)
 {
 	uint64_t t0 = now_ms();
-	int fd = lock_host(ctx, exclusive, t0 + 2000);
+	int fd = lock_host(ctx->locks, exclusive, t0 + 2000);
 
 	ASSERT_OK(fd);
 	ASSERT_TRUE(now_ms() - t0 < 200);
@@ -129,7 +129,7 @@ static void test_share_two_fds(void)
 	{
 		uint64_t t0 = now_ms();
 
-		ASSERT_EQ(lock_share(ctx, HASH, t0 > 10 ? t0 - 10 : 0), -ETIMEDOUT);
+		ASSERT_EQ(lock_share(ctx->locks, HASH, t0 > 10 ? t0 - 10 : 0), -ETIMEDOUT);
 		ASSERT_TRUE(now_ms() - t0 < 100);
 	}
 
@@ -155,8 +155,8 @@ static void *holder_main(void *arg)
 {
 	struct holder *h = arg;
 	char c = 'x';
-	int fd = h->host ? lock_host(ctx, h->exclusive, h->deadline) :
-			   lock_share(ctx, h->hash, h->deadline);
+	int fd = h->host ? lock_host(ctx->locks, h->exclusive, h->deadline) :
+			   lock_share(ctx->locks, h->hash, h->deadline);
 
 	h->result = fd;
 	h->got_at = now_ms();
@@ -201,7 +201,7 @@ static void test_share_threads(void)
 
 	try_share_times_out(HASH, 100, "main thread while another thread holds");
 	t0 = now_ms();
-	fd = lock_share(ctx, HASH, t0 + 3000);
+	fd = lock_share(ctx->locks, HASH, t0 + 3000);
 	ASSERT_OK(fd);
 	/* Only after the thread let go. */
 	ASSERT_TRUE(now_ms() >= h.got_at + 300);
@@ -237,7 +237,7 @@ static pid_t fork_holder(const char *hash, unsigned hold_ms, int p[2])
 	pid = fork();
 	ASSERT_TRUE(pid >= 0);
 	if (pid == 0) {
-		int fd = lock_share(ctx, hash, now_ms() + 2000);
+		int fd = lock_share(ctx->locks, hash, now_ms() + 2000);
 		char c = fd >= 0 ? 'y' : 'n';
 
 		if (write(p[1], &c, 1) != 1)
@@ -285,7 +285,7 @@ static void test_share_processes(void)
 
 	try_share_times_out(HASH, 100, "parent while a child holds");
 	t0 = now_ms();
-	fd = lock_share(ctx, HASH, t0 + 3000);
+	fd = lock_share(ctx->locks, HASH, t0 + 3000);
 	ASSERT_OK(fd);
 	/* The child held it for 300 ms after it reported; we cannot have had it before. */
 	ASSERT_TRUE(now_ms() >= t_locked + 300);
@@ -309,7 +309,7 @@ static void test_share_processes(void)
 			/* Drop the inherited copy of the parent's description, which holds the
 			 * lock (OFD locks follow the description, not the process). */
 			lock_release(fd);
-			r = lock_share(ctx, HASH, d);
+			r = lock_share(ctx->locks, HASH, d);
 
 			/* Timed out while the parent holds it... */
 			if (r != -ETIMEDOUT || now_ms() < d)
@@ -317,7 +317,7 @@ static void test_share_processes(void)
 			if (write(q[1], "w", 1) != 1)
 				_exit(2);
 			/* ...and gets it once the parent lets go. */
-			r = lock_share(ctx, HASH, now_ms() + 3000);
+			r = lock_share(ctx->locks, HASH, now_ms() + 3000);
 			_exit(r >= 0 ? 0 : 4);
 		}
 		(void)close(q[1]);
@@ -372,11 +372,11 @@ static void test_share_cache(void)
 	pid_t pid;
 
 	a = share_now(HASH);
-	lock_share_release(ctx, HASH, a);
+	lock_share_release(ctx->locks, HASH, a);
 	b = share_now(HASH);
 	ASSERT_EQ(b, a); /* the cached description */
 	try_share_times_out(HASH, 100, "a fresh description while the cached one holds");
-	lock_share_release(ctx, HASH, b);
+	lock_share_release(ctx->locks, HASH, b);
 
 	/* The parent's cache now holds an unlocked description of HASH. A child that locks
 	 * HASH must do so on a description of its own, or the parent's next lock (taking the
@@ -386,18 +386,18 @@ static void test_share_cache(void)
 	ASSERT_OK(kill(pid, SIGKILL) < 0 ? -errno : 0);
 	reap(pid, SIGKILL);
 	(void)close(p[0]);
-	lock_share_release(ctx, HASH, share_now(HASH));
+	lock_share_release(ctx->locks, HASH, share_now(HASH));
 
-	/* Bounded: many shares leave at most CTX_SHARE_FDS descriptions open. */
+	/* Bounded: many shares leave at most LOCK_CACHE_FDS descriptions open. */
 	before = count_fds();
-	for (unsigned i = 0; i < CTX_SHARE_FDS + 20; i++) {
+	for (unsigned i = 0; i < LOCK_CACHE_FDS + 20; i++) {
 		char hash[65];
 
 		(void)snprintf(hash, sizeof(hash), "c%063x", i);
-		lock_share_release(ctx, hash, share_now(hash));
+		lock_share_release(ctx->locks, hash, share_now(hash));
 	}
-	ASSERT_TRUE(count_fds() <= before + CTX_SHARE_FDS);
-	lock_share_release(ctx, HASH, -EBADF); /* accepted, no-op */
+	ASSERT_TRUE(count_fds() <= before + LOCK_CACHE_FDS);
+	lock_share_release(ctx->locks, HASH, -EBADF); /* accepted, no-op */
 }
 
 /*
@@ -411,7 +411,7 @@ static void test_share_cache_fork_child(void)
 	pid_t pid;
 	char c = 0;
 
-	lock_share_release(ctx, HASH2, share_now(HASH2)); /* HASH2's description is cached */
+	lock_share_release(ctx->locks, HASH2, share_now(HASH2)); /* HASH2's description is cached */
 	ASSERT_OK(pipe2(p, O_CLOEXEC) < 0 ? -errno : 0);
 	fflush(stdout);
 	pid = fork();
@@ -441,13 +441,13 @@ static void test_share_cache_unlinked(void)
 	struct stat st;
 	int fd;
 
-	lock_share_release(ctx, HASH3, share_now(HASH3));
+	lock_share_release(ctx->locks, HASH3, share_now(HASH3));
 	ASSERT_OK(unlink(path) < 0 ? -errno : 0);
 	fd = share_now(HASH3);
 	ASSERT_OK(fstat(fd, &st) < 0 ? -errno : 0);
 	ASSERT_EQ(st.st_nlink, 1);
 	try_share_times_out(HASH3, 100, "a fresh description while the lock on the new file is held");
-	lock_share_release(ctx, HASH3, fd);
+	lock_share_release(ctx->locks, HASH3, fd);
 }
 
 /* ---- host lock ---- */
@@ -488,7 +488,7 @@ static void test_host_exclusive_waits_for_shared(void)
 	ASSERT_OK(h.result);
 
 	t0 = now_ms();
-	x = lock_host(ctx, true, t0 + 3000);
+	x = lock_host(ctx->locks, true, t0 + 3000);
 	ASSERT_OK(x);
 	ASSERT_TRUE(now_ms() >= h.got_at + 300); /* drained the shared holder first */
 	ASSERT_EQ(pthread_join(h.tid, NULL), 0);
@@ -542,7 +542,7 @@ static void test_host_gate_blocks_new_shared(void)
 	ASSERT_TRUE(h.got_at - t_release < 1000);
 
 	/* After the exclusive holder releases, shared comes in again. */
-	s = lock_host(ctx, false, now_ms() + 3000);
+	s = lock_host(ctx->locks, false, now_ms() + 3000);
 	ASSERT_OK(s);
 	ASSERT_TRUE(now_ms() >= h.got_at + 200);
 	ASSERT_EQ(pthread_join(h.tid, NULL), 0);
@@ -623,9 +623,9 @@ static void test_planted_non_files(void)
 
 	/* A symlink to a file that does not exist: refused, and the target is not created. */
 	ASSERT_OK(symlink(target, lock) < 0 ? -errno : 0);
-	ctx_clear_error(ctx);
+	error_clear();
 	t0 = now_ms();
-	r = lock_share(ctx, PLANTED, t0 + 1000);
+	r = lock_share(ctx->locks, PLANTED, t0 + 1000);
 	if (r >= 0)
 		TEST_FAIL("lock_share followed a planted symlink (fd %d)", r);
 	ASSERT_EQ(r, -ELOOP);
@@ -641,7 +641,7 @@ static void test_planted_non_files(void)
 		ASSERT_TRUE(c >= 0);
 		ASSERT_OK(fchmod(c, 0644) < 0 ? -errno : 0);
 	}
-	r = lock_share(ctx, PLANTED, now_ms() + 1000);
+	r = lock_share(ctx->locks, PLANTED, now_ms() + 1000);
 	ASSERT_TRUE(r < 0);
 	ASSERT_OK(stat(target, &st) < 0 ? -errno : 0);
 	ASSERT_EQ(st.st_mode & 07777, 0644);
@@ -651,19 +651,19 @@ static void test_planted_non_files(void)
 	/* A directory or a FIFO in its place: refused, without blocking. */
 	ASSERT_OK(unlink(lock) < 0 ? -errno : 0);
 	ASSERT_OK(mkdir(lock, 0700) < 0 ? -errno : 0);
-	ASSERT_TRUE(lock_share(ctx, PLANTED, now_ms() + 1000) < 0);
+	ASSERT_TRUE(lock_share(ctx->locks, PLANTED, now_ms() + 1000) < 0);
 	ASSERT_OK(rmdir(lock) < 0 ? -errno : 0);
 	ASSERT_OK(mkfifo(lock, 0600) < 0 ? -errno : 0);
 	t0 = now_ms();
-	ASSERT_TRUE(lock_share(ctx, PLANTED, t0 + 1000) < 0);
+	ASSERT_TRUE(lock_share(ctx->locks, PLANTED, t0 + 1000) < 0);
 	ASSERT_TRUE(now_ms() - t0 < 500);
 	ASSERT_OK(unlink(lock) < 0 ? -errno : 0);
 
 	/* The host lock too. */
 	ASSERT_OK(unlink(host) < 0 && errno != ENOENT ? -errno : 0);
 	ASSERT_OK(symlink(target, host) < 0 ? -errno : 0);
-	ASSERT_TRUE(lock_host(ctx, false, now_ms() + 1000) < 0);
-	ASSERT_TRUE(lock_host(ctx, true, now_ms() + 1000) < 0);
+	ASSERT_TRUE(lock_host(ctx->locks, false, now_ms() + 1000) < 0);
+	ASSERT_TRUE(lock_host(ctx->locks, true, now_ms() + 1000) < 0);
 	ASSERT_OK(stat(target, &st) < 0 ? -errno : 0);
 	ASSERT_EQ(st.st_mode & 07777, 0644);
 	ASSERT_OK(unlink(host) < 0 ? -errno : 0);
@@ -684,8 +684,8 @@ static void test_never_on_stdio(void)
 	}
 	for (int i = 0; i < 3; i++)
 		(void)close(i);
-	host = lock_host(ctx, false, now_ms() + 1000);
-	share = lock_share(ctx, LOWFD, now_ms() + 1000);
+	host = lock_host(ctx->locks, false, now_ms() + 1000);
+	share = lock_share(ctx->locks, LOWFD, now_ms() + 1000);
 	/* What else sits on 0..2 now (the low descriptors the guard gave back are free again). */
 	for (int i = 0; i < 3; i++) {
 		ASSERT_TRUE(dup2(saved[i], i) == i);
