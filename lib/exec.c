@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "util/time-util.h"
 #include "util/cleanup.h"
 
 /* Raw stderr bytes kept before sanitizing (the rest is read and dropped). */
