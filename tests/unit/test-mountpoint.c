@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/mountpoint.h"
 #include "test-ns.h"
 #include "test.h"
 #include "util/cleanup.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "driver.h"
-#include "engine.h"
+#include "engine/request.h"
 #include "internal.h"
 #include "ledger.h"
 #include "test.h"

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "engine/mountpoint.h"
+#include "engine/probe.h"
 #include "internal.h"
 #include "ledger.h"
 #include "util/cleanup.h"

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host.c - volmount_host_up(), volmount_host_down() and the first call after a reboot.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/host.h"
+#include "engine/report.h"
+#include "engine/reconcile.h"
+#include "internal.h"
+#include "exec.h"
+#include "kview.h"
+#include "ledger.h"
+#include "lock.h"
+#include "util/cleanup.h"
+#include "util/path-util.h"
+
+static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
+{
+	struct volmount_report *rep = NULL;
+	uint64_t deadline;
+	int fd, r;
+
+	r = report_begin(ctx, ret_report ? &rep : NULL);
+	if (r < 0)
+		return r;
+	deadline = now_ms() + ctx->timeout_ms;
+	fd = lock_host(ctx->locks, true, deadline); /* drains attach/detach in every process */
+	if (fd < 0) {
+		volmount_report_free(rep);
+		return fd;
+	}
+	if (up) {
+		struct ledger_host before;
+
+		r = ledger_host_get(ctx->ledger, &before);
+		if (r >= 0)
+			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, true,
+					   rep);
+	} else
+		r = 0;
+	if (r >= 0 || up) {
+		/* host-up marks the host up even when a share failed: the others are fine, and
+		 * the failure is reported; the caller sees the error. */
+		struct ledger_host h;
+		int k;
+
+		k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, up ? ctx->boot_id : NULL);
+		if (k >= 0 && rep)
+			k = ledger_host_get(ctx->ledger, &h);
+		if (k >= 0 && rep)
+			report_set_generation(rep, h.generation);
+		if (r >= 0)
+			r = k;
+	}
+	lock_release(fd);
+	if (ret_report && (r >= 0 || error_pending()))
+		*ret_report = rep;
+	else
+		volmount_report_free(rep);
+	return r;
+}
+
+VOLMOUNT_EXPORT int volmount_host_up(struct volmount_ctx *ctx, struct volmount_report **ret_report)
+{
+	return host_set(ctx, true, ret_report);
+}
+
+VOLMOUNT_EXPORT int volmount_host_down(struct volmount_ctx *ctx)
+{
+	return host_set(ctx, false, NULL);
+}
+
+int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
+{
+	struct ledger_host h;
+	int fd, r;
+
+	/* Once per context: a boot does not change under a running process. */
+	if (__atomic_load_n(&ctx->boot_checked, __ATOMIC_ACQUIRE))
+		return 0;
+	r = ledger_host_get(ctx->ledger, &h);
+	if (r < 0)
+		return r;
+	if (strcmp(h.boot_id, ctx->boot_id) == 0) {
+		__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
+		return 0;
+	}
+	/* A host that is down is reconciled by its host-up, not behind the operator's back;
+	 * attach and detach refuse it anyway. */
+	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
+		return 0;
+	/* First call since a reboot (or ever): every recorded mount id is from another boot.
+	 * Reconcile before anyone relies on them; host state and generation are kept. */
+	fd = lock_host(ctx->locks, true, deadline_ms);
+	if (fd < 0)
+		return fd;
+	r = ledger_host_get(ctx->ledger, &h);
+	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) != 0 && strcmp(h.state, "up") == 0) {
+		/* One share that cannot be brought back must not fail every later call for the
+		 * others: it stays as the ledger has it (and list shows it), and the boot is
+		 * recorded either way. Only a ledger failure is the caller's failure. */
+		(void)host_reconcile(ctx, true, false, NULL);
+		error_clear();
+		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		if (r >= 0)
+			__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
+	}
+	lock_release(fd);
+	return r;
+}
