@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 static void json_putp(struct json_object **o)

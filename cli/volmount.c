@@ -32,7 +32,7 @@
 
 #include "cmds.h"
 #include "output.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 #define DEFAULT_CONFIG	"/etc/volmount.conf"
 #define N_OPTIONS_MAX	64	/* --option may repeat this often (the library's cap too) */

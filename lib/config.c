@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 #define CONFIG_FILE_MAX	   ((size_t)64 * 1024) /* bytes */

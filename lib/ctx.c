@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "util/path-util.h"
-#include "util/time-util.h"
+#include "path-util.h"
+#include "time-util.h"
 #include "lock.h"
 #include "ledger.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 VOLMOUNT_EXPORT unsigned volmount_version_number(void)
 {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/visibility.h"
+#include "visibility.h"
 
 static __thread char tls_errmsg[1024];
 static __thread enum volmount_errkind tls_errkind;

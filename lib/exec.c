@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/time-util.h"
-#include "util/cleanup.h"
+#include "time-util.h"
+#include "cleanup.h"
 
 /* Raw stderr bytes kept before sanitizing (the rest is read and dropped). */
 #define ERR_RAW_MAX   EXEC_ERR_MAX

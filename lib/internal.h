@@ -14,9 +14,9 @@
 #include "volmount.h"
 
 #include "error.h"
-#include "util/limits.h"
-#include "util/time-util.h"
-#include "util/visibility.h"
+#include "input-caps.h"
+#include "time-util.h"
+#include "visibility.h"
 
 #define VOLMOUNT_DEFAULT_STATE_DIR "/var/lib/volmount"
 #define VOLMOUNT_DEFAULT_BASE_DIR  "/var/lib/volmount/mnt"

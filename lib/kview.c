@@ -40,7 +40,7 @@
 #include <pthread.h>
 
 #include "kview.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 /*
  * The build headers are Linux 6.1; statmount/listmount arrived in 6.8, sb_source and fs_subtype in

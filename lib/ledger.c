@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "util/time-util.h"
+#include "time-util.h"
 #include "ledger.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 enum stmt_id {
 	ST_BEGIN,

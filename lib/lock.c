@@ -25,8 +25,8 @@
 
 #include "error.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/time-util.h"
+#include "cleanup.h"
+#include "time-util.h"
 
 #define GATE_BYTE 0
 #define LOCK_BYTE 1

@@ -15,8 +15,8 @@
 
 #include "common.h"
 #include "driver.h"
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 static bool is_path_char(char c)
 {

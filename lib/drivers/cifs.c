@@ -20,8 +20,8 @@
 
 #include "common.h"
 #include "driver.h"
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 #define CIFS_SHARE_MAX 80
 #define ID_MAX	       4294967294UL

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 /* ---- bounded string builder ---- */
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "driver.h"
-#include "internal.h"
+#include "input-caps.h"
 
 /* ---- bounded string builder ---- */
 

@@ -25,8 +25,8 @@
 
 #include "common.h"
 #include "driver.h"
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 #define GLUSTER_VOLUME_MAX 128
 

@@ -20,8 +20,8 @@
 
 #include "common.h"
 #include "driver.h"
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 static int nfs_normalize(const char *export, char **ret, const char **reterr)
 {

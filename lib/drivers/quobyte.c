@@ -21,8 +21,8 @@
 
 #include "common.h"
 #include "driver.h"
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 #define QUOBYTE_SCHEME	   "quobyte://"
 #define QUOBYTE_VOLUME_MAX 128

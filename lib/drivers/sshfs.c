@@ -35,8 +35,8 @@
 
 #include "common.h"
 #include "driver.h"
-#include "util/limits.h"
-#include "util/cleanup.h"
+#include "input-caps.h"
+#include "cleanup.h"
 
 #define SSHFS_USER_MAX 32
 #define ID_MAX	       4294967294UL

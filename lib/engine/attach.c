@@ -53,8 +53,8 @@
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/path-util.h"
+#include "cleanup.h"
+#include "path-util.h"
 
 /* Check the host is up; reconcile first if the ledger comes from another boot. */
 static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_held)

@@ -15,8 +15,8 @@
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/path-util.h"
+#include "cleanup.h"
+#include "path-util.h"
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
 {

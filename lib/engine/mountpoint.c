@@ -26,8 +26,8 @@
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/path-util.h"
+#include "cleanup.h"
+#include "path-util.h"
 
 void (*share_test_after_check)(const char *mountpoint);
 

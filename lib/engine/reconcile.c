@@ -41,8 +41,8 @@
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/path-util.h"
+#include "cleanup.h"
+#include "path-util.h"
 
 /*
  * A share without attachments: take its mount (if ours) away and forget it, directory and row,

@@ -21,8 +21,8 @@
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/path-util.h"
+#include "cleanup.h"
+#include "path-util.h"
 
 int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmount_report *rep)
 {

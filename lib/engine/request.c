@@ -24,8 +24,8 @@
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
-#include "util/cleanup.h"
-#include "util/path-util.h"
+#include "cleanup.h"
+#include "path-util.h"
 
 void share_req_done(struct share_req *req)
 {

@@ -12,7 +12,7 @@
 #include "engine/probe.h"
 #include "internal.h"
 #include "ledger.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 struct snap_share {
 	struct ledger_share row;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "util/path-util.h"
+#include "path-util.h"
 
 #include <errno.h>
 #include <limits.h>

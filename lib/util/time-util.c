@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "util/time-util.h"
+#include "time-util.h"
 
 #include <errno.h>
 #include <time.h>

@@ -13,7 +13,7 @@
 #include "driver.h"
 #include "internal.h"
 #include "test.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 static void test_driver_find(void)
 {

@@ -20,7 +20,7 @@
 
 #include "internal.h"
 #include "test.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 static char tmpdir[] = "/tmp/volmount-test-config.XXXXXX";

@@ -14,7 +14,7 @@
 #include "driver.h"
 #include "internal.h"
 #include "test.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 #define SSHFS     (&driver_sshfs)
 #define GLUSTERFS (&driver_glusterfs)

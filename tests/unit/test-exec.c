@@ -32,7 +32,7 @@
 #include "internal.h"
 #include "test.h"
 #include "test-ns.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 static char base[64]; /* root-owned 0700 directory on our private tmpfs */
 

@@ -24,7 +24,7 @@
 #include "kview.h"
 #include "test.h"
 #include "test-ns.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 #ifndef STATX_MNT_ID_UNIQUE
 #define STATX_MNT_ID_UNIQUE 0x4000U

@@ -21,7 +21,7 @@
 #include "ledger.h"
 #include "test.h"
 #include "test-tmp.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 /* ---- fixture: a temporary root with state/, base/ and run/ ---- */

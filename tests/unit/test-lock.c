@@ -26,7 +26,7 @@
 #include "lock.h"
 #include "test.h"
 #include "test-tmp.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 #define HASH  "1e3ceb3f08ef632e906fee30345671d60a8d3bb6a23b2dfbac8dcefcf0af71dd"

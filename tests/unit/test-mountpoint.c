@@ -30,7 +30,7 @@
 #include "engine/mountpoint.h"
 #include "test-ns.h"
 #include "test.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 static char root[64];

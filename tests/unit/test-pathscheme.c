@@ -23,7 +23,7 @@
 #include "ledger.h"
 #include "test.h"
 #include "test-tmp.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 #define BASE "/nonexistent-volmount-base" /* never created: path must not need it */

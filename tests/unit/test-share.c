@@ -12,7 +12,7 @@
 #include "driver.h"
 #include "internal.h"
 #include "test.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 
 /*
  * A row's input is @prefix followed by @fill copies of @pad (so long inputs can be spelled

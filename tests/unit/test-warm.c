@@ -31,7 +31,7 @@
 #include "kview.h"
 #include "test.h"
 #include "test-ns.h"
-#include "util/cleanup.h"
+#include "cleanup.h"
 #include "volmount.h"
 
 static char root[64]; /* a tmpfs, private to this test's namespace */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "driver.h"
-#include "util/limits.h"
+#include "input-caps.h"
 
 int volume_name_check(const char *v, const char **reterr)
 {
