@@ -37,7 +37,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 run_suite build -- 
-CC=clang run_suite build-san -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit --suite fuzz --suite integration
+CC=clang run_suite build-san -Db_sanitize=address,undefined -Db_lundef=false -- --suite unit --suite api --suite fuzz --suite integration
 # ThreadSanitizer needs a fixed address-space layout on kernels with large mmap randomness.
 CC=clang run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -- --suite tsan \
 	--wrapper 'setarch -R'
