@@ -352,22 +352,15 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			 * seed's ENOTCONN case): probe it, and repair it before handing out a
 			 * device path on a dead mount. Bind mounts cannot go stale this way, so
 			 * their warm path stays free of a probe. */
-			const char *path = req->mountpoint;
-			enum health h;
-			int err;
-			int64_t us;
+			int k = share_probe_heal(ctx, row, (struct share_req *)req, top, NULL);
 
-			(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
-			if (h == HEALTH_UNPROBED)
+			if (k < 0)
+				return k;
+			if (k == HEALTH_UNPROBED)
 				return error_set(-EAGAIN, VOLMOUNT_ERR_TEMPFAIL,
 						 "share '%s' could not be probed now (too many probes or helpers in flight); try again",
 						 req->export);
-			if (h != HEALTH_OK) {
-				int r = share_remount_unhealthy(ctx, row, (struct share_req *)req, top,
-								h, err, NULL);
-
-				if (r < 0)
-					return r;
+			if (k != HEALTH_OK) {
 				*ret_id = 0; /* recorded by the repair; other attachments use it */
 				return 0;
 			}
@@ -600,16 +593,9 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 	    share_observe(ctx, row->mountpoint, row->mount_id, req, &top) == OBS_MATCH)
 		id = top;
 	r = share_unmount(ctx, row->mountpoint, id);
-
 	if (r < 0)
 		return r;
-	if (row->dir_created) {
-		r = share_rmdir(ctx, req);
-		if (r < 0)
-			return r;
-	}
-	r = ledger_share_delete(ctx->ledger, row->hash);
-	return r;
+	return share_forget(ctx, row, req);
 }
 
 VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver,

@@ -165,13 +165,5 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 		(void)closedir(base);
 	lock_release(host_fd);
 	ledger_shares_free(rows, n_rows);
-	if (r < 0) {
-		volmount_report_free(rep);
-		return r;
-	}
-	if (ret_report)
-		*ret_report = rep;
-	else
-		volmount_report_free(rep);
-	return 0;
+	return report_finish(rep, r, ret_report);
 }

@@ -456,6 +456,18 @@ int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
  * Repair of a share with attachments whose mount is ours but stale or hung: unmount it (with
  * MNT_FORCE, bounded retries), verify it is gone, mount again, verify, record.
  */
+int share_probe_heal(struct volmount_ctx *ctx, const struct ledger_share *row,
+		     struct share_req *req, uint64_t top, struct volmount_report *rep)
+{
+	int err, r;
+	enum health h = probe_one(ctx, row->mountpoint, &err);
+
+	if (h == HEALTH_OK || h == HEALTH_UNPROBED)
+		return (int)h;
+	r = share_remount_unhealthy(ctx, row, req, top, h, err, rep);
+	return r < 0 ? r : (int)h;
+}
+
 int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share *row,
 			     struct share_req *req, uint64_t top, enum health h, int err,
 			     struct volmount_report *rep)

@@ -49,6 +49,16 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
 		      const struct share_req *req);
 
+/*
+ * A network share with attachments whose mount @top is ours: probe it and, if it is stale or
+ * hung, remount it (share_remount_unhealthy(), which reports to @rep, may be NULL). Returns
+ * the verdict, HEALTH_OK (nothing to do), HEALTH_UNPROBED (no verdict: nothing done, never a
+ * remount on the ground of a probe that did not run) or HEALTH_STALE/HEALTH_HUNG once it is
+ * mounted again; or an error.
+ */
+int share_probe_heal(struct volmount_ctx *ctx, const struct ledger_share *row,
+		     struct share_req *req, uint64_t top, struct volmount_report *rep);
+
 /* A share with attachments whose mount (@top) is ours but stale or hung: unmount it (forced,
  * bounded), verify, mount again, verify, record. @rep may be NULL. */
 int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share *row,

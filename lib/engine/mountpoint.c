@@ -355,6 +355,14 @@ int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req)
 	return mkdir_at(ctx, req, dfd);
 }
 
+int share_forget(struct volmount_ctx *ctx, const struct ledger_share *row,
+		 const struct share_req *req)
+{
+	int r = row->dir_created ? share_rmdir(ctx, req) : 0;
+
+	return r < 0 ? r : ledger_share_delete(ctx->ledger, row->hash);
+}
+
 int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
 {
 	_cleanup_close_ int dfd = -EBADF;

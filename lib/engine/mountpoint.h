@@ -48,6 +48,10 @@ int share_check_mountpoint(struct volmount_ctx *ctx, const struct share_req *req
 int share_mkdir(struct volmount_ctx *ctx, const struct share_req *req);
 
 /* Remove the mountpoint directory (only ever called for directories we created). */
+/* A share whose mount is gone for good: remove its directory if volmount created it, then
+ * forget its row (and attachments). */
+int share_forget(struct volmount_ctx *ctx, const struct ledger_share *row,
+		 const struct share_req *req);
 int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req);
 
 /* Tests only (NULL otherwise): called by a first attach between its check of the mountpoint

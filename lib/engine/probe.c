@@ -109,6 +109,16 @@ static void probe_batches(struct volmount_ctx *ctx, const char *const *paths, si
 	}
 }
 
+enum health probe_one(struct volmount_ctx *ctx, const char *path, int *ret_err)
+{
+	enum health h = HEALTH_UNPROBED;
+	int64_t us;
+
+	*ret_err = 0;
+	(void)health_probe_many(ctx, &path, 1, &h, ret_err, &us);
+	return h;
+}
+
 int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
 		      enum health *ret_health, int *ret_errno, int64_t *ret_us)
 {

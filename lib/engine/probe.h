@@ -29,3 +29,7 @@ enum health {
  * ret_health[i], ret_errno[i] (positive, 0 if healthy) and ret_us[i] (probe time, -1 if none). */
 int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
 		      enum health *ret_health, int *ret_errno, int64_t *ret_us);
+
+/* health_probe_many() of the one mountpoint @path: its verdict, and for HEALTH_STALE the
+ * errno in *ret_err. */
+enum health probe_one(struct volmount_ctx *ctx, const char *path, int *ret_err);

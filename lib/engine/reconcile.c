@@ -72,13 +72,9 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		const char *path = row->mountpoint;
-		enum health h;
 		int err;
-		int64_t us;
 
-		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
-		force = h != HEALTH_OK;
+		force = probe_one(ctx, row->mountpoint, &err) != HEALTH_OK;
 	}
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount_force(ctx, row->mountpoint, top, force);
@@ -91,12 +87,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 		if (r < 0)
 			return r;
 	}
-	if (row->dir_created) {
-		r = share_rmdir(ctx, req);
-		if (r < 0)
-			return r;
-	}
-	r = ledger_share_delete(ctx->ledger, row->hash);
+	r = share_forget(ctx, row, req);
 	if (r < 0)
 		return r;
 	return report_add(rep, row->mountpoint, obs == OBS_NONE ? "removed" : "unmounted",
@@ -156,20 +147,16 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	if (obs < 0)
 		return obs;
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		const char *path = row->mountpoint;
-		enum health h;
-		int err;
-		int64_t us;
+		int k = share_probe_heal(ctx, row, req, top, rep);
 
-		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
-		if (h == HEALTH_UNPROBED)
-			/* No verdict: never remount a share on the ground of a probe that did
-			 * not run. */
+		if (k < 0)
+			return k;
+		if (k == HEALTH_UNPROBED)
 			return report_add(rep, row->mountpoint, "unprobed",
 					  "'%s' could not be probed now (the executor is full); left as it is",
 					  row->export);
-		if (h != HEALTH_OK)
-			return share_remount_unhealthy(ctx, row, req, top, h, err, rep);
+		if (k != HEALTH_OK)
+			return 0; /* remounted, and reported so */
 	}
 	switch (obs) {
 	case OBS_OURS:

@@ -88,14 +88,9 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 		r = 0;
 	}
 	ledger_shares_free(rows, n);
-	if (r < 0) {
-		volmount_report_free(rep);
+	r = report_finish(rep, r, ret_report);
+	if (r < 0)
 		return r;
-	}
-	if (ret_report)
-		*ret_report = rep;
-	else
-		volmount_report_free(rep);
 	/* The first failure's kind, not always 74: a busy share is 75 here as in detach and
 	 * host-up. */
 	return first_failure_result(

@@ -34,6 +34,16 @@ void report_set_generation(struct volmount_report *rep, uint64_t generation)
 	rep->generation = generation;
 }
 
+int report_finish(struct volmount_report *rep, int r, struct volmount_report **ret_report)
+{
+	if (r < 0 || !ret_report) {
+		volmount_report_free(rep);
+		return r < 0 ? r : 0;
+	}
+	*ret_report = rep;
+	return 0;
+}
+
 int report_new(struct volmount_report **ret)
 {
 	*ret = calloc(1, sizeof(**ret));

@@ -16,6 +16,9 @@ struct volmount_report;
 
 /* Reports (host.c): a growing list of (path, action, detail). */
 int report_new(struct volmount_report **ret);
+/* The end of a host-wide call: on an error (@r < 0) free @rep and return @r; otherwise hand
+ * it to the caller through @ret_report (or free it if that is NULL) and return 0. */
+int report_finish(struct volmount_report *rep, int r, struct volmount_report **ret_report);
 /* The generation the report says the host is at (host-up and host-down set it). */
 void report_set_generation(struct volmount_report *rep, uint64_t generation);
 
