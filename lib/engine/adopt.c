@@ -12,10 +12,8 @@
 #include "engine/request.h"
 #include "engine/report.h"
 #include "internal.h"
-#include "exec.h"
 #include "kview.h"
 #include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
 #include "path-util.h"
 

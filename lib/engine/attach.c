@@ -49,12 +49,10 @@
 #include "engine/mount.h"
 #include "engine/host.h"
 #include "internal.h"
-#include "exec.h"
 #include "kview.h"
 #include "ledger.h"
 #include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 /* Check the host is up; reconcile first if the ledger comes from another boot. */
 static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_held)

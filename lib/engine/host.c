@@ -11,12 +11,9 @@
 #include "engine/report.h"
 #include "engine/reconcile.h"
 #include "internal.h"
-#include "exec.h"
-#include "kview.h"
 #include "ledger.h"
 #include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
 {

@@ -28,9 +28,7 @@
 #include "exec.h"
 #include "kview.h"
 #include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 /* Bind: clone the source (not its submounts), set the flags on the detached clone, then move
  * it onto the mountpoint fd. No path is re-resolved between check and mount, and the flags

@@ -22,12 +22,9 @@
 #include "engine/mountpoint.h"
 #include "engine/request.h"
 #include "internal.h"
-#include "exec.h"
 #include "kview.h"
 #include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 void (*share_test_after_check)(const char *mountpoint);
 

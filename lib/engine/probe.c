@@ -34,11 +34,7 @@
 #include "engine/probe.h"
 #include "internal.h"
 #include "exec.h"
-#include "kview.h"
-#include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 /* Without the probe worker (exec_probe_statfs_many() -EOPNOTSUPP): at most this many
  * single-path probes in flight at once (the executor has 64 slots in all). */

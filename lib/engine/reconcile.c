@@ -40,9 +40,7 @@
 #include "exec.h"
 #include "kview.h"
 #include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 /*
  * A share without attachments: take its mount (if ours) away and forget it, directory and row,

@@ -17,12 +17,9 @@
 #include "engine/report.h"
 #include "engine/reconcile.h"
 #include "internal.h"
-#include "exec.h"
-#include "kview.h"
 #include "ledger.h"
 #include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 int host_repair_share(struct volmount_ctx *ctx, const char *hash, struct volmount_report *rep)
 {

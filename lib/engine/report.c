@@ -10,12 +10,7 @@
 
 #include "engine/report.h"
 #include "internal.h"
-#include "exec.h"
-#include "kview.h"
-#include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
-#include "path-util.h"
 
 struct report_entry {
 	char *path;

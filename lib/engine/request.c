@@ -20,10 +20,8 @@
 
 #include "engine/request.h"
 #include "internal.h"
-#include "exec.h"
 #include "kview.h"
 #include "ledger.h"
-#include "lock.h"
 #include "cleanup.h"
 #include "path-util.h"
 
