@@ -560,14 +560,12 @@ static size_t key_len(const char *item)
 }
 
 /* Check one option and build its canonical "key[=value]" into *ret_item. */
-static int parse_one(const struct optdef *defs, size_t n_defs, const char *opt, char **ret_item,
-		     const struct optdef **ret_def, const char **reterr)
+/* The bytes of one option: not empty, capped, printable ASCII without ',' or a leading '-',
+ * a name of [A-Za-z0-9_-]. Sets *ret_n (length) and *ret_klen (the name's length). */
+static int option_syntax(const char *opt, size_t *ret_n, size_t *ret_klen, const char **reterr)
 {
-	const struct optdef *d;
-	const char *eq, *val;
-	size_t n, klen, vlen;
-	struct sbuf b = {};
-	int r;
+	const char *eq;
+	size_t n, klen;
 
 	if (!opt) {
 		*reterr = "option is NULL";
@@ -609,26 +607,38 @@ static int parse_one(const struct optdef *defs, size_t n_defs, const char *opt, 
 		*reterr = "option name is empty";
 		return -EINVAL;
 	}
+	*ret_n = n;
+	*ret_klen = klen;
+	return 0;
+}
+
+/* The definition of the option named by the first @klen bytes of @opt: refused names first,
+ * then the allowlist, aliases followed. NULL with *reterr set when there is none. */
+static const struct optdef *option_lookup(const struct optdef *defs, size_t n_defs,
+					  const char *opt, size_t klen, const char **reterr)
+{
+	const struct optdef *d;
+
 	/* Refusals first and case-insensitively: helpers such as sshfs match names without
 	 * regard to case, so "proxycommand" is as dangerous as "ProxyCommand". */
 	d = find_def(defs, n_defs, opt, klen, true);
 	if (d && d->type == OPT_REFUSE) {
 		*reterr = d->arg;
-		return -EINVAL;
+		return NULL;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(common_refused); i++)
 		if (strlen(common_refused[i].name) == klen &&
 		    ascii_caseeq(common_refused[i].name, opt, klen) &&
 		    !find_def(defs, n_defs, opt, klen, false)) {
 			*reterr = common_refused[i].why;
-			return -EINVAL;
+			return NULL;
 		}
 	d = find_def(defs, n_defs, opt, klen, false);
 	if (!d) {
 		*reterr = find_def(defs, n_defs, opt, klen, true)
 				  ? "option names are case-sensitive: use the documented spelling"
 				  : "option is not in this driver's allowlist";
-		return -EINVAL;
+		return NULL;
 	}
 	if (d->alias_of) {
 		const struct optdef *a =
@@ -636,10 +646,104 @@ static int parse_one(const struct optdef *defs, size_t n_defs, const char *opt, 
 
 		if (!a || a->alias_of || a->type == OPT_REFUSE) {
 			*reterr = "internal error: alias of an unknown option";
-			return -EINVAL;
+			return NULL;
 		}
 		d = a;
 	}
+	return d;
+}
+
+/* Check the value @val (@vlen bytes) of option @d and append "=<normal form>" to @b. */
+static int option_value(const struct optdef *d, const char *val, size_t vlen, struct sbuf *b,
+			const char **reterr)
+{
+	switch (d->type) {
+	case OPT_FLAG:
+	case OPT_REFUSE: /* refused in option_lookup() */
+		return 0;
+	case OPT_UINT: {
+		unsigned long v;
+
+		if (parse_uint(val, vlen, d->min, d->max, &v) < 0) {
+			*reterr = "option value must be a decimal number in the allowed range "
+				  "(no sign, no leading zeros)";
+			return -EINVAL;
+		}
+		break;
+	}
+	case OPT_OCTAL: {
+		unsigned long v = 0;
+		char buf[8];
+
+		if (vlen > 4) {
+			*reterr = "mode must be at most 4 octal digits";
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < vlen; i++) {
+			if (val[i] < '0' || val[i] > '7') {
+				*reterr = "mode must be octal digits";
+				return -EINVAL;
+			}
+			v = v * 8 + (unsigned long)(val[i] - '0');
+		}
+		if (v > d->max) {
+			*reterr = "mode is outside the allowed range (at most 0777)";
+			return -EINVAL;
+		}
+		(void)snprintf(buf, sizeof(buf), "=0%03lo", v);
+		sbuf_adds(b, buf);
+		return 0;
+	}
+	case OPT_ENUM:
+		if (!enum_has(d->arg, val, vlen)) {
+			*reterr = "option value is not one of the allowed words";
+			return -EINVAL;
+		}
+		break;
+	case OPT_PATH: {
+		size_t start;
+		int r;
+
+		sbuf_addc(b, '=');
+		start = b->len;
+		r = netpath_normalize(val, vlen, false, b, reterr);
+		if (r < 0)
+			return r;
+		if (!b->err && d->arg && strncmp(b->s + start, d->arg, strlen(d->arg)) != 0) {
+			*reterr = "option's path is outside the directory this driver allows";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case OPT_NAME:
+		if (!name_is_valid(val, vlen, d->max, d->arg)) {
+			*reterr = "option value is not a valid name (allowed characters, length, "
+				  "starting with a letter or digit)";
+			return -EINVAL;
+		}
+		break;
+	}
+	sbuf_addc(b, '=');
+	sbuf_add(b, val, vlen);
+	return 0;
+}
+
+static int parse_one(const struct optdef *defs, size_t n_defs, const char *opt, char **ret_item,
+		     const struct optdef **ret_def, const char **reterr)
+{
+	const struct optdef *d;
+	const char *eq;
+	size_t n = 0, klen = 0;
+	struct sbuf b = {};
+	int r;
+
+	r = option_syntax(opt, &n, &klen, reterr);
+	if (r < 0)
+		return r;
+	d = option_lookup(defs, n_defs, opt, klen, reterr);
+	if (!d)
+		return -EINVAL;
+	eq = opt[klen] == '=' ? opt + klen : NULL;
 	if (d->type == OPT_FLAG) {
 		if (eq) {
 			*reterr = "option takes no value";
@@ -650,88 +754,10 @@ static int parse_one(const struct optdef *defs, size_t n_defs, const char *opt, 
 		return -EINVAL;
 	}
 	sbuf_adds(&b, d->name);
-	val = eq ? eq + 1 : "";
-	vlen = eq ? n - klen - 1 : 0;
-	switch (d->type) {
-	case OPT_FLAG:
-		break;
-	case OPT_UINT: {
-		unsigned long v;
-
-		if (parse_uint(val, vlen, d->min, d->max, &v) < 0) {
-			*reterr = "option value must be a decimal number in the allowed range "
-				  "(no sign, no leading zeros)";
-			sbuf_done(&b);
-			return -EINVAL;
-		}
-		sbuf_addc(&b, '=');
-		sbuf_add(&b, val, vlen);
-		break;
-	}
-	case OPT_OCTAL: {
-		unsigned long v = 0;
-		char buf[8];
-
-		if (vlen > 4) {
-			*reterr = "mode must be at most 4 octal digits";
-			sbuf_done(&b);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < vlen; i++) {
-			if (val[i] < '0' || val[i] > '7') {
-				*reterr = "mode must be octal digits";
-				sbuf_done(&b);
-				return -EINVAL;
-			}
-			v = v * 8 + (unsigned long)(val[i] - '0');
-		}
-		if (v > d->max) {
-			*reterr = "mode is outside the allowed range (at most 0777)";
-			sbuf_done(&b);
-			return -EINVAL;
-		}
-		(void)snprintf(buf, sizeof(buf), "=0%03lo", v);
-		sbuf_adds(&b, buf);
-		break;
-	}
-	case OPT_ENUM:
-		if (!enum_has(d->arg, val, vlen)) {
-			*reterr = "option value is not one of the allowed words";
-			sbuf_done(&b);
-			return -EINVAL;
-		}
-		sbuf_addc(&b, '=');
-		sbuf_add(&b, val, vlen);
-		break;
-	case OPT_PATH: {
-		size_t start;
-
-		sbuf_addc(&b, '=');
-		start = b.len;
-		r = netpath_normalize(val, vlen, false, &b, reterr);
-		if (r < 0) {
-			sbuf_done(&b);
-			return r;
-		}
-		if (!b.err && d->arg && strncmp(b.s + start, d->arg, strlen(d->arg)) != 0) {
-			*reterr = "option's path is outside the directory this driver allows";
-			sbuf_done(&b);
-			return -EINVAL;
-		}
-		break;
-	}
-	case OPT_NAME:
-		if (!name_is_valid(val, vlen, d->max, d->arg)) {
-			*reterr = "option value is not a valid name (allowed characters, length, "
-				  "starting with a letter or digit)";
-			sbuf_done(&b);
-			return -EINVAL;
-		}
-		sbuf_addc(&b, '=');
-		sbuf_add(&b, val, vlen);
-		break;
-	case OPT_REFUSE:
-		break; /* handled above */
+	r = option_value(d, eq ? eq + 1 : "", eq ? n - klen - 1 : 0, &b, reterr);
+	if (r < 0) {
+		sbuf_done(&b);
+		return r;
 	}
 	r = sbuf_take(&b, ret_item);
 	if (r < 0)

@@ -482,19 +482,75 @@ static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req
 			e.msg);
 }
 
+/* volmount_attach() under the host and share locks. */
+static int attach_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
+			 const char *owner)
+{
+	_cleanup_(ledger_share_done) struct ledger_share row = {};
+	uint64_t mount_id = 0;
+	bool added = false, fresh = false, claim = false;
+	int r;
+
+	r = attach_warm(ctx, req, volume, owner);
+	if (r != 0)
+		return r;
+	r = read_host_share(ctx, req, &row);
+	if (r == -ENOENT) {
+		r = attach_adopt(ctx, req, &row);
+		if (r == 0) {
+			r = attach_first(ctx, req, &mount_id);
+			fresh = r >= 0;
+		} else if (r > 0)
+			r = attach_existing(ctx, req, &row, &mount_id, &fresh, &claim);
+	} else if (r >= 0)
+		r = attach_existing(ctx, req, &row, &mount_id, &fresh, &claim);
+	if (r < 0)
+		return r;
+	r = ledger_attach_claim(ctx->ledger, req->hash, mount_id,
+				claim ? req->opts.canonical : NULL, volume, owner, &added);
+	if (r < 0 && fresh)
+		/* Invariant 1: no attachment was recorded, so the mount made for it goes. The
+		 * pending row stays, with nothing mounted: the next call or host-up forgets it. */
+		undo_fresh_mount(ctx, req, mount_id);
+	return r;
+}
+
+/*
+ * Run @locked(ctx, req, volume, owner) under the shared host lock and @req's share lock, both
+ * released before returning; a failure names the share in its message.
+ */
+static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
+			     const char *owner,
+			     int (*locked)(struct volmount_ctx *, struct share_req *, const char *,
+					   const char *))
+{
+	uint64_t deadline = now_ms() + ctx->timeout_ms;
+	bool host_held = false;
+	int r;
+
+	r = enter_host(ctx, deadline, &host_held);
+	if (r >= 0) {
+		int share_fd = enter_share(ctx, req, deadline);
+
+		r = share_fd < 0 ? share_fd : locked(ctx, req, volume, owner);
+		lock_share_release(ctx->locks, req->hash, share_fd);
+	}
+	if (host_held)
+		lock_host_shared_release(ctx->locks);
+	if (r < 0)
+		name_share_in_error(ctx, req, r);
+	return r;
+}
+
 VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver,
 				    const char *export, const char *volume, const char *owner,
 				    const char *const *options, size_t n_options,
 				    char **ret_device_path)
 {
-	struct share_req req = { .src_fd = -EBADF };
-	struct ledger_share row = {};
+	_cleanup_(share_req_done) struct share_req req = { .src_fd = -EBADF };
 	_cleanup_free_ char *device = NULL;
 	const char *why = NULL;
-	int share_fd = -EBADF, r;
-	bool host_held = false;
-	uint64_t deadline, mount_id = 0;
-	bool added = false, fresh = false, claim = false;
+	int r;
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
@@ -510,52 +566,11 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	r = ctx_open(ctx);
 	if (r >= 0)
 		r = share_req_rebase(ctx, &req);
-	if (r < 0) {
-		share_req_done(&req);
+	if (r < 0)
 		return r;
-	}
-	if (asprintf(&device, "%s/%s", req.mountpoint, volume) < 0) {
-		share_req_done(&req);
+	if (asprintf(&device, "%s/%s", req.mountpoint, volume) < 0)
 		return -ENOMEM;
-	}
-	deadline = now_ms() + ctx->timeout_ms;
-	r = enter_host(ctx, deadline, &host_held);
-	if (r < 0)
-		goto out;
-	share_fd = enter_share(ctx, &req, deadline);
-	if (share_fd < 0) {
-		r = share_fd;
-		goto out;
-	}
-	r = attach_warm(ctx, &req, volume, owner);
-	if (r != 0)
-		goto out;
-	r = read_host_share(ctx, &req, &row);
-	if (r == -ENOENT) {
-		r = attach_adopt(ctx, &req, &row);
-		if (r == 0) {
-			r = attach_first(ctx, &req, &mount_id);
-			fresh = r >= 0;
-		} else if (r > 0)
-			r = attach_existing(ctx, &req, &row, &mount_id, &fresh, &claim);
-	} else if (r >= 0)
-		r = attach_existing(ctx, &req, &row, &mount_id, &fresh, &claim);
-	if (r < 0)
-		goto out;
-	r = ledger_attach_claim(ctx->ledger, req.hash, mount_id,
-				claim ? req.opts.canonical : NULL, volume, owner, &added);
-	if (r < 0 && fresh)
-		/* Invariant 1: no attachment was recorded, so the mount made for it goes. The
-		 * pending row stays, with nothing mounted: the next call or host-up forgets it. */
-		undo_fresh_mount(ctx, &req, mount_id);
-out:
-	lock_share_release(ctx->locks, req.hash, share_fd);
-	if (host_held)
-		lock_host_shared_release(ctx->locks);
-	if (r < 0)
-		name_share_in_error(ctx, &req, r);
-	ledger_share_done(&row);
-	share_req_done(&req);
+	r = with_share_locked(ctx, &req, volume, owner, attach_locked);
 	if (r < 0)
 		return r;
 	if (ret_device_path)
@@ -596,17 +611,45 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 	return share_forget(ctx, row, req);
 }
 
+/* volmount_detach() under the host and share locks: 0, or 1 when there was no such
+ * attachment. */
+static int detach_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
+			 const char *owner)
+{
+	_cleanup_(ledger_share_done) struct ledger_share row = {};
+	size_t remaining = 0;
+	bool removed = false;
+	int r;
+
+	r = detach_record(ctx, req, volume, owner, &row, &removed, &remaining);
+	if (r == -ENOENT)
+		return 1; /* no such share, so no such attachment: nothing to do */
+	if (r < 0)
+		return r;
+	/* Finish the unmount also when this attachment was already gone: a detach retried after
+	 * a failed unmount completes the clean-up. */
+	if (remaining == 0) {
+		/* Best effort, and only for a row that never reached "mounted": with the source
+		 * open, a mount left by a killed attach can be proven ours and cleaned up. A
+		 * source that is gone must not keep a detach from working. */
+		if (req->drv->kind == DRIVER_KIND_BIND && strcmp(row.state, LEDGER_MOUNTED) != 0)
+			req->src_fd = open(req->export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (req->drv->kind == DRIVER_KIND_HELPER &&
+		    share_req_load_options(ctx, req, row.options) < 0)
+			error_clear(); /* only needed to recognise a crashed attach's mount */
+		r = finish_share(ctx, &row, req);
+		if (r < 0)
+			return r;
+	}
+	return removed ? 0 : 1;
+}
+
 VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver,
 				    const char *export, const char *volume, const char *owner)
 {
-	struct share_req req = { .src_fd = -EBADF };
-	struct ledger_share row = {};
+	_cleanup_(share_req_done) struct share_req req = { .src_fd = -EBADF };
 	const char *why = NULL;
-	int share_fd = -EBADF, r;
-	bool host_held = false;
-	uint64_t deadline;
-	size_t remaining = 0;
-	bool removed = false;
+	int r;
 
 	if (!ctx)
 		return -EINVAL;
@@ -621,51 +664,9 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	r = ctx_open(ctx);
 	if (r >= 0)
 		r = share_req_place(ctx, &req); /* under the canonical base, now that it is known */
-	if (r < 0) {
-		share_req_done(&req);
+	if (r < 0)
 		return r;
-	}
-	deadline = now_ms() + ctx->timeout_ms;
-	r = enter_host(ctx, deadline, &host_held);
-	if (r < 0)
-		goto out;
-	share_fd = enter_share(ctx, &req, deadline);
-	if (share_fd < 0) {
-		r = share_fd;
-		goto out;
-	}
-	r = detach_record(ctx, &req, volume, owner, &row, &removed, &remaining);
-	/* Best effort, and only for a row that never reached "mounted": with the source open, a
-	 * mount left by a killed attach can be proven ours and cleaned up. A source that is
-	 * gone must not keep a detach from working. */
-	if (r >= 0 && remaining == 0 && req.drv->kind == DRIVER_KIND_BIND &&
-	    strcmp(row.state, LEDGER_MOUNTED) != 0)
-		req.src_fd = open(req.export, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (r == -ENOENT) {
-		r = 1; /* no such share, so no such attachment: nothing to do */
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	/* Finish the unmount also when this attachment was already gone: a detach retried after
-	 * a failed unmount completes the clean-up. */
-	if (remaining == 0) {
-		if (req.drv->kind == DRIVER_KIND_HELPER &&
-		    share_req_load_options(ctx, &req, row.options) < 0)
-			error_clear(); /* only needed to recognise a crashed attach's mount */
-		r = finish_share(ctx, &row, &req);
-	}
-	if (r >= 0)
-		r = removed ? 0 : 1;
-out:
-	lock_share_release(ctx->locks, req.hash, share_fd);
-	if (host_held)
-		lock_host_shared_release(ctx->locks);
-	if (r < 0)
-		name_share_in_error(ctx, &req, r);
-	ledger_share_done(&row);
-	share_req_done(&req);
-	return r;
+	return with_share_locked(ctx, &req, volume, owner, detach_locked);
 }
 
 VOLMOUNT_EXPORT int volmount_share_path(struct volmount_ctx *ctx, const char *driver,
