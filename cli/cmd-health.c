@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "exit.h"
 #include "output.h"
 
 static const char *const share_states[] = {
@@ -55,7 +56,7 @@ static int print_json(struct json_object *o)
 	return 0;
 }
 
-int cmd_check(struct volmount_ctx *ctx, bool json)
+int cmd_check(struct volmount_ctx *ctx, const struct cmd_args *args)
 {
 	struct volmount_snapshot *s = NULL;
 	size_t n, unhealthy = 0;
@@ -63,12 +64,12 @@ int cmd_check(struct volmount_ctx *ctx, bool json)
 
 	r = volmount_snapshot_new_ex(ctx, VOLMOUNT_SNAPSHOT_PROBE, &s);
 	if (r < 0)
-		return cli_fail(ctx, r);
+		return exit_fail(ctx, r);
 	n = volmount_snapshot_n_shares(s);
 	for (size_t i = 0; i < n; i++)
 		if (!state_is_healthy(volmount_snapshot_share_state(s, i)))
 			unhealthy++;
-	if (json) {
+	if (args->json) {
 		struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 
 		if (!o || !a) {
@@ -126,7 +127,7 @@ int cmd_check(struct volmount_ctx *ctx, bool json)
 		printf("%zu share(s), %zu unhealthy\n", n, unhealthy);
 	}
 	volmount_snapshot_free(s);
-	return unhealthy ? EX_UNAVAILABLE : EX_OK;
+	return exit_unhealthy(unhealthy);
 }
 
 static int print_report(const struct volmount_report *rep, bool json, const char *what)
@@ -166,26 +167,26 @@ static int print_report(const struct volmount_report *rep, bool json, const char
 	return 0;
 }
 
-int cmd_repair(struct volmount_ctx *ctx, bool json)
+int cmd_repair(struct volmount_ctx *ctx, const struct cmd_args *args)
 {
 	struct volmount_report *rep = NULL;
 	int r = volmount_repair(ctx, &rep);
 
 	if (rep)
-		(void)print_report(rep, json, "repair");
+		(void)print_report(rep, args->json, "repair");
 	volmount_report_free(rep);
-	return r < 0 ? cli_fail(ctx, r) : EX_OK;
+	return r < 0 ? exit_fail(ctx, r) : EX_OK;
 }
 
-int cmd_gc(struct volmount_ctx *ctx, bool json)
+int cmd_gc(struct volmount_ctx *ctx, const struct cmd_args *args)
 {
 	struct volmount_report *rep = NULL;
 	int r = volmount_gc(ctx, &rep);
 
 	if (rep)
-		(void)print_report(rep, json, "gc");
+		(void)print_report(rep, args->json, "gc");
 	volmount_report_free(rep);
-	return r < 0 ? cli_fail(ctx, r) : EX_OK;
+	return r < 0 ? exit_fail(ctx, r) : EX_OK;
 }
 
 /* ---- monitor ---- */
