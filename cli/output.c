@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * output.c - plain-text and JSON presentation of command results, and the one-line diagnostics.
- * It only formats: it never calls anything that changes state, never decides an exit code, and
- * never writes more than one document to stdout per command. The JSON field names are a
- * stable interface (snake_case, see DESIGN.md); strings that are not valid UTF-8 are repaired
- * with U+FFFD so that the document is always valid JSON, and text output escapes control
- * characters so that one record is always one line.
+ * output.c - plain-text and JSON presentation of command results, the one-line diagnostics,
+ * and the monitor's log lines and metrics: every byte the volmount command writes is formatted
+ * here, and every JSON document goes through print_json(). It only formats: it never calls anything
+ * that changes state, never decides an exit code, and never writes more than one document to stdout
+ * per command. The JSON field names are a stable interface (snake_case, see DESIGN.md); strings
+ * that are not valid UTF-8 are repaired with U+FFFD so that the document is always valid JSON, and
+ * text output escapes control characters so that one record is always one line.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* vasprintf() */
@@ -112,6 +113,21 @@ void output_warning(const char *fmt, ...)
 	va_start(ap, fmt);
 	vdiag("warning", fmt, ap);
 	va_end(ap);
+}
+
+void output_log(enum output_log_prio prio, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	(void)fprintf(stderr, "<%d>volmount monitor: ", (int)prio);
+	put_escaped(stderr, msg ? msg : "out of memory while formatting a message");
+	(void)putc('\n', stderr);
+	(void)fflush(stderr);
 }
 
 int output_flush(void)
@@ -506,12 +522,12 @@ int output_status(bool json, const struct volmount_snapshot *s)
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *state = volmount_snapshot_share_state(s, i);
+		enum volmount_share_state state = volmount_snapshot_share_state_id(s, i);
 
 		attachments += volmount_snapshot_share_n_attachments(s, i);
-		if (state && strcmp(state, "mounted") == 0)
+		if (state == VOLMOUNT_SHARE_MOUNTED)
 			mounted++;
-		else if (!state || strcmp(state, "unmounted") != 0)
+		if (!volmount_share_state_healthy(state))
 			unhealthy++;
 	}
 
@@ -550,23 +566,13 @@ int output_status(bool json, const struct volmount_snapshot *s)
 	return print_json(o);
 }
 
-static int host_up_json(const struct volmount_report *rep)
+/* The entries of @rep as an "actions" array in @o. */
+static int add_report_entries(struct json_object *o, const struct volmount_report *rep)
 {
-	_cleanup_json_ struct json_object *o = NULL;
-	struct json_object *actions = NULL;
+	struct json_object *actions = json_object_new_array();
 	size_t n = rep ? volmount_report_n_entries(rep) : 0;
 	int r;
 
-	o = json_object_new_object();
-	if (!o)
-		return -ENOMEM;
-	r = add_string(o, "host_state", "up");
-	if (r < 0)
-		return r;
-	r = add_uint(o, "generation", volmount_report_generation(rep));
-	if (r < 0)
-		return r;
-	actions = json_object_new_array();
 	if (!actions)
 		return -ENOMEM;
 	r = add(o, "actions", actions); /* o owns it from here */
@@ -591,6 +597,26 @@ static int host_up_json(const struct volmount_report *rep)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+static int host_up_json(const struct volmount_report *rep)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	int r;
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "host_state", "up");
+	if (r < 0)
+		return r;
+	r = add_uint(o, "generation", volmount_report_generation(rep));
+	if (r < 0)
+		return r;
+	r = add_report_entries(o, rep);
+	if (r < 0)
+		return r;
 	return print_json(o);
 }
 
@@ -634,4 +660,227 @@ int output_host_down(bool json)
 	if (r < 0)
 		return r;
 	return print_json(o);
+}
+
+/* The probe's errno as its name ("ESTALE"), for check. */
+static const char *errno_name(int err)
+{
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "?";
+}
+
+static int check_share_json(const struct volmount_snapshot *s, size_t i, struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	int err = volmount_snapshot_share_errno(s, i);
+	int64_t us = volmount_snapshot_share_probe_us(s, i);
+	struct json_object *v;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = add_string(o, "mountpoint", volmount_snapshot_share_mountpoint(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "driver", volmount_snapshot_share_driver(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "export", volmount_snapshot_share_export(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "state", volmount_snapshot_share_state(s, i));
+	if (r < 0)
+		return r;
+	r = add_string(o, "errno", err ? errno_name(err) : NULL);
+	if (r < 0)
+		return r;
+	r = add_string(o, "error", err ? strerror(err) : NULL);
+	if (r < 0)
+		return r;
+	v = NULL;
+	if (us >= 0) {
+		v = json_object_new_int64(us);
+		if (!v)
+			return -ENOMEM;
+	}
+	r = add(o, "probe_us", v);
+	if (r < 0)
+		return r;
+	r = add_uint(o, "attachments", volmount_snapshot_share_n_attachments(s, i));
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
+static int check_json(const struct volmount_snapshot *s, size_t n_unhealthy)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct json_object *shares = NULL;
+	size_t n = volmount_snapshot_n_shares(s);
+	int r;
+
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	r = add_bool(o, "healthy", n_unhealthy == 0);
+	if (r < 0)
+		return r;
+	r = add_uint(o, "unhealthy", n_unhealthy);
+	if (r < 0)
+		return r;
+	shares = json_object_new_array();
+	if (!shares)
+		return -ENOMEM;
+	r = add(o, "shares", shares); /* o owns it from here */
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *share = NULL;
+
+		r = check_share_json(s, i, &share);
+		if (r < 0)
+			return r;
+		r = append(shares, share);
+		if (r < 0)
+			return r;
+	}
+	return print_json(o);
+}
+
+int output_check(bool json, const struct volmount_snapshot *s, size_t n_unhealthy)
+{
+	size_t n = volmount_snapshot_n_shares(s);
+
+	if (json)
+		return check_json(s, n_unhealthy);
+
+	for (size_t i = 0; i < n; i++) {
+		int err = volmount_snapshot_share_errno(s, i);
+		int64_t us = volmount_snapshot_share_probe_us(s, i);
+
+		put_padded(stdout, volmount_snapshot_share_state(s, i), 9);
+		(void)putchar(' ');
+		put_padded(stdout, volmount_snapshot_share_driver(s, i), 9);
+		(void)putchar(' ');
+		put_escaped(stdout, volmount_snapshot_share_export(s, i));
+		(void)putchar(' ');
+		put_escaped(stdout, volmount_snapshot_share_mountpoint(s, i));
+		if (err)
+			printf(" (%s: %s)", errno_name(err), strerror(err));
+		else if (us >= 0)
+			printf(" (probe %" PRId64 " us)", us);
+		(void)putchar('\n');
+	}
+	printf("%zu share(s), %zu unhealthy\n", n, n_unhealthy);
+	return 0;
+}
+
+int output_report(bool json, const struct volmount_report *r, const char *what)
+{
+	size_t n = volmount_report_n_entries(r);
+
+	if (json) {
+		_cleanup_json_ struct json_object *o = json_object_new_object();
+		int k;
+
+		if (!o)
+			return -ENOMEM;
+		k = add_report_entries(o, r);
+		if (k < 0)
+			return k;
+		return print_json(o);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		put_escaped(stdout, volmount_report_entry_action(r, i));
+		(void)putchar(' ');
+		put_escaped(stdout, volmount_report_entry_path(r, i));
+		(void)fputs(": ", stdout);
+		put_escaped(stdout, volmount_report_entry_detail(r, i));
+		(void)putchar('\n');
+	}
+	printf("%s: %zu action(s)\n", what, n);
+	return 0;
+}
+
+/* ---- monitor metrics (Prometheus text exposition format) ---- */
+
+/* A label value: '\', '"' and newlines escaped. */
+static void put_label(FILE *f, const char *v)
+{
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			(void)fputc('\\', f);
+		if (*v == '\n') {
+			(void)fputs("\\n", f);
+			continue;
+		}
+		(void)fputc(*v, f);
+	}
+}
+
+void output_metrics(FILE *f, const struct volmount_snapshot *s,
+		    const struct output_monitor_counters *c, double cycle_s)
+{
+	size_t n = volmount_snapshot_n_shares(s), att = 0;
+	const char *host_state = volmount_snapshot_host_state(s);
+
+	(void)fprintf(f, "# HELP volmount_shares Shares by observed state.\n"
+			 "# TYPE volmount_shares gauge\n");
+	/* One sample per state the library names, 0 included, so a dashboard sees them all. */
+	for (int k = 0; k < _VOLMOUNT_SHARE_STATE_MAX; k++) {
+		const char *name = volmount_share_state_name((enum volmount_share_state)k);
+		size_t cnt = 0;
+
+		if (!name)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			cnt += (int)volmount_snapshot_share_state_id(s, i) == k;
+		(void)fprintf(f, "volmount_shares{state=\"%s\"} %zu\n", name, cnt);
+	}
+	for (size_t i = 0; i < n; i++)
+		att += volmount_snapshot_share_n_attachments(s, i);
+	(void)fprintf(f,
+		      "# HELP volmount_attachments Attachments recorded in the ledger.\n"
+		      "# TYPE volmount_attachments gauge\nvolmount_attachments %zu\n",
+		      att);
+	(void)fprintf(f,
+		      "# HELP volmount_repairs_total Repairs done by this monitor, by result.\n"
+		      "# TYPE volmount_repairs_total counter\n"
+		      "volmount_repairs_total{result=\"ok\"} %" PRIu64 "\n"
+		      "volmount_repairs_total{result=\"failed\"} %" PRIu64 "\n",
+		      c->repairs_ok, c->repairs_failed);
+	(void)fprintf(f, "# HELP volmount_probe_latency_seconds Duration of the last liveness "
+			 "probe of each mounted share.\n"
+			 "# TYPE volmount_probe_latency_seconds gauge\n");
+	for (size_t i = 0; i < n; i++) {
+		int64_t us = volmount_snapshot_share_probe_us(s, i);
+
+		if (us < 0)
+			continue;
+		(void)fputs("volmount_probe_latency_seconds{mountpoint=\"", f);
+		put_label(f, volmount_snapshot_share_mountpoint(s, i));
+		(void)fputs("\",driver=\"", f);
+		put_label(f, volmount_snapshot_share_driver(s, i));
+		(void)fprintf(f, "\"} %.6f\n", (double)us / 1e6);
+	}
+	(void)fprintf(f,
+		      "# HELP volmount_check_duration_seconds Duration of the last check cycle.\n"
+		      "# TYPE volmount_check_duration_seconds gauge\n"
+		      "volmount_check_duration_seconds %.6f\n",
+		      cycle_s);
+	(void)fprintf(f,
+		      "# HELP volmount_checks_total Check cycles run by this monitor.\n"
+		      "# TYPE volmount_checks_total counter\nvolmount_checks_total %" PRIu64 "\n",
+		      c->checks);
+	(void)fprintf(f,
+		      "# HELP volmount_host_up 1 if the host is up.\n"
+		      "# TYPE volmount_host_up gauge\nvolmount_host_up %d\n",
+		      host_state && strcmp(host_state, "up") == 0);
+	(void)fprintf(f,
+		      "# HELP volmount_generation Host generation.\n"
+		      "# TYPE volmount_generation gauge\nvolmount_generation %" PRIu64 "\n",
+		      volmount_snapshot_generation(s));
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * output.h - how the volmount command presents results: plain text or exactly one JSON document
- * on stdout, and one-line diagnostics on stderr. Knows nothing of arguments or exit codes.
+ * on stdout, one-line diagnostics on stderr, the monitor's log lines and metrics. The only
+ * place in cli/ that formats anything (one JSON printer for every command). Knows nothing of
+ * arguments or exit codes; depends on the library only.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "volmount.h"
 
@@ -28,9 +32,33 @@ int output_detach(bool json, const struct output_attachment *a, bool detached);
 int output_path(bool json, const char *mountpoint);
 int output_list(bool json, const struct volmount_snapshot *s);
 int output_status(bool json, const struct volmount_snapshot *s);
-/* @s is a snapshot taken after host-up, for the generation; NULL if it could not be read. */
+/* @r may be NULL (nothing to list); its generation is shown. */
 int output_host_up(bool json, const struct volmount_report *r);
 int output_host_down(bool json);
+/* check: every share with its probe result; @n_unhealthy is the count the exit status uses. */
+int output_check(bool json, const struct volmount_snapshot *s, size_t n_unhealthy);
+/* repair, gc: the entries of @r; @what ("repair", "gc") names the text summary line. */
+int output_report(bool json, const struct volmount_report *r, const char *what);
+
+/* What the monitor has done since it started, for its metrics. */
+struct output_monitor_counters {
+	uint64_t checks, repairs_ok, repairs_failed;
+};
+
+/* The monitor's metrics, in Prometheus text exposition format, to @f (errors stay on @f). */
+void output_metrics(FILE *f, const struct volmount_snapshot *s,
+		    const struct output_monitor_counters *c, double cycle_s);
+
+/* The monitor's log lines: "<PRIO>volmount monitor: <message>" on stderr (sd-daemon prefix,
+ * so journald keeps the priority), escaped like output_error(). */
+enum output_log_prio {
+	OUTPUT_LOG_ERR = 3,
+	OUTPUT_LOG_WARNING = 4,
+	OUTPUT_LOG_NOTICE = 5,
+	OUTPUT_LOG_INFO = 6,
+};
+void output_log(enum output_log_prio prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Flush stdout. Returns 0 or -errno. */
 int output_flush(void);

@@ -259,6 +259,72 @@ const char *volmount_report_entry_detail(const struct volmount_report *r, size_t
 uint64_t volmount_report_generation(const struct volmount_report *r);
 void volmount_report_free(struct volmount_report *r);
 
+/* ---- states and actions as numbers (since 0.4) ----
+ *
+ * The words above, as enums a caller can switch on. The strings stay the documented JSON and
+ * text form; each enum value names exactly one of them, and the values never change (new
+ * ones are added before the _MAX sentinel). A word this header does not know yet (a later
+ * library) maps to the *_OTHER value, never to a wrong one.
+ */
+enum volmount_share_state {
+	VOLMOUNT_SHARE_INVALID = -1, /* no such share: NULL snapshot or index out of range */
+	VOLMOUNT_SHARE_MOUNTED = 0,  /* "mounted": ours, verified by mount id, in use or adopted */
+	VOLMOUNT_SHARE_UNMOUNTED = 1, /* "unmounted": not mounted and nothing needs it */
+	VOLMOUNT_SHARE_UNUSED = 2,   /* "unused": mounted, but no attachment needs it */
+	VOLMOUNT_SHARE_STALE = 3,    /* "stale": the probe failed (ESTALE, ENOTCONN, EIO, ...) */
+	VOLMOUNT_SHARE_HUNG = 4,     /* "hung": the probe passed its deadline */
+	VOLMOUNT_SHARE_UNPROBED = 5, /* "unprobed": mounted, but no probe could run (no verdict) */
+	VOLMOUNT_SHARE_FOREIGN = 6,  /* "foreign": something else is mounted at the mountpoint */
+	VOLMOUNT_SHARE_MISSING = 7,  /* "missing": attachments, but nothing mounted */
+	VOLMOUNT_SHARE_STACKED = 8,  /* "stacked": more than one mount at the mountpoint */
+	VOLMOUNT_SHARE_UNKNOWN = 9,  /* "unknown": could not be observed (errno says why) */
+	VOLMOUNT_SHARE_OTHER = 10,   /* a state word this version does not know */
+	_VOLMOUNT_SHARE_STATE_MAX
+};
+
+/* The state of share @i as an enum; VOLMOUNT_SHARE_INVALID if there is no share @i. */
+enum volmount_share_state volmount_snapshot_share_state_id(const struct volmount_snapshot *s,
+							   size_t i);
+/* The word for @state ("mounted", ...), or NULL for INVALID, OTHER or a value out of range. */
+const char *volmount_share_state_name(enum volmount_share_state state);
+/* The enum for the word @name; VOLMOUNT_SHARE_OTHER for any other word,
+ * VOLMOUNT_SHARE_INVALID for NULL. */
+enum volmount_share_state volmount_share_state_from_name(const char *name);
+/*
+ * Whether a share in @state is as it should be: true only for MOUNTED (ours, verified, and
+ * needed by an attachment or adopted) and UNMOUNTED (nothing mounted, nothing needs it).
+ * Every other state, OTHER and INVALID included, is unhealthy: "volmount check" exits 69 when
+ * any share is. The state already says whether attachments need the share (mounted without
+ * them is UNUSED, unmounted with them is MISSING), so no other input is needed.
+ */
+bool volmount_share_state_healthy(enum volmount_share_state state);
+
+enum volmount_report_action {
+	VOLMOUNT_ACTION_INVALID = -1, /* no such entry: NULL report or index out of range */
+	VOLMOUNT_ACTION_KEPT = 0,     /* "kept": left as it was (healthy, or not ours to touch) */
+	VOLMOUNT_ACTION_MOUNTED = 1,  /* "mounted": mounted again for its attachments */
+	VOLMOUNT_ACTION_UNMOUNTED = 2, /* "unmounted": unmounted and forgotten, nothing needed it */
+	VOLMOUNT_ACTION_REPAIRED = 3, /* "repaired": a stale or hung mount unmounted and mounted */
+	VOLMOUNT_ACTION_ADOPTED = 4,  /* "adopted": someone else's mount taken over */
+	VOLMOUNT_ACTION_REMOVED = 5,  /* "removed": a share or directory forgotten or removed */
+	VOLMOUNT_ACTION_FOREIGN = 6,  /* "foreign": a mount that is not ours, reported only */
+	VOLMOUNT_ACTION_STACKED = 7,  /* "stacked": several mounts at a mountpoint, reported only */
+	VOLMOUNT_ACTION_UNPROBED = 8, /* "unprobed": no probe could run, so nothing was decided */
+	VOLMOUNT_ACTION_UNKNOWN = 9,  /* "unknown": something not understood, left untouched */
+	VOLMOUNT_ACTION_FAILED = 10,  /* "failed": the action on this path failed (detail: why) */
+	VOLMOUNT_ACTION_OTHER = 11,   /* an action word this version does not know */
+	_VOLMOUNT_REPORT_ACTION_MAX
+};
+
+/* The action of entry @i as an enum; VOLMOUNT_ACTION_INVALID if there is no entry @i. */
+enum volmount_report_action volmount_report_entry_action_id(const struct volmount_report *r,
+							    size_t i);
+/* The word for @action ("kept", ...), or NULL for INVALID, OTHER or a value out of range. */
+const char *volmount_report_action_name(enum volmount_report_action action);
+/* The enum for the word @name; VOLMOUNT_ACTION_OTHER for any other word,
+ * VOLMOUNT_ACTION_INVALID for NULL. */
+enum volmount_report_action volmount_report_action_from_name(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * volmount.c - the volmount command: global options, configuration precedence, dispatch to one
- * function per command, and exit codes. It is a thin front over libvolmount: it validates only
- * the shape of the command line (which options, how many), never the meaning of an export,
- * volume or owner, which is the library's job. It prints nothing itself except through
- * output.c, and every failure is exactly one line on stderr.
+ * main.c - the volmount command: global options, configuration precedence and dispatch to one
+ * function per command (cmds.h). It is a thin front over libvolmount: it validates only the
+ * shape of the command line (which options, how many), never the meaning of an export,
+ * volume or owner, which is the library's job. Its failures go through exit.c, like every
+ * command's, so each is exactly one line on stderr with the status DESIGN.md gives it; it
+ * prints nothing else but --help and --version.
+ *
+ * Dependencies point down only: main.c -> cmd-share.c, cmd-health.c -> output.c, exit.c ->
+ * libvolmount (exit.c also prints through output.c). No file in cli/ includes main.c's
+ * names, and no command calls another.
  *
  * Precedence, lowest first: built-in defaults < configuration file < environment
  * (VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR, VOLMOUNT_PATH_SCHEME,
  * VOLMOUNT_CONFIG) < flags.
  *
- * Adding a command: write "static int verb_x(struct volmount_ctx *ctx)" and add one row to
- * verbs[] saying which command options it accepts and requires.
+ * Adding a command: write "int cmd_x(struct volmount_ctx *ctx, const struct cmd_args *a)" in
+ * the cmd-*.c file of its family, declare it in cmds.h, and add one row to verbs[] saying
+ * which command options it accepts and requires.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* secure_getenv() */
@@ -27,10 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "cmds.h"
+#include "exit.h"
 #include "output.h"
 #include "cleanup.h"
 
@@ -55,8 +61,6 @@ static const char *arg_owner;
 static const char *arg_options[N_OPTIONS_MAX];
 static size_t arg_n_options;
 
-/* The command being run, for messages. */
-static const char *arg_verb;
 static const char *arg_interval; /* monitor */
 static const char *arg_metrics;
 static bool arg_repair;
@@ -99,7 +103,8 @@ struct verb {
 	const char *summary;
 	unsigned accepts; /* OPT_* bits */
 	unsigned requires;
-	int (*run)(struct volmount_ctx *ctx); /* returns an exit status */
+	/* returns an exit status */
+	int (*run)(struct volmount_ctx *ctx, const struct cmd_args *a);
 };
 
 /* Drivers the library knows, for --help. Add a row when a driver is added to the library. */
@@ -120,73 +125,6 @@ static const struct {
 static void ctx_freep(struct volmount_ctx **ctx)
 {
 	volmount_ctx_free(*ctx);
-}
-
-static void snapshot_freep(struct volmount_snapshot **s)
-{
-	volmount_snapshot_free(*s);
-}
-
-static void report_freep(struct volmount_report **r)
-{
-	volmount_report_free(*r);
-}
-
-static int exit_status(enum volmount_errkind kind)
-{
-	switch (kind) {
-	case VOLMOUNT_ERR_INPUT:
-		return EX_DATAERR;
-	case VOLMOUNT_ERR_HOSTDOWN:
-		return EX_UNAVAILABLE;
-	case VOLMOUNT_ERR_UNAVAILABLE:
-		/* sysexits.h: "a service is unavailable. This can occur if a support program or
-		 * file does not exist." An installation problem, not a bug (70); and for the
-		 * caller what 69 already means: this host cannot serve the share now. */
-		return EX_UNAVAILABLE;
-	case VOLMOUNT_ERR_MOUNTPOINT:
-		return EX_CANTCREAT;
-	case VOLMOUNT_ERR_IO:
-		return EX_IOERR;
-	case VOLMOUNT_ERR_TEMPFAIL:
-		return EX_TEMPFAIL;
-	case VOLMOUNT_ERR_PERM:
-		return EX_NOPERM;
-	case VOLMOUNT_ERR_CONFIG:
-		return EX_CONFIG;
-	case VOLMOUNT_ERR_NONE: /* a failure without a kind is a library bug */
-	case VOLMOUNT_ERR_INTERNAL:
-	case _VOLMOUNT_ERR_MAX:
-		break;
-	}
-	return EX_SOFTWARE;
-}
-
-/* The library's message for its failure @r, or the errno text if it left none. */
-static const char *errmsg(struct volmount_ctx *ctx, int r)
-{
-	const char *msg = volmount_ctx_errmsg(ctx);
-
-	return msg && msg[0] ? msg : strerror(-r);
-}
-
-/* Report the library's failure @r of the current command; returns the exit status. */
-static int fail(struct volmount_ctx *ctx, int r)
-{
-	output_error(arg_verb, "%s", errmsg(ctx, r));
-	return exit_status(volmount_ctx_errkind(ctx));
-}
-
-int cli_fail(struct volmount_ctx *ctx, int r)
-{
-	return fail(ctx, r);
-}
-
-/* An output_*() failed (it can only run out of memory building JSON). */
-static int fail_output(int r)
-{
-	output_error(arg_verb, "cannot format the result: %s", strerror(-r));
-	return EX_SOFTWARE;
 }
 
 /*
@@ -229,166 +167,15 @@ static int parse_seconds(const char *s, unsigned *ret_ms)
 	return 0;
 }
 
-/* ---- commands ---- */
-
-static int verb_attach(struct volmount_ctx *ctx)
-{
-	_cleanup_free_ char *device_path = NULL;
-	_cleanup_free_ char *mountpoint = NULL;
-	const struct output_attachment a = {
-		.driver = arg_type,
-		.export = arg_export,
-		.volume = arg_volume,
-		.owner = arg_owner,
-	};
-	int r;
-
-	r = volmount_attach(ctx, arg_type, arg_export, arg_volume, arg_owner, arg_options,
-			    arg_n_options, &device_path);
-	if (r < 0)
-		return fail(ctx, r);
-
-	if (arg_json) {
-		/* The attach succeeded, so the share's path is computable; failing here would
-		 * be a library bug, and the device path is still worth printing. */
-		r = volmount_share_path(ctx, arg_type, arg_export, &mountpoint);
-		if (r < 0)
-			return fail(ctx, r);
-	}
-
-	r = output_attach(arg_json, &a, device_path, mountpoint);
-	if (r < 0)
-		return fail_output(r);
-	return EX_OK;
-}
-
-static int verb_detach(struct volmount_ctx *ctx)
-{
-	const struct output_attachment a = {
-		.driver = arg_type,
-		.export = arg_export,
-		.volume = arg_volume,
-		.owner = arg_owner,
-	};
-	int r;
-
-	r = volmount_detach(ctx, arg_type, arg_export, arg_volume, arg_owner);
-	if (r < 0)
-		return fail(ctx, r);
-	if (r == 1)
-		output_warning("volume '%s' of owner '%s' is not attached to %s share '%s', "
-			       "nothing to do",
-			       arg_volume, arg_owner, arg_type, arg_export);
-
-	r = output_detach(arg_json, &a, r == 0);
-	if (r < 0)
-		return fail_output(r);
-	return EX_OK;
-}
-
-static int verb_path(struct volmount_ctx *ctx)
-{
-	_cleanup_free_ char *mountpoint = NULL;
-	int r;
-
-	r = volmount_share_path(ctx, arg_type, arg_export, &mountpoint);
-	if (r < 0)
-		return fail(ctx, r);
-
-	r = output_path(arg_json, mountpoint);
-	if (r < 0)
-		return fail_output(r);
-	return EX_OK;
-}
-
-static int verb_list(struct volmount_ctx *ctx)
-{
-	_cleanup_(snapshot_freep) struct volmount_snapshot *s = NULL;
-	int r;
-
-	r = volmount_snapshot_new(ctx, &s);
-	if (r < 0)
-		return fail(ctx, r);
-
-	r = output_list(arg_json, s);
-	if (r < 0)
-		return fail_output(r);
-	return EX_OK;
-}
-
-static int verb_status(struct volmount_ctx *ctx)
-{
-	_cleanup_(snapshot_freep) struct volmount_snapshot *s = NULL;
-	int r;
-
-	r = volmount_snapshot_new(ctx, &s);
-	if (r < 0)
-		return fail(ctx, r);
-
-	r = output_status(arg_json, s);
-	if (r < 0)
-		return fail_output(r);
-	return EX_OK;
-}
-
-static int verb_host_up(struct volmount_ctx *ctx)
-{
-	_cleanup_(report_freep) struct volmount_report *report = NULL;
-	int r, k;
-
-	r = volmount_host_up(ctx, &report);
-	/* A partial failure still comes with a report: show what was done, then the error. */
-	if (r < 0 && !report)
-		return fail(ctx, r);
-	k = output_host_up(arg_json, report);
-	if (r < 0)
-		return fail(ctx, r);
-	if (k < 0)
-		return fail_output(k);
-	return EX_OK;
-}
-
-static int verb_host_down(struct volmount_ctx *ctx)
-{
-	int r;
-
-	r = volmount_host_down(ctx);
-	if (r < 0)
-		return fail(ctx, r);
-
-	r = output_host_down(arg_json);
-	if (r < 0)
-		return fail_output(r);
-	return EX_OK;
-}
-
-static int verb_check(struct volmount_ctx *ctx)
-{
-	return cmd_check(ctx, arg_json);
-}
-
-static int verb_repair(struct volmount_ctx *ctx)
-{
-	return cmd_repair(ctx, arg_json);
-}
-
-static int verb_gc(struct volmount_ctx *ctx)
-{
-	return cmd_gc(ctx, arg_json);
-}
-
-static int parse_seconds(const char *s, unsigned *ret_ms);
-
-static int verb_monitor(struct volmount_ctx *ctx)
+/* monitor takes its own options, parsed here: cmd_monitor() never sees the command line. */
+static int verb_monitor(struct volmount_ctx *ctx, const struct cmd_args *args)
 {
 	struct monitor_args a = { .interval_ms = 30000, .metrics = arg_metrics,
 				  .repair = arg_repair };
 
-	if (arg_interval && parse_seconds(arg_interval, &a.interval_ms) < 0) {
-		output_error(arg_verb, "--interval '%s' is not a positive number of seconds",
-			     arg_interval);
-		return EX_USAGE;
-	}
+	if (arg_interval && parse_seconds(arg_interval, &a.interval_ms) < 0)
+		return exit_error(EX_USAGE, "--interval '%s' is not a positive number of seconds",
+				  arg_interval);
 	return cmd_monitor(ctx, &a);
 }
 
@@ -403,7 +190,7 @@ static const struct verb verbs[] = {
 		.summary = "attach a volume, mounting its share if needed; prints the device path",
 		.accepts = OPTS_ATTACHMENT | OPT_OPTION,
 		.requires = OPTS_ATTACHMENT,
-		.run = verb_attach,
+		.run = cmd_attach,
 	},
 	{
 		.name = "detach",
@@ -411,7 +198,7 @@ static const struct verb verbs[] = {
 		.summary = "detach a volume, unmounting its share after the last one",
 		.accepts = OPTS_ATTACHMENT,
 		.requires = OPTS_ATTACHMENT,
-		.run = verb_detach,
+		.run = cmd_detach,
 	},
 	{
 		.name = "path",
@@ -419,43 +206,43 @@ static const struct verb verbs[] = {
 		.summary = "print the mountpoint of a share; changes nothing",
 		.accepts = OPTS_SHARE,
 		.requires = OPTS_SHARE,
-		.run = verb_path,
+		.run = cmd_path,
 	},
 	{
 		.name = "list",
 		.synopsis = "",
 		.summary = "list shares, their state and attachments",
-		.run = verb_list,
+		.run = cmd_list,
 	},
 	{
 		.name = "status",
 		.synopsis = "",
 		.summary = "show host state (up/down), generation and counts",
-		.run = verb_status,
+		.run = cmd_status,
 	},
 	{
 		.name = "host-up",
 		.synopsis = "",
 		.summary = "reconcile the ledger with the kernel and mark the host up",
-		.run = verb_host_up,
+		.run = cmd_host_up,
 	},
 	{
 		.name = "check",
 		.synopsis = "",
 		.summary = "probe every share (with a deadline); exit 0 only if all are healthy",
-		.run = verb_check,
+		.run = cmd_check,
 	},
 	{
 		.name = "repair",
 		.synopsis = "",
 		.summary = "bring every share to its desired state (remount stale or hung mounts)",
-		.run = verb_repair,
+		.run = cmd_repair,
 	},
 	{
 		.name = "gc",
 		.synopsis = "",
 		.summary = "remove leftover mountpoint directories no share owns",
-		.run = verb_gc,
+		.run = cmd_gc,
 	},
 	{
 		.name = "monitor",
@@ -468,7 +255,7 @@ static const struct verb verbs[] = {
 		.name = "host-down",
 		.synopsis = "",
 		.summary = "drain operations and mark the host down (mounts are kept)",
-		.run = verb_host_down,
+		.run = cmd_host_down,
 	},
 };
 
@@ -527,17 +314,14 @@ static int usage_error(int c, char **argv)
 	if (optopt > 0 && optopt < 0x100)
 		arg = shortopt;
 	if (c == ':')
-		output_error(arg_verb, "option '%s' requires a value", arg);
-	else
-		output_error(arg_verb, "unrecognized option '%s'", arg);
-	return EX_USAGE;
+		return exit_error(EX_USAGE, "option '%s' requires a value", arg);
+	return exit_error(EX_USAGE, "unrecognized option '%s'", arg);
 }
 
 static int set_once(const char **slot, const char *value, const char *name)
 {
 	if (*slot) {
-		output_error(arg_verb, "option '--%s' given twice", name);
-		return EX_USAGE;
+		return exit_error(EX_USAGE, "option '--%s' given twice", name);
 	}
 	*slot = value;
 	return EX_OK;
@@ -562,8 +346,7 @@ static int parse_path_scheme(const char *value, enum volmount_path_scheme *ret)
 static int check_dir(const char *value, const char *name)
 {
 	if (value[0] != '/') {
-		output_error(arg_verb, "--%s '%s' is not an absolute path", name, value);
-		return EX_USAGE;
+		return exit_error(EX_USAGE, "--%s '%s' is not an absolute path", name, value);
 	}
 	return EX_OK;
 }
@@ -612,30 +395,27 @@ static int parse_global(int argc, char **argv)
 		case ARG_CONFIG:
 			r = set_once(&arg_config, optarg, "config");
 			if (r == EX_OK && !optarg[0]) {
-				output_error(NULL, "--config needs a file name");
-				r = EX_USAGE;
+				r = exit_error(EX_USAGE, "--config needs a file name");
 			}
 			break;
 		case ARG_TIMEOUT:
 			r = EX_OK;
 			if (timeout_set) {
-				output_error(NULL, "option '--timeout' given twice");
-				r = EX_USAGE;
+				r = exit_error(EX_USAGE, "option '--timeout' given twice");
 			} else if (parse_seconds(optarg, &arg_timeout_ms) < 0) {
-				output_error(NULL,
-					     "--timeout '%s' is not a number of seconds "
-					     "more than 0 and at most %.0f",
-					     optarg, TIMEOUT_MAX_SEC);
-				r = EX_USAGE;
+				r = exit_error(EX_USAGE,
+					       "--timeout '%s' is not a number of seconds "
+					       "more than 0 and at most %.0f",
+					       optarg, TIMEOUT_MAX_SEC);
 			}
 			timeout_set = true;
 			break;
 		case ARG_PATH_SCHEME:
 			r = set_once(&arg_path_scheme, optarg, "path-scheme");
 			if (r == EX_OK && parse_path_scheme(optarg, NULL) < 0) {
-				output_error(NULL, "--path-scheme '%s' must be 'volmount' or 'nova'",
-					     optarg);
-				r = EX_USAGE;
+				r = exit_error(EX_USAGE,
+					       "--path-scheme '%s' must be 'volmount' or 'nova'",
+					       optarg);
 			}
 			break;
 		case ARG_JSON:
@@ -710,9 +490,8 @@ static int parse_verb(const struct verb *v, int argc, char **argv)
 		case ARG_OPTION:
 			r = EX_OK;
 			if (arg_n_options >= N_OPTIONS_MAX) {
-				output_error(arg_verb, "too many --option (at most %d)",
-					     N_OPTIONS_MAX);
-				r = EX_USAGE;
+				r = exit_error(EX_USAGE, "too many --option (at most %d)",
+					       N_OPTIONS_MAX);
 			} else {
 				arg_options[arg_n_options++] = optarg;
 			}
@@ -732,16 +511,14 @@ static int parse_verb(const struct verb *v, int argc, char **argv)
 	}
 
 	if (optind < argc) {
-		output_error(arg_verb, "unexpected argument '%s'", argv[optind]);
-		return EX_USAGE;
+		return exit_error(EX_USAGE, "unexpected argument '%s'", argv[optind]);
 	}
 
 	for (size_t i = 0; i < ELEMENTSOF(verb_options); i++) {
 		if (!(v->requires & verb_options[i].bit) || !verb_options[i].slot)
 			continue;
 		if (!*verb_options[i].slot) {
-			output_error(arg_verb, "missing --%s", verb_options[i].opt.name);
-			return EX_USAGE;
+			return exit_error(EX_USAGE, "missing --%s", verb_options[i].opt.name);
 		}
 	}
 	return -1;
@@ -776,8 +553,7 @@ static int setup(struct volmount_ctx **ret)
 
 	r = volmount_ctx_new(&ctx);
 	if (r < 0) {
-		output_error(arg_verb, "cannot create a context: %s", strerror(-r));
-		return EX_SOFTWARE;
+		return exit_error(EX_SOFTWARE, "cannot create a context: %s", strerror(-r));
 	}
 
 	if (!config)
@@ -788,7 +564,7 @@ static int setup(struct volmount_ctx **ret)
 	}
 	r = volmount_ctx_load_config(ctx, config, must_exist);
 	if (r < 0)
-		return fail(ctx, r);
+		return exit_fail(ctx, r);
 
 	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
 		const char *e = env(paths[i].env);
@@ -797,8 +573,7 @@ static int setup(struct volmount_ctx **ret)
 			continue;
 		r = volmount_ctx_set_path(ctx, paths[i].which, e);
 		if (r < 0) {
-			output_error(arg_verb, "%s: %s", paths[i].env, errmsg(ctx, r));
-			return EX_CONFIG;
+			return exit_error(EX_CONFIG, "%s: %s", paths[i].env, exit_errmsg(ctx, r));
 		}
 	}
 
@@ -809,8 +584,8 @@ static int setup(struct volmount_ctx **ret)
 			continue;
 		r = volmount_ctx_set_path(ctx, paths[i].which, f);
 		if (r < 0) {
-			output_error(arg_verb, "--%s: %s", paths[i].option, errmsg(ctx, r));
-			return EX_USAGE;
+			return exit_error(EX_USAGE, "--%s: %s", paths[i].option,
+					  exit_errmsg(ctx, r));
 		}
 	}
 
@@ -820,24 +595,23 @@ static int setup(struct volmount_ctx **ret)
 		enum volmount_path_scheme scheme = VOLMOUNT_PATH_SCHEME_VOLMOUNT;
 
 		if (e && parse_path_scheme(e, &scheme) < 0) {
-			output_error(arg_verb, "VOLMOUNT_PATH_SCHEME '%s' must be 'volmount' or 'nova'",
-				     e);
-			return EX_CONFIG;
+			return exit_error(EX_CONFIG,
+					  "VOLMOUNT_PATH_SCHEME '%s' must be 'volmount' or 'nova'",
+					  e);
 		}
 		if (arg_path_scheme)
 			(void)parse_path_scheme(arg_path_scheme, &scheme);
 		if (e || arg_path_scheme) {
 			r = volmount_ctx_set_path_scheme(ctx, scheme);
 			if (r < 0)
-				return fail(ctx, r);
+				return exit_fail(ctx, r);
 		}
 	}
 
 	if (arg_timeout_ms > 0) {
 		r = volmount_ctx_set_timeout(ctx, arg_timeout_ms);
 		if (r < 0) {
-			output_error(arg_verb, "--timeout: %s", errmsg(ctx, r));
-			return EX_USAGE;
+			return exit_error(EX_USAGE, "--timeout: %s", exit_errmsg(ctx, r));
 		}
 	}
 
@@ -857,17 +631,16 @@ static int run(int argc, char **argv)
 		return status;
 
 	if (optind >= argc) {
-		output_error(NULL, "missing command (see 'volmount --help')");
-		return EX_USAGE;
+		return exit_error(EX_USAGE, "missing command (see 'volmount --help')");
 	}
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		if (strcmp(argv[optind], verbs[i].name) == 0)
 			verb = &verbs[i];
 	if (!verb) {
-		output_error(NULL, "unknown command '%s' (see 'volmount --help')", argv[optind]);
-		return EX_USAGE;
+		return exit_error(EX_USAGE, "unknown command '%s' (see 'volmount --help')",
+				  argv[optind]);
 	}
-	arg_verb = verb->name;
+	exit_set_command(verb->name);
 
 	status = parse_verb(verb, argc - optind, argv + optind);
 	if (status >= 0)
@@ -877,7 +650,19 @@ static int run(int argc, char **argv)
 	if (status >= 0)
 		return status;
 
-	return verb->run(ctx);
+	{
+		const struct cmd_args a = {
+			.type = arg_type,
+			.export = arg_export,
+			.volume = arg_volume,
+			.owner = arg_owner,
+			.options = arg_options,
+			.n_options = arg_n_options,
+			.json = arg_json,
+		};
+
+		return verb->run(ctx, &a);
+	}
 }
 
 /*
@@ -915,9 +700,7 @@ int main(int argc, char **argv)
 	status = run(argc, argv);
 
 	r = output_flush();
-	if (r < 0 && status == EX_OK) {
-		output_error(arg_verb, "cannot write the output: %s", strerror(-r));
-		status = EX_IOERR;
-	}
+	if (r < 0 && status == EX_OK)
+		status = exit_error(EX_IOERR, "cannot write the output: %s", strerror(-r));
 	return status;
 }
