@@ -16,6 +16,7 @@
 #include "common.h"
 #include "driver.h"
 #include "input-caps.h"
+#include "path-util.h"
 #include "cleanup.h"
 
 static bool is_path_char(char c)
@@ -26,7 +27,8 @@ static bool is_path_char(char c)
 
 static int bind_normalize(const char *export, char **ret, const char **reterr)
 {
-	size_t n = 0, o = 0;
+	enum path_fault fault;
+	size_t n = 0;
 	char *out;
 	int r;
 
@@ -42,43 +44,19 @@ static int bind_normalize(const char *export, char **ret, const char **reterr)
 			*reterr = "bind export may only contain A-Z a-z 0-9 and ._+@:=,~- between '/'";
 			return -EINVAL;
 		}
-	out = malloc(n + 1);
-	if (!out)
-		return -ENOMEM;
-	for (size_t i = 0; i < n;) {
-		size_t j;
-
-		while (i < n && export[i] == '/')
-			i++;
-		for (j = i; j < n && export[j] != '/'; j++)
-			;
-		if (j == i)
-			break;
-		if (j - i == 1 && export[i] == '.') {
-			i = j;
-			continue;
-		}
-		if (j - i == 2 && export[i] == '.' && export[i + 1] == '.') {
-			free(out);
-			*reterr = "bind export must not contain '..'";
-			return -EINVAL;
-		}
-		if (j - i > 255) {
-			free(out);
-			*reterr = "bind export has a component longer than 255 bytes";
-			return -EINVAL;
-		}
-		out[o++] = '/';
-		memcpy(out + o, export + i, j - i);
-		o += j - i;
-		i = j;
+	r = path_clean_n(export, n, 255, &out, &fault);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		*reterr = fault == PATH_FAULT_LONG ? "bind export has a component longer than 255 bytes" :
+						    "bind export must not contain '..'";
+		return r;
 	}
-	if (o == 0) {
+	if (strcmp(out, "/") == 0) {
 		free(out);
 		*reterr = "bind export must not be the root directory";
 		return -EINVAL;
 	}
-	out[o] = '\0';
 	*ret = out;
 	return 0;
 }

@@ -482,6 +482,18 @@ static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req
 			e.msg);
 }
 
+/* An attachment's volume and owner, before anything else is looked at. */
+static int check_attachment(const char *volume, const char *owner)
+{
+	const char *why = NULL;
+
+	if (volume_name_check(volume, &why) < 0)
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
+	if (owner_check(owner, &why) < 0)
+		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+	return 0;
+}
+
 /* volmount_attach() under the host and share locks. */
 static int attach_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
 			 const char *owner)
@@ -549,16 +561,14 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 {
 	_cleanup_(share_req_done) struct share_req req = { .src_fd = -EBADF };
 	_cleanup_free_ char *device = NULL;
-	const char *why = NULL;
 	int r;
 
 	if (!ctx || (n_options && !options))
 		return -EINVAL;
 	error_clear();
-	if (volume_name_check(volume, &why) < 0)
-		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
-	if (owner_check(owner, &why) < 0)
-		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+	r = check_attachment(volume, owner);
+	if (r < 0)
+		return r;
 	r = share_req_init(ctx, driver, export, options ? options : (const char *const[]){ NULL },
 			   n_options, SHARE_REQ_OPEN_SOURCE, &req);
 	if (r < 0)
@@ -648,16 +658,14 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 				    const char *export, const char *volume, const char *owner)
 {
 	_cleanup_(share_req_done) struct share_req req = { .src_fd = -EBADF };
-	const char *why = NULL;
 	int r;
 
 	if (!ctx)
 		return -EINVAL;
 	error_clear();
-	if (volume_name_check(volume, &why) < 0)
-		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid volume name: %s", why);
-	if (owner_check(owner, &why) < 0)
-		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "invalid owner: %s", why);
+	r = check_attachment(volume, owner);
+	if (r < 0)
+		return r;
 	r = share_req_init(ctx, driver, export, NULL, 0, 0, &req);
 	if (r < 0)
 		return r;
