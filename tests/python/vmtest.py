@@ -22,8 +22,9 @@ import volmount
 def unescape(s):
     out, i = [], 0
     while i < len(s):
-        if s[i] == "\\" and len(s[i + 1:i + 4]) == 3 and all(c in "01234567" for c in s[i + 1:i + 4]):
-            out.append(chr(int(s[i + 1:i + 4], 8)))
+        d = s[i + 1:i + 4]
+        if s[i] == "\\" and len(d) == 3 and all(c in "01234567" for c in d):
+            out.append(chr(int(d, 8)))
             i += 4
         else:
             out.append(s[i])
@@ -31,15 +32,34 @@ def unescape(s):
     return "".join(out)
 
 
-def mountinfo():
-    """(mount id, mount point, fstype, source, per-mount options) of every mount."""
+def mountinfo(with_parent=False):
+    """(mount id, mount point, fstype, source, per-mount options[, parent id]) of every
+    mount."""
     rows = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             a = line.split()
             k = a.index("-")
-            rows.append((int(a[0]), unescape(a[4]), a[k + 1], unescape(a[k + 2]), a[5]))
+            row = (int(a[0]), unescape(a[4]), a[k + 1], unescape(a[k + 2]), a[5])
+            rows.append(row + (int(a[1]),) if with_parent else row)
     return rows
+
+
+def stacked(paths):
+    """The paths among paths where two mounts are stacked: a mount whose parent mount sits at
+    the same mount point is proof by itself; two mounts counted at one path only when a second
+    read of mountinfo agrees (one read may see a mount that was replaced meanwhile twice), as
+    lib.sh's sampler does."""
+    def once():
+        rows = mountinfo(with_parent=True)
+        at = {r[0]: r[1] for r in rows}
+        proof = {r[1] for r in rows if r[1] in paths and at.get(r[5]) == r[1]}
+        twice = {p for p in paths if sum(1 for r in rows if r[1] == p) > 1}
+        return proof, twice
+    proof, twice = once()
+    if twice:
+        twice &= once()[1]
+    return sorted(proof | twice)
 
 
 def mounts_at(path):
