@@ -32,7 +32,8 @@ class Lifecycle(Case):
         self.assertEqual(set(s.attachments), {volmount.Attachment(v, o) for v, o in pairs})
         self.assertNotEqual(s.mount_id, 0)
         self.assertTrue(s.healthy)
-        self.assertEqual(ctx.attach("bind", e, "v1", "o1"), f"{mp}/v1", "attaching again is a no-op")
+        self.assertEqual(ctx.attach("bind", e, "v1", "o1"), f"{mp}/v1",
+                         "attaching again is a no-op")
         again = ctx.snapshot().share_at(mp)
         self.assertEqual(len(again.attachments), 3)
         self.assertEqual(again.mount_id, s.mount_id, "still the same mount")
