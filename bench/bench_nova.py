@@ -114,6 +114,18 @@ def main():
         finally:
             ctx._leave()
 
+    # volmount.nova's functions, Nova's signatures: what Nova would call instead of its own.
+    import volmount.nova
+    vn_ctx = volmount.nova.configure(state_dir=os.path.join(work, "vn-state"),
+                                     base_dir=os.path.join(work, "vn-mnt"),
+                                     run_dir=os.path.join(work, "run", "vn"))
+    vn_mp = vn_ctx.share_path("bind", export)
+
+    def vn_warm(n):
+        for _ in range(n):
+            volmount.nova.mount("none", export, "vol", vn_mp, inst, nova_opts)
+            volmount.nova.umount("vol", vn_mp, inst)
+
     rounds = 3 if args.quick else 21
     cold_n = 2 if args.quick else 10
     warm_n = 20 if args.quick else 300
@@ -136,17 +148,20 @@ def main():
     # Cold: nothing attached, each pair mounts and unmounts.
     (nc, vc) = run([nova_cold, vm_cold], cold_n)
     mounted = subprocess.run(["findmnt", "-n", nova_mp], capture_output=True).returncode == 0
-    if mounted or os.path.exists(nova_mp) or ctx.snapshot().shares:
+    if mounted or os.path.exists(nova_mp) or ctx.snapshot().shares or vn_ctx.snapshot().shares:
         print("8    FAIL: a cold cycle left something mounted or recorded")
         return 1
 
     # Warm: a keeper attachment holds each share mounted.
     nova_mount.mount("none", export, "keep", nova_mp, keeper, nova_opts)
     ctx.attach("bind", export, "keep", keeper.uuid)
-    (nw, vw, rw) = run([nova_warm, vm_warm, raw_warm], warm_n)
+    volmount.nova.mount("none", export, "keep", vn_mp, keeper, nova_opts)
+    (nw, vw, rw, vnw) = run([nova_warm, vm_warm, raw_warm, vn_warm], warm_n)
     nova_mount.umount("keep", nova_mp, keeper)
     ctx.detach("bind", export, "keep", keeper.uuid)
+    volmount.nova.umount("keep", vn_mp, keeper)
     ctx.close()
+    vn_ctx.close()
 
     med = statistics.median
     hdr = (f"{'case':<5}{'what':<65}{'unit':<8}{'median':>9}{'min':>10}{'max':>10}{'n':>4}"
@@ -169,6 +184,8 @@ def main():
         med(nw), warm_ratio, "> 1x", "PASS" if warm_ratio > 1 else "FAIL")
     row("", "ref: the same library calls, arguments encoded once (no binding)", "us/pair", rw,
         med(nw), med(nw) / med(rw), "", "(report)")
+    row("", "ref: volmount.nova.mount + umount (Nova's signatures)", "us/pair", vnw,
+        med(nw), med(nw) / med(vnw), "", "(report)")
     print("       ratio = Nova's median / volmount's median, same run, interleaved rounds; "
           f"rounds {rounds}, {cold_n} cold cycles and {warm_n} warm pairs each")
     fails = (cold_ratio < 10) + (warm_ratio <= 1)
