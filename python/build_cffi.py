@@ -4,8 +4,10 @@
 
 API mode: the declarations below are compiled against include/volmount.h, so a declaration
 that disagrees with the header (a changed signature, a removed function, an enum constant
-that is gone) fails the build instead of misbehaving at run time. Enum values are taken from
-the header ("..."), never repeated here.
+that is gone) fails the build instead of misbehaving at run time: every function's address is
+also taken as a pointer of the declared type (signature_checks), and meson.build turns the
+diagnostics of a mismatch (DRIFT_ERRORS) into errors. Enum values are taken from the header
+("..."), never repeated here.
 
     build_cffi.py OUTPUT.c
 """
@@ -86,14 +88,43 @@ void volmount_report_free(struct volmount_report *r);
 """
 
 
+PREAMBLE = "#include <stdlib.h>\n#include <volmount.h>\n"
+
+
+def signature_checks(ffi):
+    """C lines that take each declared function's address as a pointer of exactly the declared
+    type. A call through cffi's wrappers only converts arguments as C does (an int passed for
+    an unsigned, a pointer for another pointer: a warning at most); a function pointer of
+    another type is an incompatible-pointer-types diagnostic, which meson.build makes an
+    error. Uses cffi's parsed declarations (FFI._parser), as cffi itself does."""
+    lines = []
+    for key, (tp, _quals) in sorted(ffi._parser._declarations.items()):
+        if key.startswith("function "):
+            name = key[len("function "):]
+            decl = tp.get_c_name(f"const volmount_py_check_{name}")
+            lines.append(f"static {decl} __attribute__((unused)) = &{name};")
+    return "\n".join(lines) + "\n"
+
+
+def make_ffi(cdef=CDEF):
+    """The cffi builder of volmount._volmount for the declarations cdef."""
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    ffi.set_source("volmount._volmount", PREAMBLE + signature_checks(ffi))
+    return ffi
+
+
+# The warnings that a declaration drifting from the header produces, made errors (the
+# extension is otherwise built without -Werror: cffi's own code is not ours to keep clean).
+DRIFT_ERRORS = ["-Werror=incompatible-pointer-types", "-Werror=int-conversion",
+                "-Werror=implicit-function-declaration", "-Werror=discarded-qualifiers"]
+
+
 def main(argv):
     if len(argv) != 2:
         sys.stderr.write("usage: build_cffi.py OUTPUT.c\n")
         return 64
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    ffi.set_source("volmount._volmount", "#include <stdlib.h>\n#include <volmount.h>\n")
-    ffi.emit_c_code(argv[1])
+    make_ffi().emit_c_code(argv[1])
     return 0
 
 

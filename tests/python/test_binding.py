@@ -4,7 +4,12 @@
 import errno
 import hashlib
 import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
 import threading
+import unittest
 
 import volmount
 from vmtest import Case, mounts_at, n_mounts_at, sh
@@ -270,3 +275,53 @@ class Threads(Case):
                 ctx.detach("bind", e, v, f"o{t}")
         for e in shares:
             self.assertEqual(n_mounts_at(ctx.share_path("bind", e)), 0)
+
+
+class HeaderCheck(unittest.TestCase):
+    """API mode: cffi's C source is compiled against include/volmount.h with build_cffi.py's
+    signature checks and DRIFT_ERRORS, so a declaration that drifts from the header fails the
+    build. Compiled here with the same generator and flags, once as committed and once with
+    each kind of drift."""
+
+    def compile(self, old=None, new=None):
+        src = os.environ["VOLMOUNT_SRCDIR"]
+        sys.path.insert(0, os.path.join(src, "python"))
+        try:
+            import build_cffi
+        finally:
+            sys.path.pop(0)
+        cdef = build_cffi.CDEF
+        if old is not None:
+            self.assertIn(old, cdef)
+            cdef = cdef.replace(old, new)
+        with tempfile.TemporaryDirectory() as d:
+            c = os.path.join(d, "x.c")
+            build_cffi.make_ffi(cdef).emit_c_code(c)
+            return subprocess.run(
+                ["cc", "-fsyntax-only", "-I", os.path.join(src, "include"),
+                 "-I", sysconfig.get_paths()["include"]] + build_cffi.DRIFT_ERRORS + [c],
+                capture_output=True, text=True)
+
+    def test_declarations_match_the_header(self):
+        r = self.compile()
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_drifted_declarations_fail(self):
+        drifts = [
+            # a parameter of another pointer type
+            ("int volmount_detach(struct volmount_ctx *ctx, const char *driver, const char *",
+             "int volmount_detach(struct volmount_ctx *ctx, const char *driver, int *"),
+            # int where the header has unsigned: C would convert it silently in a call
+            ("int volmount_ctx_set_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);",
+             "int volmount_ctx_set_timeout(struct volmount_ctx *ctx, int timeout_ms);"),
+            # a return type without the header's const
+            ("const char *volmount_ctx_errmsg(", "char *volmount_ctx_errmsg("),
+            # a function the header does not have
+            ("int volmount_host_down(", "int volmount_host_halt("),
+            # an enum constant the header does not have
+            ("VOLMOUNT_ERR_CONFIG, ...", "VOLMOUNT_ERR_CONFIG, VOLMOUNT_ERR_GONE, ..."),
+        ]
+        for old, new in drifts:
+            with self.subTest(new=new):
+                r = self.compile(old, new)
+                self.assertNotEqual(r.returncode, 0, f"{new!r} must not compile")

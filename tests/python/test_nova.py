@@ -145,6 +145,28 @@ class SharedExport(NovaCase):
     def test_sshfs(self):
         self.lifecycle("sshfs")
 
+    def test_restart_keeps_attachments(self):
+        self.use_volmount()
+        drv, export = self.share("bind", "restart", "R")
+        insts = [instance() for _ in range(2)]
+        for inst in insts:
+            drv.connect_volume(conn(export, "vol"), inst)
+        mp = os.path.join(self.base_dir, nova.utils.get_hash_str(export))
+        mount_id = mounts_at(mp)[0][0]
+        # nova-compute restarts: a new process, a new context, nothing known in memory.
+        self.ctx = volmount.nova.configure(state_dir=self.state_dir, base_dir=self.base_dir,
+                                           run_dir=self.run_dir, timeout=20)
+        self._contexts.append(self.ctx)
+        rep = nova_mount.get_manager().host_up(self.host)
+        self.assertEqual(rep.actions(mp), ["kept"])
+        self.assertEqual(mounts_at(mp)[0][0], mount_id, "kept, not remounted")
+        self.assertEqual(len(self.ctx.snapshot().share_at(mp).attachments), 2,
+                         "the attachments outlived the process")
+        drv.disconnect_volume(conn(export, "vol"), insts[0])
+        self.assertMountedOnce(mp)
+        drv.disconnect_volume(conn(export, "vol"), insts[1])
+        self.assertEqual(n_mounts_at(mp), 0, "the last disconnect after the restart unmounts")
+
     def test_host_down(self):
         self.use_volmount()
         drv, export = self.share("bind", "down", "D")
