@@ -219,6 +219,8 @@ def _options(options):
     if isinstance(options, collections.abc.Mapping):
         out = []
         for k, v in options.items():
+            if v is False:
+                continue
             if v is None or v is True:
                 out.append(str(k))
             else:
@@ -431,7 +433,7 @@ class Context:
         "<mountpoint>/<volume>" (never looked at by volmount).
 
         The share is mounted if this is its first attachment. options is a list of "opt" or
-        "opt=val" strings (or a dict, whose None or True values give a bare "opt"); the first
+        "opt=val" strings (or a dict: None or True give a bare "opt", False leaves it out); the first
         attachment's options define the share, and a later attach with other options raises
         InputError. Attaching an existing pair again changes nothing. With the nova path
         scheme, a matching mount made by Nova or os-brick is adopted instead of refused.

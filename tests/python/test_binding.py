@@ -57,7 +57,9 @@ class Lifecycle(Case):
         e = self.export("b", "B")
         mp = ctx.share_path("bind", e)
         self.assertEqual(mp, os.path.join(self.base_dir, hashlib.md5(e.encode()).hexdigest()))
-        self.assertEqual(ctx.attach("bind", e, "v", "o", {"ro": None, "noexec": True}), mp + "/v")
+        opts = {"ro": None, "noexec": True, "rw": False}
+        self.assertEqual(ctx.attach("bind", e, "v", "o", opts), mp + "/v")
+        self.assertEqual(ctx.snapshot().share_at(mp).options, "nodev,noexec,nosuid,ro")
         flags = mounts_at(mp)[0][4].split(",")
         self.assertIn("ro", flags)
         self.assertIn("noexec", flags)
