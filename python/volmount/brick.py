@@ -17,7 +17,10 @@ Every mount() takes one reference on the share, recorded in volmount's ledger (s
 survives the process); unmount(share) gives one back, and the last one unmounts the share.
 With volume=NAME, mount() and unmount() take and give back the reference of that volume
 instead (attaching the same volume twice is one reference). os-brick's RemoteFsConnector
-never unmounts: disconnect_volume() below is a drop-in for its method that does.
+never unmounts: disconnect_volume() below is a drop-in for its method that does. Its
+connect_volume() and get_volume_paths() call mount() without a volume, so each call takes
+an anonymous reference; the drop-ins connect_volume() and get_volume_paths() below take the
+volume's own instead, so that repeated calls cannot keep a share mounted.
 """
 
 import os
@@ -27,7 +30,8 @@ import uuid
 import volmount
 from volmount.nova import driver_of_fstype, options_of_argv
 
-__all__ = ["RemoteFsClient", "disconnect_volume", "ANONYMOUS_PREFIX"]
+__all__ = ["RemoteFsClient", "connect_volume", "get_volume_paths", "disconnect_volume",
+           "ANONYMOUS_PREFIX"]
 
 _PREFIX_OF_TYPE = {
     "nfs": "nfs", "cifs": "smbfs", "glusterfs": "glusterfs", "quobyte": "quobyte",
@@ -119,16 +123,41 @@ class RemoteFsClient:
                     return True
 
 
+def _volume_path(self, connection_properties):
+    props = connection_properties
+    flags = props["options"].split() if props.get("options") else []
+    mp = self._remotefsclient.mount(props["export"], flags, volume=props["name"])
+    return mp + "/" + props["name"]
+
+
+def connect_volume(self, connection_properties):
+    """A RemoteFsConnector.connect_volume() whose reference is the volume's own
+    (connection_properties["name"]): connecting a volume twice takes one reference, so a
+    retried connect cannot keep the share mounted forever. Returns {"path": device path}, as
+    os-brick's does. For RemoteFsConnector.connect_volume = connect_volume."""
+    return {"path": _volume_path(self, connection_properties)}
+
+
+def get_volume_paths(self, connection_properties):
+    """A RemoteFsConnector.get_volume_paths() that takes the volume's reference, as
+    connect_volume() above does (os-brick's own takes an anonymous one on every call)."""
+    return [_volume_path(self, connection_properties)]
+
+
 def disconnect_volume(self, connection_properties, device_info, force=False,
                       ignore_errors=False):
     """A RemoteFsConnector.disconnect_volume() that gives back the reference connect_volume()
-    took through a volmount RemoteFsClient (os-brick's own does nothing, so its mounts are
-    never unmounted). For RemoteFsConnector.disconnect_volume = disconnect_volume."""
+    took through a volmount RemoteFsClient: the volume's own (connect_volume() above), or
+    else one anonymous reference (os-brick's own connect_volume()). os-brick's does nothing,
+    so its mounts are never unmounted. For RemoteFsConnector.disconnect_volume =
+    disconnect_volume."""
     client = self._remotefsclient
     if not isinstance(client, RemoteFsClient):
         return None
+    props = connection_properties
     try:
-        client.unmount(connection_properties["export"])
+        if not (props.get("name") and client.unmount(props["export"], volume=props["name"])):
+            client.unmount(props["export"])
     except volmount.Error:
         if not ignore_errors:
             raise

@@ -92,6 +92,30 @@ class Connector(BrickCase):
                             sshfs_mount_options=opts.replace(",StrictHostKeyChecking=yes", ""))
         self.assertEqual(n_mounts_at(mp), 0)
 
+    def test_volume_keyed_drop_ins(self):
+        for name in ("connect_volume", "get_volume_paths"):
+            p = unittest.mock.patch.object(brick_connector.RemoteFsConnector, name,
+                                           getattr(volmount.brick, name))
+            p.start()
+            self.addCleanup(p.stop)
+        e = self.export("k", "B")
+        a, b = self.connector("bind"), self.connector("bind")
+        mp = a._remotefsclient.get_mount_point(e)
+        pa, pb = self.props(e, "volume-a"), self.props(e, "volume-b")
+        # A retried connect and a get_volume_paths() take no second reference.
+        self.assertEqual(a.connect_volume(pa), {"path": mp + "/volume-a"})
+        self.assertEqual(a.connect_volume(pa), {"path": mp + "/volume-a"})
+        self.assertEqual(a.get_volume_paths(pa), [mp + "/volume-a"])
+        b.connect_volume(pb)
+        self.assertEqual(sorted(a._remotefsclient.references(e)), ["volume-a", "volume-b"])
+        self.assertMountedOnce(mp)
+        a.disconnect_volume(pa, None)
+        self.assertMountedOnce(mp, "volume-b still holds the share")
+        self.assertEqual(a._remotefsclient.references(e), ["volume-b"])
+        b.disconnect_volume(pb, None)
+        self.assertEqual(n_mounts_at(mp), 0, "one disconnect per volume unmounts")
+        self.assertEqual(self.ctx.snapshot().shares, ())
+
     def test_named_references_and_restart(self):
         e = self.export("n", "B")
         c = self.connector("bind")
