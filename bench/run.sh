@@ -109,6 +109,7 @@ EOF
 	done
 	ss -ltnH "sport = :$port" | grep -q . || { echo "# case 7: sshd did not start" >&2; return 1; }
 	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
+	chmod 0644 "$d/known_hosts" # volmount refuses a known-hosts file others can write
 	ssh_args=(--ssh-port "$port" --ssh-key "$d/client_key" --ssh-known-hosts "$d/known_hosts"
 		--ssh-export "$work/sshexport")
 }

@@ -5,8 +5,9 @@
  *
  * Exit status of check: 0 when every share is healthy (mounted with attachments, or
  * unmounted without; an adopted share is mounted without), 69 (EX_UNAVAILABLE) when any share
- * is unused (mounted without attachments: a busy last detach), stale, hung, missing, foreign
- * or stacked; the usual codes when the check itself fails.
+ * is unused (mounted without attachments: a busy last detach), stale, hung, unprobed (no probe
+ * could run: no verdict, so not healthy either), missing, foreign or stacked; the usual codes
+ * when the check itself fails.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,7 +30,7 @@
 #include "output.h"
 
 static const char *const share_states[] = {
-	"mounted", "unmounted", "unused", "stale", "hung", "missing", "foreign", "stacked",
+	"mounted", "unmounted", "unused", "stale", "hung", "unprobed", "missing", "foreign", "stacked",
 	"unknown",
 };
 

@@ -20,6 +20,7 @@
 #include "volmount.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "output.h"
@@ -106,7 +108,8 @@ static const struct {
 	const char *export;
 } drivers[] = {
 	{ "bind", "the absolute path of an existing local directory" },
-	{ "sshfs", "[user@]host:/abs/path   (host: name, IPv4 or [IPv6]); IdentityFile=0600 root file" },
+	{ "sshfs", "[user@]host:/abs/path   (host: name, IPv4 or [IPv6]); IdentityFile=0600 root file,\n"
+		   "                       UserKnownHostsFile=root file others cannot write, StrictHostKeyChecking=yes only" },
 	{ "glusterfs", "host[,host...]:/volume[/subdir]   (extra hosts: backup volfile servers)" },
 	{ "nfs", "host:/abs/path   (vers=3|4|4.0|4.1|4.2, default 4.2)" },
 	{ "cifs", "//host/share[/path]   (credentials=FILE, root-owned 0600, or guest)" },
@@ -135,6 +138,11 @@ static int exit_status(enum volmount_errkind kind)
 	case VOLMOUNT_ERR_INPUT:
 		return EX_DATAERR;
 	case VOLMOUNT_ERR_HOSTDOWN:
+		return EX_UNAVAILABLE;
+	case VOLMOUNT_ERR_UNAVAILABLE:
+		/* sysexits.h: "a service is unavailable. This can occur if a support program or
+		 * file does not exist." An installation problem, not a bug (70); and for the
+		 * caller what 69 already means: this host cannot serve the share now. */
 		return EX_UNAVAILABLE;
 	case VOLMOUNT_ERR_MOUNTPOINT:
 		return EX_CANTCREAT;
@@ -872,10 +880,39 @@ static int run(int argc, char **argv)
 	return verb->run(ctx);
 }
 
+/*
+ * Run with stdin, stdout or stderr closed, the first file this process opens would take that
+ * number, and a message meant for stderr would be written into it (the host lock file, say).
+ * So before anything else, every closed standard descriptor is opened on /dev/null. Returns
+ * 0, or -errno if /dev/null cannot be opened (then nothing else is safe to do).
+ */
+static int open_std_fds(void)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		int n;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free number is @fd itself: every lower one is open by now. */
+		n = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (n < 0)
+			return -errno;
+		if (n != fd) {
+			(void)close(n);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	int status = run(argc, argv);
-	int r;
+	int status, r;
+
+	r = open_std_fds();
+	if (r < 0)
+		return EX_OSERR; /* nowhere safe to say why */
+	status = run(argc, argv);
 
 	r = output_flush();
 	if (r < 0 && status == EX_OK) {

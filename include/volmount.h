@@ -67,6 +67,7 @@ enum volmount_errkind {
 	VOLMOUNT_ERR_TEMPFAIL,   /* a lock wait or deadline passed; the share is busy */
 	VOLMOUNT_ERR_PERM,       /* permission denied */
 	VOLMOUNT_ERR_CONFIG,     /* bad configuration */
+	VOLMOUNT_ERR_UNAVAILABLE, /* a helper program the driver needs is not installed */
 	_VOLMOUNT_ERR_MAX
 };
 
@@ -202,9 +203,11 @@ int volmount_gc(struct volmount_ctx *ctx, struct volmount_report **ret_report);
 
 /* ---- snapshots: the ledger joined with what the kernel shows ---- */
 
-/* With this flag, volmount_snapshot_new_ex() also probes every mounted share (statfs in an
- * executor child, all shares at once, each with the probe deadline), so states include
- * "stale" and "hung". The call returns within the probe deadline plus about one second. */
+/* With this flag, volmount_snapshot_new_ex() also probes every mounted share (statfs in one
+ * executor worker process, all shares at once against one probe deadline), so states include
+ * "stale", "hung" and "unprobed" (the executor could not probe the share at all: no verdict,
+ * never reported as stale or hung). The call returns within the probe deadline plus about
+ * one second, whatever the number of shares. */
 #define VOLMOUNT_SNAPSHOT_PROBE (UINT64_C(1) << 0)
 int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t flags,
 			     struct volmount_snapshot **ret);
@@ -228,9 +231,10 @@ const char *volmount_snapshot_share_driver(const struct volmount_snapshot *s, si
 const char *volmount_snapshot_share_export(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_mountpoint(const struct volmount_snapshot *s, size_t i);
 const char *volmount_snapshot_share_options(const struct volmount_snapshot *s, size_t i);
-/* "mounted", "unmounted", "unused", "stale", "hung", "foreign", "missing" or "stacked".
- * "unused" (added after 0.3.0) is mounted with no attachment, what a last detach whose unmount
- * was busy leaves; repair unmounts it once it is free. Later versions may add states: treat
+/* "mounted", "unmounted", "unused", "stale", "hung", "unprobed", "foreign", "missing",
+ * "stacked" or "unknown". "unused" (added after 0.3.0) is mounted with no attachment, what a
+ * last detach whose unmount was busy leaves; repair unmounts it once it is free. "unprobed":
+ * mounted, but no probe could run for it (no verdict). Later versions may add states: treat
  * one you do not know as unhealthy. */
 const char *volmount_snapshot_share_state(const struct volmount_snapshot *s, size_t i);
 uint64_t volmount_snapshot_share_mount_id(const struct volmount_snapshot *s, size_t i);

@@ -277,11 +277,14 @@ static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
 }
 
 /*
- * A credentials, identity or secret file (CWE-798): only ever passed to a helper as a path,
- * and only if it is a regular file owned by us (root) that nobody else can read or write.
- * Checked on the open fd, never following a symlink. Its contents are never read here.
+ * A file a helper reads: a credentials, identity or secret file (CWE-798), or a file it trusts,
+ * such as ssh's known hosts (whoever can write that can make ssh believe their server). Only
+ * ever passed to a helper as a path, and only if it is a regular file owned by us (root),
+ * checked on the open fd, never following a symlink: a secret must be 0600 or stricter, a
+ * trusted file must not be writable by group or others. Its contents are never read here.
  */
-static int check_cred_file(struct volmount_ctx *ctx, const char *path)
+static int check_helper_file(struct volmount_ctx *ctx, const char *path, const char *what,
+			     bool secret)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
@@ -292,24 +295,29 @@ static int check_cred_file(struct volmount_ctx *ctx, const char *path)
 
 		if (r == -ENOENT)
 			return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INPUT,
-					 "credentials file '%s' does not exist", path);
+					 "%s '%s' does not exist", what, path);
 		return ctx_error(ctx, r == -ELOOP ? -EPERM : r, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' %s", path,
+				 "%s '%s' %s", what, path,
 				 r == -ELOOP ? "is a symlink; refusing to follow it" : strerror(-r));
 	}
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_INTERNAL, "cannot stat %s '%s': %s",
+				 what, path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' is not a regular file", path);
+				 "%s '%s' is not a regular file", what, path);
 	if (st.st_uid != geteuid())
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' is owned by uid %u, not by uid %u", path,
+				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
 				 (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 0077)
+	if (secret && (st.st_mode & 0077))
 		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
-				 "credentials file '%s' has mode %04o; it must be 0600 or stricter",
-				 path, (unsigned)(st.st_mode & 07777));
+				 "%s '%s' has mode %04o; it must be 0600 or stricter",
+				 what, path, (unsigned)(st.st_mode & 07777));
+	if (!secret && (st.st_mode & 0022))
+		return ctx_error(ctx, -EPERM, VOLMOUNT_ERR_PERM,
+				 "%s '%s' has mode %04o; it must not be writable by group or others",
+				 what, path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -354,7 +362,12 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 	if (opts && req.drv->kind == DRIVER_KIND_HELPER) {
 		r = build_spec(ctx, &req);
 		if (r >= 0 && open_source && req.opts.cred_path)
-			r = check_cred_file(ctx, req.opts.cred_path);
+			r = check_helper_file(ctx, req.opts.cred_path, "credentials file", true);
+		if (r >= 0 && open_source && req.opts.trusted_path)
+			r = check_helper_file(ctx, req.opts.trusted_path,
+					      req.opts.trusted_option ? req.opts.trusted_option :
+									"trusted file",
+					      false);
 		if (r < 0) {
 			share_req_done(&req);
 			return r;
@@ -821,8 +834,15 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
 
 	dfd = openat(ctx->base_fd, req->subdir ? req->subdir : ".",
 		     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT)
+		return 0;
 	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
+				 "cannot remove mountpoint directory '%s': cannot open '%s%s%s': %s%s",
+				 req->mountpoint, ctx_base(ctx), req->subdir ? "/" : "",
+				 req->subdir ? req->subdir : "", strerror(errno),
+				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" :
+								      "");
 	if (unlinkat(dfd, req->leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return ctx_error(ctx, -errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot remove mountpoint directory '%s': %s", req->mountpoint,
@@ -1018,25 +1038,42 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		return ctx_error(ctx, -EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
 				 req->export);
 	helper = req->spec.argv[0];
-	if (req->drv->target == DRIVER_TARGET_FUSE_FD) {
+	/* A missing or unsafe helper fails before anything is mounted for it. */
+	r = req->drv->target == DRIVER_TARGET_FUSE_FD ? exec_check_binary(helper, NULL) : 0;
+	if (r >= 0 && req->drv->target == DRIVER_TARGET_FUSE_FD) {
 		r = mount_fuse(ctx, req, mp_fd, &dev, &mnt, &mine);
 		if (r < 0)
 			return r;
 	}
-	r = exec_run_fd((const char *const *)req->spec.argv, ctx->timeout_ms, 0,
-			req->drv->target == DRIVER_TARGET_FUSE_FD ? dev :
-			req->drv->target == DRIVER_TARGET_PROC_FD ? mp_fd : -1, &res);
+	/* Marked with the share's hash: whatever the helper leaves running (ssh, the FUSE daemon)
+	 * can be found and ended if this call dies (share_end_orphans()). */
+	if (r >= 0)
+		r = exec_run_helper((const char *const *)req->spec.argv, ctx->timeout_ms, 0,
+				    req->hash,
+				    req->drv->target == DRIVER_TARGET_FUSE_FD ? dev :
+				    req->drv->target == DRIVER_TARGET_PROC_FD ? mp_fd : -1, &res);
 	close_now(&dev); /* the helper serves its own copy of the connection */
 	if (r < 0 && r != -ETIMEDOUT) {
 		exec_result_done(&res);
 		if (mnt >= 0)
 			undo_mount(req, dfd, mnt);
+		if (r == -ENOENT)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_UNAVAILABLE,
+					 "cannot run helper '%s' for '%s': not installed (install the %s driver's helper package)",
+					 helper, req->export, req->drv->name);
+		if (r == -EACCES || r == -EPERM)
+			return ctx_error(ctx, r, VOLMOUNT_ERR_PERM,
+					 "cannot run helper '%s' for '%s': it must be a root-owned executable that only root can write (%s)",
+					 helper, req->export, strerror(-r));
 		return ctx_error(ctx, r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
 				 "cannot run helper '%s' for '%s': %s", helper, req->export,
-				 r == -ENOENT ? "not installed" : strerror(-r));
+				 strerror(-r));
 	}
 	failed = r == -ETIMEDOUT || !WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0;
 	if (failed) {
+		/* First end what the helper left running in other sessions (a daemon killing the
+		 * group did not reach), so nothing can mount after the undo. */
+		(void)exec_end_share(req->hash, EXEC_KILL_GRACE_MS);
 		undo_mount(req, dfd, mnt);
 		if (r == -ETIMEDOUT)
 			r = ctx_error(ctx, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
@@ -1072,9 +1109,37 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 			      req->mountpoint, n, top.fstype, top.source, req->spec.fstype,
 			      req->spec.source);
 	kview_mount_done(&top);
+	(void)exec_end_share(req->hash, EXEC_KILL_GRACE_MS);
 	if (n > 0 || mnt >= 0)
 		undo_mount(req, dfd, mnt);
 	return r;
+}
+
+int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
+		      const struct share_req *req)
+{
+	uint64_t top = 0;
+	int n, obs;
+
+	if (strcmp(row->state, LEDGER_PENDING) != 0 || !req->drv ||
+	    req->drv->kind != DRIVER_KIND_HELPER)
+		return 0;
+	n = exec_end_share(row->hash, ctx->timeout_ms);
+	if (n < 0)
+		return ctx_error(ctx, n, VOLMOUNT_ERR_TEMPFAIL,
+				 "a helper of share '%s' that an earlier call left running could not be ended (%s); not mounting it again now",
+				 row->export, strerror(-n));
+	if (n == 0)
+		return 0;
+	/* It may have mounted before it died (or served the mount volmount made); its FUSE
+	 * daemon (marked too) is dead now, so the mount is of no use: take it away, and the
+	 * caller's rules start from nothing. */
+	obs = share_observe(ctx, row->mountpoint, row->mount_id, req, &top);
+	if (obs < 0)
+		return obs;
+	if (obs == OBS_OURS || obs == OBS_MATCH)
+		return share_unmount_force(ctx, row->mountpoint, top, true);
+	return 0;
 }
 
 /*
@@ -1525,6 +1590,12 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 				 "share '%s' is mounted with options '%s'; this attach asks for '%s'",
 				 req->export, row->options, req->opts.canonical);
 	else {
+		/* A crashed call's helper may still be connecting: end it before anything else,
+		 * or it mounts on top of what this call mounts. */
+		int r = share_end_orphans(ctx, row, req);
+
+		if (r < 0)
+			return r;
 		obs = share_observe(ctx, req->mountpoint, row->mount_id, req, &top);
 		if (obs < 0)
 			return obs;
@@ -1542,6 +1613,10 @@ static int attach_existing(struct volmount_ctx *ctx, const struct share_req *req
 			int64_t us;
 
 			(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+			if (h == HEALTH_UNPROBED)
+				return ctx_error(ctx, -EAGAIN, VOLMOUNT_ERR_TEMPFAIL,
+						 "share '%s' could not be probed now (too many probes or helpers in flight); try again",
+						 req->export);
 			if (h != HEALTH_OK) {
 				int r = share_remount_unhealthy(ctx, row, (struct share_req *)req, top,
 								h, err, NULL);
@@ -1653,13 +1728,20 @@ static void undo_fresh_mount(struct volmount_ctx *ctx, const struct share_req *r
 	error_restore(ctx, &e);
 }
 
-/* Every failure after the request was resolved names the share (DESIGN: "with the share
- * named"), unless the message already does. */
-static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req *req)
+/* Every failure @r after the request was resolved names the share (DESIGN: "with the share
+ * named"), unless the message already does, and says why: a step that failed without a message
+ * of its own gets the errno text, never an empty reason. */
+static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req *req, int r)
 {
 	struct saved_error e;
 
 	error_save(ctx, &e);
+	if (!e.msg[0]) {
+		(void)snprintf(e.msg, sizeof(e.msg), "%s", strerror(-r));
+		if (e.kind == VOLMOUNT_ERR_NONE)
+			e.kind = VOLMOUNT_ERR_INTERNAL;
+		error_restore(ctx, &e);
+	}
 	if (!req->export || strstr(e.msg, req->export) || strstr(e.msg, req->mountpoint))
 		return;
 	(void)ctx_error(ctx, 0, e.kind, "share '%s' (%s): %s", req->export, req->mountpoint,
@@ -1739,7 +1821,7 @@ out:
 	if (host_held)
 		lock_host_shared_release(ctx);
 	if (r < 0)
-		name_share_in_error(ctx, &req);
+		name_share_in_error(ctx, &req, r);
 	ledger_share_done(&row);
 	share_req_done(&req);
 	if (r < 0)
@@ -1857,7 +1939,7 @@ out:
 	if (host_held)
 		lock_host_shared_release(ctx);
 	if (r < 0)
-		name_share_in_error(ctx, &req);
+		name_share_in_error(ctx, &req, r);
 	ledger_share_done(&row);
 	share_req_done(&req);
 	return r;

@@ -40,6 +40,17 @@ int ctx_error(struct volmount_ctx *ctx, int r, enum volmount_errkind kind, const
 	(void)vsnprintf(tls_errmsg, sizeof(tls_errmsg), fmt, ap); /* truncation is acceptable */
 	va_end(ap);
 	tls_errkind = kind;
+	if (r < 0) {
+		/* Never an empty reason: a cause that came out empty ("...: ") gets the errno
+		 * text. */
+		size_t n = strlen(tls_errmsg);
+
+		while (n > 0 && tls_errmsg[n - 1] == ' ')
+			n--;
+		if (n == 0 || tls_errmsg[n - 1] == ':')
+			(void)snprintf(tls_errmsg + n, sizeof(tls_errmsg) - n, "%s%s",
+				       n ? " " : "", strerror(-r));
+	}
 	return r;
 }
 

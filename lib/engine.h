@@ -134,16 +134,28 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
 			bool force);
 
+/*
+ * A share row in state pending (a call died while mounting it): end every process still
+ * marked with the share (exec_end_share(): its helper, ssh, a FUSE daemon), wait until they
+ * are gone, and if any was found, take away the mount it may have made before dying, so the
+ * caller goes on from the kernel's view with no helper left that could mount later. No-op for
+ * other rows and for drivers without a helper. Returns 0 or an error (set on @ctx).
+ */
+int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
+		      const struct share_req *req);
+
 /* ---- health (health.c) ---- */
 
 enum health {
 	HEALTH_OK,    /* the probe answered */
 	HEALTH_STALE, /* the probe failed: ENOTCONN, ESTALE, EIO, ... (errno kept) */
 	HEALTH_HUNG,  /* the probe passed its deadline */
+	HEALTH_UNPROBED, /* no probe ran (the executor had no room): no verdict */
 };
 
-/* Probe @n mountpoints at once (statfs in executor children, each with the context's probe
- * deadline): the whole call returns within that deadline plus the executor's grace. Fills
+/* Probe @n mountpoints at once (statfs in one executor worker, against one deadline: the
+ * context's probe timeout): the whole call returns within that deadline plus the executor's
+ * grace. Fills
  * ret_health[i], ret_errno[i] (positive, 0 if healthy) and ret_us[i] (probe time, -1 if none). */
 int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
 		      enum health *ret_health, int *ret_errno, int64_t *ret_us);
@@ -161,6 +173,21 @@ int report_new(struct volmount_report **ret);
 int report_begin(struct volmount_ctx *ctx, struct volmount_report **ret);
 int report_add(struct volmount_report *rep, const char *path, const char *action,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The first share that failed in a host-wide call: its code and kind decide the call's own. */
+struct first_failure {
+	int r;
+	enum volmount_errkind kind;
+};
+/* Report the share at @path as "failed" because of @r (< 0), with the calling thread's message
+ * or, if a step left none, the errno text (a detail is never empty); note it in @first if it is
+ * the first failure; clear the thread's error for the next share. Returns 0 or -ENOMEM. */
+int report_failed(struct volmount_ctx *ctx, struct volmount_report *rep, const char *path,
+		  int r, struct first_failure *first);
+/* The result of a host-wide call that ran to its end: 0, or the first failure's code with its
+ * kind (a busy share is 75 whichever command met it) and @summary as the message. */
+int first_failure_result(struct volmount_ctx *ctx, const struct first_failure *first,
+			 const char *summary);
 
 /* Repair one share (by hash) under the shared host lock and its share lock: probe it, and
  * bring it to its desired state (remount stale/hung/missing, unmount unused). */

@@ -24,6 +24,7 @@
  */
 #include "exec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,7 +53,10 @@
 /* Without a pidfd, how often we look for the child's exit. */
 #define POLL_SLICE_MS 10u
 
-static char *const helper_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL };
+#define HELPER_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define HELPER_LANG "LANG=C"
+/* "VOLMOUNT_SHARE=" + the longest share id + NUL. */
+#define SHARE_ENV_MAX (sizeof(EXEC_SHARE_ENV) + EXEC_SHARE_ID_MAX + 1)
 
 /* ---- slot table (design note 1) ---- */
 
@@ -64,9 +68,17 @@ enum slot_state {
 
 struct slot {
 	enum slot_state state;
-	pid_t pid;  /* SLOT_TRACKED */
-	char *path; /* SLOT_TRACKED by a probe: the probed path (may be NULL) */
+	pid_t pid;    /* SLOT_TRACKED */
+	char **paths; /* SLOT_TRACKED by a probe: the paths still unanswered (may be NULL) */
+	size_t n_paths;
 };
+
+static void free_paths(char **paths, size_t n)
+{
+	for (size_t i = 0; paths && i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
 
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot slots[EXEC_SLOTS_MAX];
@@ -93,22 +105,30 @@ static void slot_release(int i)
 	pthread_mutex_unlock(&slots_lock);
 }
 
-/* Keep slot @i for the unkillable child @pid; takes @path (may be NULL). */
-static void slot_track(int i, pid_t pid, char *path)
+/* Keep slot @i for the unkillable child @pid; takes @paths (@n of them; may be NULL). */
+static void slot_track(int i, pid_t pid, char **paths, size_t n)
 {
 	pthread_mutex_lock(&slots_lock);
-	slots[i] = (struct slot){ .state = SLOT_TRACKED, .pid = pid, .path = path };
+	slots[i] = (struct slot){ .state = SLOT_TRACKED, .pid = pid, .paths = paths, .n_paths = n };
 	pthread_mutex_unlock(&slots_lock);
+}
+
+static bool path_is_straggling_locked(const char *path)
+{
+	for (int i = 0; i < EXEC_SLOTS_MAX; i++)
+		if (slots[i].state == SLOT_TRACKED)
+			for (size_t k = 0; k < slots[i].n_paths; k++)
+				if (strcmp(slots[i].paths[k], path) == 0)
+					return true;
+	return false;
 }
 
 static bool path_is_straggling(const char *path)
 {
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&slots_lock);
-	for (int i = 0; i < EXEC_SLOTS_MAX && !found; i++)
-		found = slots[i].state == SLOT_TRACKED && slots[i].path &&
-			strcmp(slots[i].path, path) == 0;
+	found = path_is_straggling_locked(path);
 	pthread_mutex_unlock(&slots_lock);
 	return found;
 }
@@ -126,7 +146,7 @@ void exec_reap_stragglers(void)
 		while (p < 0 && errno == EINTR);
 		/* ECHILD: not ours any more (reaped elsewhere); nothing left to track. */
 		if (p == slots[i].pid || (p < 0 && errno == ECHILD)) {
-			free(slots[i].path);
+			free_paths(slots[i].paths, slots[i].n_paths);
 			slots[i] = (struct slot){ .state = SLOT_FREE };
 		}
 	}
@@ -456,8 +476,8 @@ static int make_pipe(int ret[2])
 	return 0;
 }
 
-static int spawn(const char *bin, const char *const *argv, int out_w, int err_w, int pass_fd,
-		 pid_t *ret_pid)
+static int spawn(const char *bin, const char *const *argv, char *const *envp, int out_w,
+		 int err_w, int pass_fd, pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -486,7 +506,7 @@ static int spawn(const char *bin, const char *const *argv, int out_w, int err_w,
 	/* A helper must not keep the caller's cwd busy (it may be inside a mount). */
 	if (r == 0)
 		r = posix_spawn_file_actions_addchdir_np(&fa, "/");
-	/* @pass_fd (>= 4, see exec_run_fd()) becomes the child's fd 3. */
+	/* @pass_fd (>= 4, see exec_run_helper()) becomes the child's fd 3. */
 	if (r == 0 && pass_fd >= 0)
 		r = posix_spawn_file_actions_adddup2(&fa, pass_fd, 3);
 	if (r == 0)
@@ -500,7 +520,7 @@ static int spawn(const char *bin, const char *const *argv, int out_w, int err_w,
 	if (r == 0)
 		r = posix_spawnattr_setsigmask(&attr, &none);
 	if (r == 0)
-		r = posix_spawn(ret_pid, bin, &fa, &attr, (char *const *)argv, helper_env);
+		r = posix_spawn(ret_pid, bin, &fa, &attr, (char *const *)argv, envp);
 
 	(void)posix_spawnattr_destroy(&attr);
 	(void)posix_spawn_file_actions_destroy(&fa);
@@ -515,12 +535,28 @@ int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *r
 int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		  struct exec_result *ret)
 {
-	return exec_run_fd(argv, timeout_ms, flags, -1, ret);
+	return exec_run_share(argv, timeout_ms, flags, NULL, ret);
 }
 
-int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, int fd,
-		struct exec_result *ret)
+static bool share_id_ok(const char *share)
 {
+	size_t n = share ? strnlen(share, EXEC_SHARE_ID_MAX + 1) : 0;
+
+	return n > 0 && n <= EXEC_SHARE_ID_MAX &&
+	       strspn(share, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
+}
+
+int exec_run_share(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		   const char *share, struct exec_result *ret)
+{
+	return exec_run_helper(argv, timeout_ms, flags, share, -1, ret);
+}
+
+int exec_run_helper(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		    const char *share, int fd, struct exec_result *ret)
+{
+	char share_env[SHARE_ENV_MAX];
+	char *envp[] = { HELPER_PATH, HELPER_LANG, share ? share_env : NULL, NULL };
 	_cleanup_close_ int pass_fd = -EBADF;
 	_cleanup_free_ char *bin = NULL;
 	_cleanup_close_ int err_w = -EBADF;
@@ -538,8 +574,11 @@ int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, in
 	if (!ret)
 		return -EINVAL;
 	*ret = (struct exec_result){ .status = -1, .pid = -1 };
-	if (!argv || !argv[0] || timeout_ms == 0 || (flags & ~EXEC__ALL))
+	if (!argv || !argv[0] || timeout_ms == 0 || (flags & ~EXEC__ALL) ||
+	    (share && !share_id_ok(share)))
 		return -EINVAL;
+	if (share)
+		(void)snprintf(share_env, sizeof(share_env), "%s%s", EXEC_SHARE_ENV, share);
 
 	exec_reap_stragglers();
 	r = exec_check_binary(argv[0], &bin);
@@ -588,7 +627,7 @@ int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, in
 	}
 
 	deadline = now_ms() + timeout_ms;
-	r = spawn(bin, argv, out_w, err_w, pass_fd, &pid);
+	r = spawn(bin, argv, envp, out_w, err_w, pass_fd, &pid);
 	if (r < 0)
 		goto fail;
 	close_now(&err_w);
@@ -646,7 +685,7 @@ int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, in
 		ret->timed_out = r == -ETIMEDOUT;
 		ret->reaped = k != 0;
 		if (k == 0) {
-			slot_track(slot, pid, NULL);
+			slot_track(slot, pid, NULL, 0);
 			slot = -1;
 		}
 	} else
@@ -786,12 +825,456 @@ int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_u
 	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
 	if (k == 0 && got)
 		(void)kill(pid, SIGKILL); /* reported but not gone: never leave it running */
-	if (k == 0)
-		slot_track(slot, pid, r == -ETIMEDOUT ? strdup(path) : NULL);
-	else
+	if (k == 0) {
+		char **stuck = r == -ETIMEDOUT ? calloc(1, sizeof(*stuck)) : NULL;
+
+		if (stuck)
+			stuck[0] = strdup(path);
+		slot_track(slot, pid, stuck, stuck && stuck[0] ? 1 : 0);
+	} else
 		slot_release(slot);
 
 	if (r == 0 && ret_latency_us)
 		*ret_latency_us = m.ns <= 0 ? 1 : (long)((m.ns + 999) / 1000);
 	return r;
 }
+
+/* ---- ending the helpers of a share (design note 5) ---- */
+
+/* Does the environment of the process behind @pid_dfd (/proc/<pid>) hold exactly @entry? */
+static bool environ_has(int pid_dfd, const char *entry)
+{
+	_cleanup_close_ int fd = openat(pid_dfd, "environ", O_RDONLY | O_CLOEXEC);
+	size_t want = strlen(entry) + 1; /* with its NUL */
+	char buf[8192];
+	size_t have = 0; /* bytes of the current entry kept in buf */
+	bool skipping = false;
+
+	if (fd < 0)
+		return false;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+		for (;;) {
+			char *nul = memchr(buf, '\0', have);
+			size_t len;
+
+			if (!nul) {
+				if (have == sizeof(buf)) { /* an entry longer than ours: skip it */
+					skipping = true;
+					have = 0;
+				}
+				break;
+			}
+			len = (size_t)(nul - buf) + 1;
+			if (!skipping && len == want && memcmp(buf, entry, want) == 0)
+				return true;
+			skipping = false;
+			memmove(buf, nul + 1, have - len);
+			have -= len;
+		}
+	}
+}
+
+/*
+ * One pass over /proc: SIGKILL every root-owned process (not us) whose environment carries
+ * @entry, through a pidfd taken before its environment was read (so a reused pid is never
+ * signalled). Their pidfds are appended to @fds (@n of @cap). Returns how many were killed.
+ */
+static int kill_tagged_pass(const char *entry, int *fds, size_t *n, size_t cap)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t self = getpid();
+	int killed = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		_cleanup_close_ int pid_dfd = -EBADF;
+		_cleanup_close_ int pidfd = -EBADF;
+		struct pollfd pf;
+		struct stat st;
+		char *end;
+		long pid;
+
+		pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		pidfd = pidfd_open((pid_t)pid, 0);
+		if (pidfd < 0)
+			continue; /* gone already */
+		pid_dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pid_dfd < 0 || fstat(pid_dfd, &st) < 0 || st.st_uid != 0)
+			continue;
+		if (!environ_has(pid_dfd, entry))
+			continue;
+		/* Still the process we read (the pidfd is not readable yet): kill it. */
+		pf = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		if (poll(&pf, 1, 0) != 0)
+			continue;
+		if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
+			continue;
+		killed++;
+		if (*n < cap)
+			fds[(*n)++] = TAKE_FD(pidfd);
+	}
+	(void)closedir(d);
+	return killed;
+}
+
+int exec_end_share(const char *share, unsigned timeout_ms)
+{
+	char entry[SHARE_ENV_MAX];
+	uint64_t deadline;
+	int total = 0;
+
+	if (!share_id_ok(share) || timeout_ms == 0)
+		return -EINVAL;
+	(void)snprintf(entry, sizeof(entry), "%s%s", EXEC_SHARE_ENV, share);
+	deadline = now_ms() + timeout_ms;
+	/* Repeat until a pass finds nothing: a helper may have forked just before it was killed. */
+	for (;;) {
+		int fds[64];
+		size_t n = 0;
+		int k = kill_tagged_pass(entry, fds, &n, ELEMENTSOF(fds));
+		bool all_gone = true;
+
+		if (k < 0)
+			return k;
+		if (k == 0)
+			return total;
+		total += k;
+		/* Wait (bounded) until each is dead: a pidfd of a process that is not our child
+		 * becomes readable when it exits. One that does not die in time (D state) may
+		 * still mount: the caller must not mount now. */
+		for (size_t i = 0; i < n; i++) {
+			struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+
+			while (poll_ms(&pf, 1, deadline) == 0 && now_ms() < deadline)
+				;
+			if (!(pf.revents & (POLLIN | POLLHUP)))
+				all_gone = false;
+			(void)close(fds[i]);
+		}
+		if (!all_gone || now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+/* ---- the probe worker: many paths, one process, one deadline (design note 6) ---- */
+
+#if defined(__x86_64__)
+#define HAVE_PROBE_WORKER 1
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+/* Raw system calls: they return -errno and never touch errno (the worker's threads share the
+ * thread pointer of its main thread, so errno would be one variable for all of them). */
+static inline long raw_syscall2(long n, long a, long b)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * A thread of the calling process (CLONE_THREAD|CLONE_VM...) that runs @fn(@arg) on the stack
+ * ending at @stack_top (16-byte aligned) and then exits by itself (SYS_exit: this thread only).
+ * No libc and no sanitizer runtime is involved: glibc's clone() is intercepted by
+ * ThreadSanitizer as if it were a fork. Returns the thread id or -errno.
+ */
+static long raw_thread(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg)
+{
+	register long r10 __asm__("r10") = 0; /* child_tid */
+	register long r8 __asm__("r8") = 0;   /* tls */
+	register void *r12 __asm__("r12") = (void *)fn; /* callee-saved: kept in the child */
+	register void *r13 __asm__("r13") = arg;
+	long ret;
+
+	__asm__ volatile("syscall\n\t"
+			 "testq %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xorl %%ebp, %%ebp\n\t"
+			 "movq %%r13, %%rdi\n\t"
+			 "callq *%%r12\n\t"
+			 "movl %[sys_exit], %%eax\n\t"
+			 "xorl %%edi, %%edi\n\t"
+			 "syscall\n\t"
+			 "hlt\n\t"
+			 "1:\n\t"
+			 : "=a"(ret)
+			 : "a"((long)SYS_clone), "D"(flags), "S"(stack_top), "d"(0L), "r"(r10),
+			   "r"(r8), "r"(r12), "r"(r13), [sys_exit] "i"(SYS_exit)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#endif
+
+#ifdef HAVE_PROBE_WORKER
+/* Threads of a worker: it starts with PROBE_THREADS_START and doubles while every thread is
+ * waiting on a path and paths are left, up to EXEC_PROBE_THREADS_MAX. */
+#define PROBE_THREADS_START 8u
+#define PROBE_STACK	    (32u * 1024u)
+#define PROBE_TICK_MS	    1
+
+enum { CELL_WAITING, CELL_STARTED, CELL_DONE };
+
+/* One path's result, in memory shared between the caller and the worker. */
+struct probe_cell {
+	uint32_t state; /* CELL_*, written by the worker (release), read by the caller (acquire) */
+	int32_t err;	/* positive errno of statfs, 0 if it answered */
+	int64_t ns;	/* statfs time */
+};
+
+struct probe_shared {
+	uint32_t next;	  /* next path index to take */
+	uint32_t done;	  /* cells in CELL_DONE */
+	uint32_t threads; /* threads started */
+	uint32_t pad;
+	struct probe_cell cells[];
+};
+
+struct probe_job {
+	const char *const *paths;
+	uint32_t n;
+	struct probe_shared *sh;
+};
+
+static inline int64_t raw_now_ns(void)
+{
+	struct timespec t;
+
+	if (raw_syscall2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&t) < 0)
+		return 0;
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* A worker thread: raw system calls and atomics only. */
+__attribute__((no_sanitize("address", "thread"))) static int probe_worker_thread(void *arg)
+{
+	const struct probe_job *j = arg;
+	struct probe_shared *sh = j->sh;
+
+	for (;;) {
+		uint32_t i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
+		struct probe_cell *c;
+		unsigned char st[256] __attribute__((aligned(16))); /* > struct statfs */
+		int64_t t0;
+		long r;
+
+		if (i >= j->n)
+			return 0;
+		c = &sh->cells[i];
+		__atomic_store_n(&c->state, CELL_STARTED, __ATOMIC_RELEASE);
+		t0 = raw_now_ns();
+		r = raw_syscall2(SYS_statfs, (long)j->paths[i], (long)st);
+		c->ns = raw_now_ns() - t0;
+		c->err = r < 0 ? (int32_t)-r : 0;
+		__atomic_store_n(&c->state, CELL_DONE, __ATOMIC_RELEASE);
+		(void)__atomic_add_fetch(&sh->done, 1, __ATOMIC_ACQ_REL);
+	}
+}
+
+/*
+ * The forked worker (design note 6): async-signal-safe calls and raw system calls only, every
+ * signal blocked. Its threads take paths from the shared counter; its main thread adds threads
+ * while all of them wait on paths, and says "done" on the pipe once every cell is done.
+ */
+static _Noreturn void probe_worker(const struct probe_job *j, char *stacks, int wfd, pid_t parent)
+{
+	struct probe_shared *sh = j->sh;
+	uint32_t started = 0;
+	const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				    CLONE_THREAD | CLONE_SYSVSEM;
+
+	if (wfd != 3 && dup2(wfd, 3) < 0)
+		_exit(127);
+	if (close_range(0, 2, 0) < 0 || close_range(4, ~0u, 0) < 0) {
+		for (int fd = 0; fd < 65536; fd++)
+			if (fd != 3)
+				(void)close(fd);
+	}
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	(void)!chdir("/");
+
+	for (;;) {
+		uint32_t done = __atomic_load_n(&sh->done, __ATOMIC_ACQUIRE);
+		uint32_t next = __atomic_load_n(&sh->next, __ATOMIC_RELAXED);
+		uint32_t busy = (next < j->n ? next : j->n) - done;
+		uint32_t want = started;
+
+		if (done >= j->n)
+			break;
+		if (started == 0)
+			want = j->n < PROBE_THREADS_START ? j->n : PROBE_THREADS_START;
+		else if (next < j->n && busy >= started) /* all waiting, paths left: double */
+			want = started * 2;
+		if (want > EXEC_PROBE_THREADS_MAX)
+			want = EXEC_PROBE_THREADS_MAX;
+		while (started < want) {
+			char *top = stacks + (size_t)(started + 1) * PROBE_STACK;
+
+			if (raw_thread(flags, top, probe_worker_thread, (void *)j) < 0)
+				break;
+			started++;
+			__atomic_store_n(&sh->threads, started, __ATOMIC_RELAXED);
+		}
+		(void)poll(NULL, 0, PROBE_TICK_MS);
+	}
+	(void)!write(3, "", 1);
+	_exit(0);
+}
+
+int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
+			   long *ret_us)
+{
+	_cleanup_free_ const char **todo = NULL;
+	_cleanup_free_ size_t *idx = NULL;
+	_cleanup_close_ int rfd = -EBADF;
+	_cleanup_close_ int pidfd = -EBADF;
+	struct probe_shared *sh = MAP_FAILED;
+	struct probe_job job;
+	char *stacks = MAP_FAILED;
+	size_t m = 0, sh_len, stacks_len;
+	sigset_t all, old;
+	uint64_t deadline;
+	bool all_done = false;
+	int status, slot, p[2], k, r = 0;
+	pid_t parent = getpid(), pid;
+
+	if ((!paths && n > 0) || !ret || timeout_ms == 0 || n > UINT32_MAX / 2)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!paths[i] || paths[i][0] != '/' || strnlen(paths[i], PATH_MAX) >= PATH_MAX)
+			return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		ret[i] = EXEC_PROBE_NOT_RUN;
+		if (ret_us)
+			ret_us[i] = -1;
+	}
+	if (n == 0)
+		return 0;
+
+	exec_reap_stragglers();
+	todo = calloc(n, sizeof(*todo));
+	idx = calloc(n, sizeof(*idx));
+	if (!todo || !idx)
+		return -ENOMEM;
+	/* A path an earlier worker is still stuck on has not answered that request yet: hung,
+	 * and one stuck task per path is enough. */
+	pthread_mutex_lock(&slots_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (path_is_straggling_locked(paths[i]))
+			ret[i] = -ETIMEDOUT;
+		else {
+			idx[m] = i;
+			todo[m++] = paths[i];
+		}
+	}
+	pthread_mutex_unlock(&slots_lock);
+	if (m == 0)
+		return 0;
+
+	slot = slot_reserve();
+	if (slot < 0)
+		return 0; /* nothing could be probed: every path stays EXEC_PROBE_NOT_RUN */
+	sh_len = sizeof(*sh) + m * sizeof(sh->cells[0]);
+	stacks_len = (size_t)EXEC_PROBE_THREADS_MAX * PROBE_STACK;
+	/* Shared with the worker, so its results outlive it when it is killed at the deadline. */
+	sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* The worker's thread stacks, reserved here so the worker allocates nothing (its copy is
+	 * private to it; untouched pages cost nothing). */
+	stacks = mmap(NULL, stacks_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (sh == MAP_FAILED || stacks == MAP_FAILED || pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto out;
+	}
+	rfd = p[0];
+	job = (struct probe_job){ .paths = todo, .n = (uint32_t)m, .sh = sh };
+
+	deadline = now_ms() + timeout_ms;
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		probe_worker(&job, stacks, p[1], parent);
+	r = pid < 0 ? -errno : 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)close(p[1]);
+	(void)munmap(stacks, stacks_len);
+	stacks = MAP_FAILED;
+	if (r < 0)
+		goto out;
+	pidfd = open_pidfd(pid);
+
+	for (;;) {
+		struct pollfd pf = { .fd = rfd, .events = POLLIN };
+		char c;
+
+		k = poll_ms(&pf, 1, deadline);
+		if (k < 0 || (k == 0 && now_ms() >= deadline))
+			break;
+		if (k == 0)
+			continue;
+		all_done = read(rfd, &c, 1) == 1;
+		break; /* done, or EOF: the worker died */
+	}
+	if (!all_done)
+		(void)kill(pid, SIGKILL); /* unreaped: the pid is still our child */
+	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
+	if (k == 0 && all_done)
+		(void)kill(pid, SIGKILL); /* reported but not gone: never leave it running */
+
+	/* Verdicts: answered, waited on past the deadline (hung), or never taken (not run). */
+	{
+		_cleanup_free_ char **stuck = NULL;
+		size_t n_stuck = 0;
+
+		if (k == 0)
+			stuck = calloc(m, sizeof(*stuck));
+		for (size_t i = 0; i < m; i++) {
+			const struct probe_cell *c = &sh->cells[i];
+			uint32_t st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+
+			if (st == CELL_DONE) {
+				ret[idx[i]] = -c->err;
+				if (ret_us && c->err == 0)
+					ret_us[idx[i]] = c->ns <= 0 ? 1 : (long)((c->ns + 999) / 1000);
+			} else if (st == CELL_STARTED) {
+				ret[idx[i]] = -ETIMEDOUT;
+				if (stuck && (stuck[n_stuck] = strdup(todo[i])))
+					n_stuck++;
+			}
+		}
+		if (k == 0) {
+			slot_track(slot, pid, TAKE_PTR(stuck), n_stuck);
+			slot = -1;
+		}
+	}
+	r = 0;
+out:
+	if (slot >= 0)
+		slot_release(slot);
+	if (stacks != MAP_FAILED)
+		(void)munmap(stacks, stacks_len);
+	if (sh != MAP_FAILED)
+		(void)munmap(sh, sh_len);
+	return r;
+}
+#else
+int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
+			   long *ret_us)
+{
+	return -EOPNOTSUPP; /* no raw clone stub for this architecture: see health.c */
+}
+#endif

@@ -30,6 +30,11 @@
  * with -EAGAIN instead of starting another child. */
 #define EXEC_SLOTS_MAX	    64
 
+/* The environment variable that names the share a helper works for (see exec_run_share()), and
+ * the longest share id it takes. */
+#define EXEC_SHARE_ENV	    "VOLMOUNT_SHARE="
+#define EXEC_SHARE_ID_MAX   64
+
 /* Capture the helper's stdout into exec_result.out (default: /dev/null). */
 #define EXEC_CAPTURE_STDOUT (1u << 0)
 #define EXEC__ALL	    EXEC_CAPTURE_STDOUT
@@ -86,11 +91,33 @@ int exec_run(const char *const *argv, unsigned timeout_ms, struct exec_result *r
 /* exec_run() with EXEC_* @flags; unknown bits give -EINVAL. */
 int exec_run_full(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		  struct exec_result *ret);
-/* exec_run_full() that also gives the helper a copy of @fd (>= 0) as its fd 3, and nothing
- * else: a helper told to mount on "/proc/self/fd/3" reaches the very directory the caller
- * opened and checked, not whatever a path names by the time it looks. */
-int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, int fd,
-		struct exec_result *ret);
+
+/*
+ * exec_run_share() - exec_run_full() for a helper that works for share @share (an id of 1 to
+ * EXEC_SHARE_ID_MAX ASCII letters and digits; NULL: none): the environment also holds
+ * "VOLMOUNT_SHARE=<share>". Not a secret and not a capability: a mark that every process the
+ * helper starts (ssh, a daemonized FUSE server) inherits, so exec_end_share() can find them
+ * after the call that started them has died.
+ */
+int exec_run_share(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		   const char *share, struct exec_result *ret);
+/* exec_run_share() that also gives the helper a copy of @fd (>= 0; -1: none) as its fd 3, and
+ * nothing else: a helper told to mount on "/proc/self/fd/3" reaches the very directory the
+ * caller opened and checked, and one told to serve "/dev/fd/3" the FUSE connection the caller
+ * mounted, not whatever a path names by the time it looks. */
+int exec_run_helper(const char *const *argv, unsigned timeout_ms, unsigned flags,
+		    const char *share, int fd, struct exec_result *ret);
+
+/*
+ * exec_end_share() - SIGKILL every root-owned process (other than the caller) whose environment
+ * carries "VOLMOUNT_SHARE=<share>", and wait until each has exited, again and again until /proc
+ * shows none: helpers a crashed call left running, with the FUSE daemons they started.
+ * Processes are found by reading /proc/<pid>/environ and signalled through a pidfd opened
+ * before the read, so a recycled pid is never hit. Returns how many processes were ended
+ * (0: none found), -ETIMEDOUT if one still lived after @timeout_ms (unkillable, D state: it may
+ * still mount, so do not mount now), -EINVAL, or the -errno of opening /proc.
+ */
+int exec_end_share(const char *share, unsigned timeout_ms);
 
 /*
  * exec_probe_statfs() - liveness probe: statfs(@path) in a forked child (a child, not a thread:
@@ -108,6 +135,31 @@ int exec_run_fd(const char *const *argv, unsigned timeout_ms, unsigned flags, in
  * pipe2/fork. Never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
  */
 int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us);
+
+/* Threads of one probe worker at most (exec_probe_statfs_many()): more paths hung at once than
+ * this leaves the rest not probed. */
+#define EXEC_PROBE_THREADS_MAX 1024u
+/* exec_probe_statfs_many(): this path was not probed at all (positive: never an errno). */
+#define EXEC_PROBE_NOT_RUN 1
+
+/*
+ * exec_probe_statfs_many() - statfs() each of @n paths (absolute, shorter than PATH_MAX)
+ * against one deadline, @timeout_ms from the call: one forked worker process probes them all
+ * with up to EXEC_PROBE_THREADS_MAX threads (more are started while every thread waits on a
+ * path), and is SIGKILLed at the deadline. It holds one executor slot; if it cannot be reaped
+ * within EXEC_PROBE_GRACE_MS it is tracked, with the paths it still waited on, and later calls
+ * report those paths hung at once without probing them again.
+ *
+ * Fills ret[i]: 0 (healthy; ret_us[i] the statfs time in microseconds, >= 1, if @ret_us is
+ * non-NULL, else -1), the -errno statfs saw, -ETIMEDOUT (its statfs had not returned at the
+ * deadline: hung), or EXEC_PROBE_NOT_RUN (never probed: no slot or thread was free, or the
+ * worker could not start; never a verdict on the mount). Returns 0 (see @ret), -EINVAL,
+ * -ENOMEM, the -errno of mmap/pipe2/fork (every ret[i] then EXEC_PROBE_NOT_RUN), or
+ * -EOPNOTSUPP on an architecture without the worker (use exec_probe_statfs()). The call
+ * never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
+ */
+int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
+			   long *ret_us);
 
 /* Reap, without blocking, tracked children that have died since. Called at the start of every
  * exec_run*() and exec_probe_statfs(). */

@@ -6,8 +6,10 @@
  * (1) The calling process never touches a path inside a mount. A probe is statfs() of the
  *     mount root in an executor child with a deadline; a child stuck in D state on a hung
  *     server is tracked by the executor and reaped later, never waited for.
- * (2) Probes of different shares run at once, so one hung server costs one deadline, not one
- *     per share, and never delays the verdict on healthy shares.
+ * (2) All shares of a call are probed at once by one executor worker against one deadline
+ *     (exec_probe_statfs_many()), so hung servers cost one deadline in all, whatever their
+ *     number, and never delay the verdict on healthy shares. A share the executor could not
+ *     probe at all is "unprobed": never called stale or hung, never repaired on that ground.
  * (3) Repair takes the host lock shared and each share's own lock in turn, like attach: it
  *     never blocks attach/detach of other shares, and a share busy past the deadline is
  *     reported and skipped, not waited for without bound.
@@ -36,7 +38,8 @@
 #include "lock.h"
 #include "util/cleanup.h"
 
-/* At most this many probes in flight at once (the executor has 64 slots in all). */
+/* Without the probe worker (exec_probe_statfs_many() -EOPNOTSUPP): at most this many
+ * single-path probes in flight at once (the executor has 64 slots in all). */
 #define PROBE_PARALLEL 32
 
 struct probe_job {
@@ -52,33 +55,38 @@ static void *probe_thread(void *arg)
 
 	j->us = -1;
 	j->r = exec_probe_statfs(j->path, j->timeout_ms, &j->us);
+	if (j->r == -EAGAIN)
+		j->r = EXEC_PROBE_NOT_RUN; /* no executor slot: not probed, not stale */
 	return NULL;
 }
 
-static void probe_verdict(const struct probe_job *j, enum health *h, int *err, int64_t *us)
+static void probe_verdict(int r, long us, enum health *h, int *err, int64_t *ret_us)
 {
-	*us = j->r == 0 ? j->us : -1;
-	if (j->r == 0) {
+	*ret_us = r == 0 ? us : -1;
+	if (r == 0) {
 		*h = HEALTH_OK;
 		*err = 0;
-	} else if (j->r == -ETIMEDOUT) {
+	} else if (r == EXEC_PROBE_NOT_RUN) {
+		*h = HEALTH_UNPROBED;
+		*err = 0;
+	} else if (r == -ETIMEDOUT) {
 		*h = HEALTH_HUNG;
 		*err = ETIMEDOUT;
 	} else {
 		/* ENOTCONN, ESTALE, EIO, EHOSTDOWN, ECONNABORTED, ENODEV, EACCES... and anything
 		 * else: a mount whose root cannot be statfs'ed is not healthy. */
 		*h = HEALTH_STALE;
-		*err = -j->r;
+		*err = -r;
 	}
 }
 
-int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
-		      enum health *ret_health, int *ret_errno, int64_t *ret_us)
+/* The fallback: single-path probes in batches (one deadline per batch). */
+static void probe_batches(struct volmount_ctx *ctx, const char *const *paths, size_t n, int *r,
+			  long *us)
 {
 	struct probe_job jobs[PROBE_PARALLEL];
 	pthread_t tids[PROBE_PARALLEL];
 
-	exec_reap_stragglers();
 	for (size_t base = 0; base < n; base += PROBE_PARALLEL) {
 		size_t m = n - base < PROBE_PARALLEL ? n - base : PROBE_PARALLEL;
 		bool started[PROBE_PARALLEL] = { false };
@@ -93,10 +101,34 @@ int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t
 		for (size_t i = 0; i < m; i++) {
 			if (started[i])
 				(void)pthread_join(tids[i], NULL); /* bounded: the probe has a deadline */
-			probe_verdict(&jobs[i], &ret_health[base + i], &ret_errno[base + i],
-				      &ret_us[base + i]);
+			r[base + i] = jobs[i].r;
+			us[base + i] = jobs[i].us;
 		}
 	}
+}
+
+int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
+		      enum health *ret_health, int *ret_errno, int64_t *ret_us)
+{
+	_cleanup_free_ int *r = calloc(n ? n : 1, sizeof(*r));
+	_cleanup_free_ long *us = calloc(n ? n : 1, sizeof(*us));
+	int k;
+
+	if (!r || !us) {
+		for (size_t i = 0; i < n; i++)
+			probe_verdict(EXEC_PROBE_NOT_RUN, -1, &ret_health[i], &ret_errno[i],
+				      &ret_us[i]);
+		return -ENOMEM;
+	}
+	/* Design note 2: one worker, one deadline for every path. */
+	k = exec_probe_statfs_many(paths, n, ctx->probe_timeout_ms, r, us);
+	if (k == -EOPNOTSUPP)
+		probe_batches(ctx, paths, n, r, us);
+	else if (k < 0)
+		for (size_t i = 0; i < n; i++)
+			r[i] = EXEC_PROBE_NOT_RUN;
+	for (size_t i = 0; i < n; i++)
+		probe_verdict(r[i], us[i], &ret_health[i], &ret_errno[i], &ret_us[i]);
 	return 0;
 }
 
@@ -106,8 +138,9 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 {
 	struct volmount_report *rep = NULL;
 	struct ledger_share *rows = NULL;
+	struct first_failure failed = {};
 	size_t n = 0;
-	int r, failed = 0;
+	int r;
 
 	r = report_begin(ctx, &rep);
 	if (r < 0)
@@ -123,11 +156,8 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 		r = host_repair_share(ctx, rows[i].hash, rep);
 		if (r == -ENOMEM)
 			break;
-		if (r < 0 && !failed)
-			failed = r;
 		if (r < 0)
-			(void)report_add(rep, rows[i].mountpoint, "failed", "%s",
-					 volmount_ctx_errmsg(ctx));
+			(void)report_failed(ctx, rep, rows[i].mountpoint, r, &failed);
 		r = 0;
 	}
 	ledger_shares_free(rows, n);
@@ -139,10 +169,10 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 		*ret_report = rep;
 	else
 		volmount_report_free(rep);
-	if (failed)
-		return ctx_error(ctx, failed, VOLMOUNT_ERR_IO,
-				 "repair could not bring every share to health (see the report)");
-	return 0;
+	/* The first failure's kind, not always 74: a busy share is 75 here as in detach and
+	 * host-up. */
+	return first_failure_result(
+		ctx, &failed, "repair could not bring every share to health (see the report)");
 }
 
 /* ---- gc ---- */

@@ -101,6 +101,30 @@ int report_add(struct volmount_report *rep, const char *path, const char *action
 	return 0;
 }
 
+int report_failed(struct volmount_ctx *ctx, struct volmount_report *rep, const char *path,
+		  int r, struct first_failure *first)
+{
+	const char *msg = volmount_ctx_errmsg(ctx);
+	enum volmount_errkind kind = volmount_ctx_errkind(ctx);
+	int k;
+
+	k = report_add(rep, path, "failed", "%s", msg && msg[0] ? msg : strerror(-r));
+	if (first && first->r == 0) {
+		first->r = r;
+		first->kind = kind == VOLMOUNT_ERR_NONE ? VOLMOUNT_ERR_INTERNAL : kind;
+	}
+	ctx_clear_error(ctx);
+	return k;
+}
+
+int first_failure_result(struct volmount_ctx *ctx, const struct first_failure *first,
+			 const char *summary)
+{
+	if (first->r == 0)
+		return 0;
+	return ctx_error(ctx, first->r, first->kind, "%s", summary);
+}
+
 VOLMOUNT_EXPORT size_t volmount_report_n_entries(const struct volmount_report *r)
 {
 	return r ? r->n : 0;
@@ -281,6 +305,12 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 		int64_t us;
 
 		(void)health_probe_many(ctx, &path, 1, &h, &err, &us);
+		if (h == HEALTH_UNPROBED)
+			/* No verdict: never remount a share on the ground of a probe that did
+			 * not run. */
+			return report_add(rep, row->mountpoint, "unprobed",
+					  "'%s' could not be probed now (the executor is full); left as it is",
+					  row->export);
 		if (h != HEALTH_OK)
 			return share_remount_unhealthy(ctx, row, req, top, h, err, rep);
 	}
@@ -394,6 +424,12 @@ static int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *ro
 		memcpy(req.hash, row->hash, sizeof(req.hash));
 		if (req.subdir)
 			memcpy(req.leaf, row->hash, sizeof(req.leaf));
+	}
+	/* A pending row: a crashed call's helper may still be running; end it first. */
+	r = share_end_orphans(ctx, row, &req);
+	if (r < 0) {
+		share_req_done(&req);
+		return r;
 	}
 	if (row->adopted && row->n_attachments == 0)
 		r = reconcile_adopted(ctx, row, &req, rep);
@@ -653,11 +689,9 @@ static int adopt_one(struct volmount_ctx *ctx, const char *path, struct volmount
 		r = report_add(rep, path, "foreign",
 			       "%s '%s' is mounted here, but not by volmount, and is not adopted: %s; left untouched",
 			       top.fstype, top.source, why);
-	else if (r < 0 && r != -ENOMEM) {
+	else if (r < 0 && r != -ENOMEM)
 		/* One mount that cannot be judged must not keep the others from adoption. */
-		r = report_add(rep, path, "failed", "%s", volmount_ctx_errmsg(ctx));
-		ctx_clear_error(ctx);
-	}
+		r = report_failed(ctx, rep, path, r, NULL);
 	kview_mount_done(&top);
 	return r < 0 ? r : 0;
 }
@@ -673,7 +707,8 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	struct ledger_share *rows = NULL;
 	struct kview_mount *mounts = NULL;
 	size_t n_rows = 0, n_mounts = 0;
-	int r, failed = 0;
+	struct first_failure failed = {};
+	int r;
 
 	ctx_db_lock(ctx);
 	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
@@ -684,13 +719,9 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 		r = reconcile_one(ctx, &rows[i], new_boot, false, rep);
 		if (r == -ENOMEM)
 			break;
-		if (r < 0) {
+		if (r < 0)
 			/* Keep going: one bad share must not keep the others from their state. */
-			if (!failed)
-				failed = r;
-			(void)report_add(rep, rows[i].mountpoint, "failed", "%s",
-					 volmount_ctx_errmsg(ctx));
-		}
+			(void)report_failed(ctx, rep, rows[i].mountpoint, r, &failed);
 	}
 	if (r != -ENOMEM) {
 		r = kview_list_under(ctx_base(ctx), &mounts, &n_mounts);
@@ -724,11 +755,8 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	ledger_shares_free(rows, n_rows);
 	if (r < 0)
 		return r;
-	if (failed)
-		return ctx_error(ctx, failed, ctx_has_error(ctx) ? volmount_ctx_errkind(ctx) :
-								   VOLMOUNT_ERR_IO,
-				 "reconcile could not bring every share to its state (see the report)");
-	return 0;
+	return first_failure_result(
+		ctx, &failed, "reconcile could not bring every share to its state (see the report)");
 }
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)

@@ -81,6 +81,25 @@ static int wait_lock(int fd, short type, off_t start, uint64_t deadline_ms)
 	return wait_lock_range(fd, type, start, 1, deadline_ms);
 }
 
+/*
+ * Never keep a lock file on fd 0, 1 or 2: a caller that runs us with a standard descriptor
+ * closed would otherwise have its next write to stdout or stderr land in the lock file (the
+ * CLI reopens them on /dev/null first; this covers every other program that links us).
+ * Takes @fd (>= 0); returns a descriptor above 2 or -errno.
+ */
+static int fd_above_stdio(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (nfd < 0)
+		nfd = -errno;
+	(void)close(fd); /* the low descriptor is never used: only its duplicate is returned */
+	return nfd;
+}
+
 static int open_lock_file(int dirfd, const char *name)
 {
 	_cleanup_close_ int fd = -EBADF;
@@ -89,6 +108,9 @@ static int open_lock_file(int dirfd, const char *name)
 	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0)
 		return -errno;
+	fd = fd_above_stdio(fd);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())

@@ -42,13 +42,15 @@ VOLMOUNT_EXPORT void volmount_snapshot_free(struct volmount_snapshot *s)
 }
 
 /*
- * Observed state of one share (see volmount.h for the words). A share that is mounted but has
+ * Observed state of one share (see volmount.h for the words); for "unknown", *ret_err is the
+ * errno that kept it from being observed (check says why). A share that is mounted but has
  * no attachment is "unused": what a last detach leaves when its unmount met EBUSY (a process
  * still had its cwd or a file inside). Nothing should be mounted for it, so it is not healthy,
  * and repair unmounts it once it is free. An adopted share is the documented exception: it is
  * kept mounted for the host's consumers until its volumes are attached again.
  */
-static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_share *row)
+static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_share *row,
+				 int *ret_err)
 {
 	int obs = share_observe(ctx, row->mountpoint, row->mount_id, NULL, NULL);
 
@@ -63,6 +65,7 @@ static const char *observe_state(struct volmount_ctx *ctx, const struct ledger_s
 	case OBS_MATCH:
 		return "foreign";
 	default:
+		*ret_err = obs < 0 ? -obs : EIO;
 		return "unknown";
 	}
 }
@@ -99,6 +102,8 @@ static int probe_all(struct volmount_ctx *ctx, struct volmount_snapshot *s)
 			sh->state = "stale";
 		else if (h[k] == HEALTH_HUNG)
 			sh->state = "hung";
+		else if (h[k] == HEALTH_UNPROBED)
+			sh->state = "unprobed";
 	}
 	return 0;
 }
@@ -146,7 +151,7 @@ VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t 
 	memcpy(s->host_state, h.state, sizeof(s->host_state));
 	s->generation = h.generation;
 	for (size_t i = 0; i < s->n; i++) {
-		s->s[i].state = observe_state(ctx, &s->s[i].row);
+		s->s[i].state = observe_state(ctx, &s->s[i].row, &s->s[i].err);
 		s->s[i].probe_us = -1;
 	}
 	ctx_clear_error(ctx); /* an observation failure is reported as the state "unknown" */

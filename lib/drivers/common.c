@@ -768,15 +768,18 @@ static int items_add(struct optset *s, char *item, const struct optdef *d, const
 		*reterr = "too many options";
 		return -EINVAL;
 	}
-	if (d->flags & OPT_CRED) {
+	if (d->flags & (OPT_CRED | OPT_TRUSTED)) {
 		const char *v = strchr(item, '=');
+		char **slot = d->flags & OPT_CRED ? &s->cred_path : &s->trusted_path;
 
-		free(s->cred_path);
-		s->cred_path = strdup(v ? v + 1 : "");
-		if (!s->cred_path) {
+		free(*slot);
+		*slot = strdup(v ? v + 1 : "");
+		if (!*slot) {
 			free(item);
 			return -ENOMEM;
 		}
+		if (d->flags & OPT_TRUSTED)
+			s->trusted_option = d->name;
 	}
 	s->flags |= d->ms;
 	s->items[s->n].s = item;
@@ -886,6 +889,9 @@ int optset_finish(struct optset *s, struct driver_opts *ret)
 	ret->flags = s->flags;
 	ret->cred_path = s->cred_path;
 	s->cred_path = NULL;
+	ret->trusted_path = s->trusted_path;
+	s->trusted_path = NULL;
+	ret->trusted_option = s->trusted_option;
 	optset_done(s);
 	return 0;
 }
@@ -895,6 +901,9 @@ void optset_done(struct optset *s)
 	items_free(s);
 	free(s->cred_path);
 	s->cred_path = NULL;
+	free(s->trusted_path);
+	s->trusted_path = NULL;
+	s->trusted_option = NULL;
 	s->flags = 0;
 }
 

@@ -109,6 +109,9 @@ enum opt_type {
 
 #define OPT_CRED (1u << 0) /* the value is a credentials file path: also goes to cred_path */
 #define OPT_OMIT (1u << 1) /* accepted but it is the default: not in the canonical string */
+/* The value is a file the helper trusts (known hosts): also goes to trusted_path, which the
+ * engine checks like a credentials file except that others may read it. */
+#define OPT_TRUSTED (1u << 2)
 
 struct optdef {
 	const char *name;
@@ -146,6 +149,8 @@ struct optset {
 	struct optitem items[OPTSET_MAX]; /* unique keys; sorted (strcmp) by optset_finish() */
 	size_t n;
 	char *cred_path;
+	char *trusted_path;
+	const char *trusted_option; /* static: the optdef's name */
 	unsigned long flags; /* MS_* */
 };
 
@@ -163,7 +168,8 @@ int optset_parse(const struct optdef *defs, size_t n_defs, const char *const *fo
 const char *optset_get(const struct optset *s, const char *key);
 /* Add @item ("key[=value]", valid for the driver) unless @key is already set. */
 int optset_default(struct optset *s, const char *key, const char *item, const char **reterr);
-/* Move the result into *ret (canonical string, flags, cred_path); @s is empty afterwards. */
+/* Move the result into *ret (canonical string, flags, cred_path, trusted_path); @s is empty
+ * afterwards. */
 int optset_finish(struct optset *s, struct driver_opts *ret);
 /* Does the canonical option list @canonical ("a,b=c,d") hold the flag @name (no value)? */
 bool option_listed(const char *canonical, const char *name);

@@ -35,8 +35,11 @@ void driver_opts_done(struct driver_opts *o)
 		return;
 	free(o->canonical);
 	free(o->cred_path);
+	free(o->trusted_path);
 	o->canonical = NULL;
 	o->cred_path = NULL;
+	o->trusted_path = NULL;
+	o->trusted_option = NULL;
 	o->flags = 0;
 	o->fuse_flags = 0;
 }

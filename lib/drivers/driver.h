@@ -46,6 +46,11 @@ struct driver_opts {
 	char *cred_path;     /* helper drivers: a credentials/identity/secret file the engine
 			      * must check (root-owned regular file, mode 0600 or stricter, on the
 			      * open fd) before mounting; NULL if none */
+	char *trusted_path;  /* helper drivers: a file the helper trusts but need not keep secret
+			      * (sshfs: UserKnownHostsFile), which the engine must check (root-owned
+			      * regular file, not writable by group or others, on the open fd)
+			      * before mounting; NULL if none */
+	const char *trusted_option; /* the option that named trusted_path (static), for messages */
 };
 
 /*

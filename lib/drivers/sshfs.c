@@ -2,7 +2,8 @@
 /*
  * sshfs.c - the sshfs driver: an export is "[user@]host:/abs/path", mounted by /usr/bin/sshfs
  * (FUSE, type fuse.sshfs). Pure: it never runs ssh, resolves a name or reads the identity
- * file; the engine checks the identity file (cred_path) and the executor runs the helper.
+ * file; the engine checks the identity file (cred_path) and the known-hosts file
+ * (trusted_path), and the executor runs the helper.
  *
  * Grammar: user [a-z_][a-z0-9_.-]* (at most 32 bytes, kept as is); host as in common.h (DNS
  * name folded to lower case, strict IPv4, or "[IPv6]" in inet_ntop form); ':' and an absolute
@@ -13,6 +14,19 @@
  * and ssh options that run commands (ProxyCommand, LocalCommand, KnownHostsCommand, ...) or
  * replace ssh (ssh_command, directport, passive/slave) are refused with their own reason.
  * Always on: nosuid, nodev, and BatchMode=yes (ssh never prompts; no password can be typed).
+ *
+ * Host keys are never written by a mount. ssh writes a known-hosts file in four cases: it
+ * adds an unknown host's key (StrictHostKeyChecking=no or accept-new), it adds the server's
+ * address next to a known name (CheckHostIP=yes), and it replaces keys the server rotates
+ * (UpdateHostKeys). With UserKnownHostsFile naming any path, the first made root's ssh create
+ * or append to any file (/etc/nologin, say). So StrictHostKeyChecking=no and accept-new are
+ * refused with their reason (they are also trust on first use: a root mount would believe
+ * whatever answered first), and "StrictHostKeyChecking=yes,CheckHostIP=no,UpdateHostKeys=no"
+ * is always passed, whatever /etc/ssh/ssh_config says (command-line options come first for
+ * ssh). Refusing rather than quietly forcing "yes" keeps a request from meaning something
+ * other than it says. The known-hosts file itself is a trusted file (trusted_path): the
+ * engine checks on its fd that it is a regular file owned by root and writable by nobody
+ * else, since whoever can write it can make ssh trust their server.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -94,12 +108,14 @@ static const struct optdef sshfs_opts[] = {
 	OD_ENUM("idmap", "none|user"),
 	OD_ENUM("compression", "yes|no"),
 	OD_ENUM("dir_cache", "yes|no"),
-	OD_ENUM("StrictHostKeyChecking", "yes|no|accept-new"),
+	OD_ENUM("StrictHostKeyChecking", "yes|no|accept-new"), /* only "yes" passes: see above */
+	OD_ENUM("CheckHostIP", "no"),
+	OD_ENUM("UpdateHostKeys", "no"),
 	OD_ENUM("BatchMode", "yes"),
 	OD_ENUM("Ciphers", "chacha20-poly1305@openssh.com|aes256-gcm@openssh.com|"
 			   "aes128-gcm@openssh.com|aes256-ctr|aes192-ctr|aes128-ctr"),
 	OD_PATH("IdentityFile", OPT_CRED, NULL),
-	OD_PATH("UserKnownHostsFile", 0, NULL),
+	OD_PATH("UserKnownHostsFile", OPT_TRUSTED, NULL),
 	/* Refused by name, in any case. */
 	OD_REFUSE("ssh_command", CMD_REFUSED),
 	OD_REFUSE("sshfs_command", CMD_REFUSED),
@@ -129,17 +145,32 @@ static const struct optdef sshfs_opts[] = {
 	OD_REFUSE("allow_root", "allow_root is refused (use allow_other)"),
 };
 
-static const char *const sshfs_forced[] = { "nosuid", "nodev", "BatchMode=yes", NULL };
+static const char *const sshfs_forced[] = { "nosuid", "nodev", "BatchMode=yes", "CheckHostIP=no",
+					    "UpdateHostKeys=no", NULL };
+
+#define HOSTKEY_REFUSED                                                                      \
+	"StrictHostKeyChecking=no and accept-new are refused: they make ssh write host keys " \
+	"and trust an unverified server; use StrictHostKeyChecking=yes with a root-owned "   \
+	"UserKnownHostsFile"
 
 static int sshfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			 const char **reterr)
 {
+	const char *v;
 	struct optset s;
 	int r;
 
 	r = optset_parse(sshfs_opts, ELEMENTSOF(sshfs_opts), sshfs_forced, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
+	v = optset_get(&s, "StrictHostKeyChecking");
+	if (v && strcmp(v, "yes") != 0)
+		return optset_refuse(&s, HOSTKEY_REFUSED, reterr);
+	r = optset_default(&s, "StrictHostKeyChecking", "StrictHostKeyChecking=yes", reterr);
+	if (r < 0) {
+		optset_done(&s);
+		return r;
+	}
 	r = optset_finish(&s, ret);
 	if (r < 0)
 		return r;

@@ -96,7 +96,9 @@ static void check_canonical(const struct driver_opts *o)
 			abort();
 		if (strcmp(again.canonical, o->canonical) != 0 || again.flags != o->flags ||
 		    (!again.cred_path) != (!o->cred_path) ||
-		    (o->cred_path && strcmp(again.cred_path, o->cred_path) != 0))
+		    (o->cred_path && strcmp(again.cred_path, o->cred_path) != 0) ||
+		    (!again.trusted_path) != (!o->trusted_path) ||
+		    (o->trusted_path && strcmp(again.trusted_path, o->trusted_path) != 0))
 			abort();
 		driver_opts_done(&again);
 	}
@@ -192,7 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		driver_opts_done(&o2);
 		if (norm)
 			check_spec(norm, &o);
-	} else if (r != -EINVAL || !why || !*why || o.canonical || o.cred_path) {
+	} else if (r != -EINVAL || !why || !*why || o.canonical || o.cred_path ||
+		   o.trusted_path) {
 		abort();
 	}
 	driver_opts_done(&o);

@@ -199,7 +199,7 @@ is "$(mounts_at "$mps")$(mounts_at "$mps2")" 11 "both stay mounted"
 sj=$(nshare_json "$mps")
 is "$(jq -r '.state + " " + (.attachments | length | tostring) + " " + .driver' <<<"$sj")" \
 	"mounted 0 sshfs" "list: the adopted sshfs share is mounted, with 0 attachments"
-is "$(jq -r .options <<<"$sj")" "BatchMode=yes,nodev,nosuid" "recorded with the driver's default options"
+is "$(jq -r .options <<<"$sj")" "BatchMode=yes,CheckHostIP=no,StrictHostKeyChecking=yes,UpdateHostKeys=no,nodev,nosuid" "recorded with the driver's default options"
 id_adopted=$(jq -r .mount_id <<<"$sj")
 is "$(net_live_pids sshfs | wc -l)" 2 "two sshfs processes (the two made by hand)"
 

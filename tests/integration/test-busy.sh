@@ -16,9 +16,15 @@ mp=${LAST_OUT%/v1}
 is "$(mounts_at "$mp")" 1 "mounted once"
 
 # Hold the mount busy: a process whose working directory is inside it.
-(cd "$mp" && exec sleep 30) &
+(cd "$mp" && exec sleep 600) &
 holder=$!
-sleep 0.2
+# Until its working directory is inside the mount (not a fixed sleep: a slow machine may take
+# longer to get there, and the detach below must meet a busy share).
+for _ in $(seq 1000); do
+	[ "$(readlink "/proc/$holder/cwd")" = "$mp" ] && break
+	sleep 0.01
+done
+is "$(readlink "/proc/$holder/cwd")" "$mp" "the holder works inside the mount"
 
 expect_exit 75 vm detach --type bind --export "$exp" --volume v1 --owner o1
 stderr_explains "busy unmount explains itself"

@@ -4,6 +4,10 @@
 # Many processes, some multi-threaded, attach and detach at random on 4 shares (volmount-stress)
 # while a sampler watches the mount table for a stacked mount. Afterwards every share is mounted
 # exactly when the ledger has attachments for it, and list agrees.
+#
+# The work is counted, never timed: every thread does OPS operations, and keeps going until
+# the sampler has taken its samples, however slow the machine; --seconds only bounds a run
+# that does not finish (then the counts below fail).
 set -u
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -12,7 +16,8 @@ in_private_ns "$0" "$@"
 [ -x "$VOLMOUNT_STRESS" ] || bail_out "VOLMOUNT_STRESS=$VOLMOUNT_STRESS is not an executable"
 
 K=4
-SECONDS_RUN=${VT_STRESS_SECONDS:-8}
+OPS=${VT_STRESS_OPS:-25}               # per thread: 6x1 + 4x4 threads, 550 operations at least
+SECONDS_RUN=${VT_STRESS_SECONDS:-200}  # a bound, not the plan
 SEED=${VT_SEED:-$(($(date +%s) % 100000))}
 diag "seed $SEED (set VT_SEED to replay)"
 sdir=$VT_EXPORTS/stress
@@ -20,15 +25,25 @@ sdir=$VT_EXPORTS/stress
 stress() {
 	timeout -k 5 $((SECONDS_RUN + 40)) "$VOLMOUNT_STRESS" --state-dir "$STATE_DIR" \
 		--base-dir "$BASE_DIR" --run-dir "$RUN_DIR" --export-dir "$sdir" --shares "$K" \
-		--seconds "$SECONDS_RUN" --timeout-ms 10000 "$@"
+		--seconds "$SECONDS_RUN" --ops "$OPS" --until "$VT_TMP/sampled" --timeout-ms 10000 "$@"
 }
 
-VT_MIN_SAMPLES=100
+VT_MIN_SAMPLES=${VT_MIN_SAMPLES:-400} # about as long as the 8 s the churn used to run here
+rm -f "$VT_TMP/sampled"
 start_stack_sampler
 stress --procs 6 --threads 1 --seed "$SEED" >"$VT_TMP/a.out" 2>"$VT_TMP/a.err" &
 pa=$!
 stress --procs 4 --threads 4 --seed $((SEED + 1)) >"$VT_TMP/b.out" 2>"$VT_TMP/b.err" &
 pb=$!
+# The stress goes on until the sampler has taken its samples during the churn.
+for _ in $(seq 100000); do
+	n=0
+	read -r n 2>/dev/null <"$VT_TMP/sampler.count"
+	[ "${n:-0}" -ge "$VT_MIN_SAMPLES" ] && break
+	kill -0 "$pa" 2>/dev/null || kill -0 "$pb" 2>/dev/null || break
+	sleep 0.01
+done
+touch "$VT_TMP/sampled"
 wait "$pa"
 ra=$?
 wait "$pb"
@@ -51,7 +66,8 @@ for x in a b; do
 	ops=$((ops + ${o:-0}))
 	errs=$((errs + ${e:-0}))
 done
-check "the stress runs did real work ($ops operations, $errs lock timeouts)" test "$ops" -ge 200
+check "the stress runs did all their work ($ops operations, $errs lock timeouts)" \
+	test "$ops" -ge $(((6 * 1 + 4 * 4) * OPS))
 
 # ---- the invariant, share by share ----
 out=$(stacked_under "$BASE_DIR")

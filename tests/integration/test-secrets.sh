@@ -5,7 +5,8 @@
 # refused and detached, a background sampler reads every /proc/*/cmdline and /proc/*/environ
 # every few ms: the private key's body never appears in any of them, and the caller's canary
 # variables (VOLMOUNT_TEST_SECRET, SSH_AUTH_SOCK) never appear in a helper's, because the
-# executor gives helpers a clean environment (the sshfs daemon has only PATH and LANG). Nor does
+# executor gives helpers a clean environment (the sshfs daemon has only PATH, LANG and the
+# share's mark VOLMOUNT_SHARE=<hash>, which is the share's public id, nothing more). Nor does
 # the key appear in `list --json`, the ledger or anything volmount prints.
 # shellcheck disable=SC2317 # functions called through expect_exit
 set -u
@@ -171,14 +172,18 @@ check "the sampler ran while sshfs was mounted" wait_samples 20
 sshfs_pid=$(net_live_pids sshfs | head -n 1)
 ssh_pid=$(net_live_pids ssh | head -n 1)
 if [ -n "$sshfs_pid" ]; then
-	only_names "$sshfs_pid" "PATH LANG" "the sshfs daemon's environment holds only PATH and LANG"
+	only_names "$sshfs_pid" "PATH LANG VOLMOUNT_SHARE" \
+		"the sshfs daemon's environment holds only PATH, LANG and the share's mark"
+	is "$(tr '\0' '\n' <"/proc/$sshfs_pid/environ" | sed -n 's/^VOLMOUNT_SHARE=//p')" \
+		"${mp##*/}" "the mark is the share's hash (its mountpoint's name)"
 	check "the sshfs daemon's command line names no key content" \
 		test -z "$(tr '\0' '\n' <"/proc/$sshfs_pid/cmdline" | grep -F -f "$VT_TMP/key.pat")"
 else
 	not_ok "an sshfs daemon runs"
 fi
 if [ -n "$ssh_pid" ]; then
-	only_names "$ssh_pid" "PATH LANG" "its ssh's environment holds only PATH and LANG"
+	only_names "$ssh_pid" "PATH LANG VOLMOUNT_SHARE" \
+		"its ssh's environment holds only PATH, LANG and the share's mark"
 else
 	not_ok "sshfs's ssh process runs"
 fi
@@ -194,7 +199,8 @@ gpid=$(for p in $(net_pids_with "$gmp"); do
 done | head -n 1)
 if [ -n "$gpid" ]; then
 	# mount.glusterfs is a shell script: the shell adds PWD (the executor's cwd, "/").
-	only_names "$gpid" "PATH LANG PWD" "the glusterfs client's environment holds only PATH, LANG (and PWD)"
+	only_names "$gpid" "PATH LANG PWD VOLMOUNT_SHARE" \
+		"the glusterfs client's environment holds only PATH, LANG, the share's mark (and PWD)"
 else
 	not_ok "a glusterfs client runs"
 fi

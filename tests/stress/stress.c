@@ -10,8 +10,14 @@
  * the end: the caller checks the invariants (a share is mounted exactly when it has
  * attachments, and never twice).
  *
+ * With --ops N each thread stops after N operations instead (and --seconds only bounds the
+ * run): a test then counts work, never time, and a slow machine takes longer instead of
+ * doing less. With --until FILE as well, a thread that has done its N goes on until FILE
+ * exists (a test's sampler says when it has seen enough).
+ *
  *   volmount-stress --state-dir D --base-dir D --run-dir D --export-dir DIR
- *                   --shares K --procs P --threads T --seconds S [--seed N] [--timeout-ms MS]
+ *                   --shares K --procs P --threads T --seconds S [--ops N [--until FILE]]
+ *                   [--seed N] [--timeout-ms MS]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -54,6 +60,8 @@ struct opts {
 	unsigned procs;
 	unsigned threads;
 	unsigned seconds;
+	unsigned long ops;  /* per thread; 0: until the time is up */
+	const char *until; /* with ops: go on until this file exists */
 	unsigned timeout_ms;
 	uint64_t seed;
 	char *exports[MAX_SHARES];
@@ -86,7 +94,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: volmount-stress --state-dir DIR --base-dir DIR --run-dir DIR --export-dir DIR\n"
 	      "                       [--shares K] [--procs P] [--threads T] [--seconds S]\n"
-	      "                       [--seed N] [--timeout-ms MS]\n",
+	      "                       [--ops N [--until FILE]] [--seed N] [--timeout-ms MS]\n",
 	      f);
 }
 
@@ -156,6 +164,9 @@ static void *worker_main(void *arg)
 		int r;
 
 		if (clock_gettime(CLOCK_MONOTONIC, &now) < 0 || !before(&now, &w->deadline))
+			break;
+		if (w->o->ops && w->ops >= w->o->ops &&
+		    (!w->o->until || access(w->o->until, F_OK) == 0))
 			break;
 
 		share = (unsigned)(rng_next(&w->rng) % w->o->shares);
@@ -300,7 +311,7 @@ static void free_exports(struct opts *o)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { ARG_STATE = 0x100, ARG_BASE, ARG_RUN, ARG_EXPORT, ARG_SHARES, ARG_PROCS,
-	       ARG_THREADS, ARG_SECONDS, ARG_SEED, ARG_TIMEOUT };
+	       ARG_THREADS, ARG_SECONDS, ARG_SEED, ARG_TIMEOUT, ARG_OPS, ARG_UNTIL };
 	static const struct option longopts[] = {
 		{ "state-dir", required_argument, NULL, ARG_STATE },
 		{ "base-dir", required_argument, NULL, ARG_BASE },
@@ -312,6 +323,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "seconds", required_argument, NULL, ARG_SECONDS },
 		{ "seed", required_argument, NULL, ARG_SEED },
 		{ "timeout-ms", required_argument, NULL, ARG_TIMEOUT },
+		{ "ops", required_argument, NULL, ARG_OPS },
+		{ "until", required_argument, NULL, ARG_UNTIL },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -356,6 +369,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			r = parse_uint(optarg, 1, 86400000, &v);
 			o->timeout_ms = (unsigned)v;
 			break;
+		case ARG_OPS:
+			r = parse_uint(optarg, 1, MAX_OPS_PER_THREAD, &v);
+			o->ops = v;
+			break;
+		case ARG_UNTIL:
+			o->until = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -368,7 +388,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return r;
 		}
 	}
-	if (optind != argc || !o->state_dir || !o->base_dir || !o->run_dir || !o->export_dir)
+	if (optind != argc || !o->state_dir || !o->base_dir || !o->run_dir || !o->export_dir ||
+	    (o->until && !o->ops))
 		return -EINVAL;
 	return 0;
 }

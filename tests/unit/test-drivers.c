@@ -356,30 +356,52 @@ struct opt_row {
 
 static const struct opt_row opt_rows[] = {
 	/* sshfs */
-	{ SSHFS, { NULL }, "BatchMode=yes,nodev,nosuid", NULL, MS_NOSUID | MS_NODEV },
-	{ SSHFS, OPTS("rw"), "BatchMode=yes,nodev,nosuid", NULL, MS_NOSUID | MS_NODEV },
-	{ SSHFS, OPTS("ro", "ro", "nosuid", "BatchMode=yes"), "BatchMode=yes,nodev,nosuid,ro", NULL,
+	/* Always "BatchMode=yes,CheckHostIP=no,StrictHostKeyChecking=yes,UpdateHostKeys=no": ssh
+	 * never prompts and never writes a host key. */
+#define SSHFS_HK "StrictHostKeyChecking=yes,UpdateHostKeys=no,"
+	{ SSHFS, { NULL }, "BatchMode=yes,CheckHostIP=no," SSHFS_HK "nodev,nosuid", NULL,
+	  MS_NOSUID | MS_NODEV },
+	{ SSHFS, OPTS("rw"), "BatchMode=yes,CheckHostIP=no," SSHFS_HK "nodev,nosuid", NULL,
+	  MS_NOSUID | MS_NODEV },
+	{ SSHFS, OPTS("ro", "ro", "nosuid", "BatchMode=yes", "CheckHostIP=no", "UpdateHostKeys=no"),
+	  "BatchMode=yes,CheckHostIP=no," SSHFS_HK "nodev,nosuid,ro", NULL,
 	  MS_NOSUID | MS_NODEV | MS_RDONLY },
 	{ SSHFS,
 	  OPTS("port=2222", "IdentityFile=/root/.ssh/id_ed25519", "ro",
-	       "StrictHostKeyChecking=accept-new"),
-	  "BatchMode=yes,IdentityFile=/root/.ssh/id_ed25519,StrictHostKeyChecking=accept-new,"
-	  "nodev,nosuid,port=2222,ro",
+	       "StrictHostKeyChecking=yes", "UserKnownHostsFile=/etc/volmount//known_hosts"),
+	  "BatchMode=yes,CheckHostIP=no,IdentityFile=/root/.ssh/id_ed25519," SSHFS_HK
+	  "UserKnownHostsFile=/etc/volmount/known_hosts,nodev,nosuid,port=2222,ro",
 	  "/root/.ssh/id_ed25519", MS_NOSUID | MS_NODEV | MS_RDONLY },
 	{ SSHFS, OPTS("IdentityFile=//root/.ssh//id/", "noexec"),
-	  "BatchMode=yes,IdentityFile=/root/.ssh/id,nodev,noexec,nosuid", "/root/.ssh/id",
+	  "BatchMode=yes,CheckHostIP=no,IdentityFile=/root/.ssh/id," SSHFS_HK
+	  "nodev,noexec,nosuid", "/root/.ssh/id",
 	  MS_NOSUID | MS_NODEV | MS_NOEXEC },
 	{ SSHFS,
 	  OPTS("reconnect", "ServerAliveInterval=2", "ServerAliveCountMax=2", "allow_other",
 	       "default_permissions", "idmap=user", "uid=0", "gid=100", "compression=no"),
-	  "BatchMode=yes,ServerAliveCountMax=2,ServerAliveInterval=2,allow_other,compression=no,"
-	  "default_permissions,gid=100,idmap=user,nodev,nosuid,reconnect,uid=0",
+	  "BatchMode=yes,CheckHostIP=no,ServerAliveCountMax=2,ServerAliveInterval=2," SSHFS_HK
+	  "allow_other,compression=no,default_permissions,gid=100,idmap=user,nodev,nosuid,"
+	  "reconnect,uid=0",
 	  NULL, MS_NOSUID | MS_NODEV },
+	/* The driver takes any absolute path; the engine refuses what is not a root-owned
+	 * regular file (such as /dev/null) on its fd. */
 	{ SSHFS, OPTS("Ciphers=aes128-gcm@openssh.com", "UserKnownHostsFile=/dev/null",
 		      "follow_symlinks", "dir_cache=no"),
-	  "BatchMode=yes,Ciphers=aes128-gcm@openssh.com,UserKnownHostsFile=/dev/null,dir_cache=no,"
-	  "follow_symlinks,nodev,nosuid",
+	  "BatchMode=yes,CheckHostIP=no,Ciphers=aes128-gcm@openssh.com," SSHFS_HK
+	  "UserKnownHostsFile=/dev/null,dir_cache=no,follow_symlinks,nodev,nosuid",
 	  NULL, MS_NOSUID | MS_NODEV },
+	/* Host keys are never written by a mount (issue 9, item 3). */
+	REFUSED(SSHFS, "StrictHostKeyChecking=no"),
+	REFUSED(SSHFS, "StrictHostKeyChecking=accept-new"),
+	REFUSED(SSHFS, "StrictHostKeyChecking=accept-new", "UserKnownHostsFile=/etc/nologin"),
+	REFUSED(SSHFS, "StrictHostKeyChecking=yes", "StrictHostKeyChecking=no"),
+	REFUSED(SSHFS, "CheckHostIP=yes"),
+	REFUSED(SSHFS, "UpdateHostKeys=yes"),
+	REFUSED(SSHFS, "UpdateHostKeys=ask"),
+	REFUSED(SSHFS, "UserKnownHostsFile=/a", "UserKnownHostsFile=/b"),
+	REFUSED(SSHFS, "UserKnownHostsFile=relative"),
+	REFUSED(SSHFS, "GlobalKnownHostsFile=/etc/nologin"),
+	REFUSED(SSHFS, "HashKnownHosts=yes"),
 	REFUSED(SSHFS, "ssh_command=sh"),
 	REFUSED(SSHFS, "SSH_COMMAND=sh"),
 	REFUSED(SSHFS, "sshfs_command=x"),
@@ -560,7 +582,8 @@ static void test_options_table(void)
 					  o.canonical ? o.canonical : "");
 			if (!err || !*err)
 				TEST_FAIL("row %zu: refused without a reason", i);
-			ASSERT_TRUE(o.canonical == NULL && o.cred_path == NULL);
+			ASSERT_TRUE(o.canonical == NULL && o.cred_path == NULL &&
+				    o.trusted_path == NULL);
 			refused++;
 			continue;
 		}
@@ -573,9 +596,48 @@ static void test_options_table(void)
 			ASSERT_STREQ(o.cred_path, row->cred);
 		else
 			ASSERT_TRUE(o.cred_path == NULL);
+		if (!strstr(row->canonical, "UserKnownHostsFile="))
+			ASSERT_TRUE(o.trusted_path == NULL);
 		driver_opts_done(&o);
 	}
 	ASSERT_TRUE(refused >= 30);
+}
+
+/* sshfs: the known-hosts file is a trusted file the engine checks (trusted_path), normalized as
+ * in the canonical string; ssh is always told never to write host keys (issue 9, item 3). */
+static void test_sshfs_known_hosts(void)
+{
+	static const struct {
+		const char *opt, *path;
+	} rows[] = {
+		{ "UserKnownHostsFile=/etc/volmount//known_hosts/", "/etc/volmount/known_hosts" },
+		{ "UserKnownHostsFile=/dev/null", "/dev/null" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+		const char *opts[] = { rows[i].opt, "IdentityFile=/k" };
+		struct driver_opts o = {};
+		const char *err = NULL;
+
+		ASSERT_OK(SSHFS->options(opts, 2, &o, &err));
+		ASSERT_STREQ(o.trusted_path, rows[i].path);
+		ASSERT_STREQ(o.trusted_option, "UserKnownHostsFile");
+		ASSERT_STREQ(o.cred_path, "/k");
+		ASSERT_TRUE(strstr(o.canonical, "StrictHostKeyChecking=yes") != NULL);
+		ASSERT_TRUE(strstr(o.canonical, "CheckHostIP=no") != NULL);
+		ASSERT_TRUE(strstr(o.canonical, "UpdateHostKeys=no") != NULL);
+		driver_opts_done(&o);
+		ASSERT_TRUE(o.trusted_path == NULL && o.trusted_option == NULL);
+	}
+	{
+		/* The refusal of a host-key-writing mode says why. */
+		const char *opts[] = { "StrictHostKeyChecking=accept-new" };
+		struct driver_opts o = {};
+		const char *err = NULL;
+
+		ASSERT_EQ(SSHFS->options(opts, 1, &o, &err), -EINVAL);
+		ASSERT_TRUE(err && strstr(err, "host keys") != NULL);
+	}
 }
 
 /* The canonical string of every accepted row is accepted again, unchanged (the engine
@@ -637,7 +699,8 @@ static void test_options_order(void)
 		const char *want;
 	} rows[] = {
 		{ SSHFS, { "ro", "port=22", "IdentityFile=/k", "reconnect", "nodev" },
-		  "BatchMode=yes,IdentityFile=/k,nodev,nosuid,port=22,reconnect,ro" },
+		  "BatchMode=yes,CheckHostIP=no,IdentityFile=/k," SSHFS_HK
+		  "nodev,nosuid,port=22,reconnect,ro" },
 		{ NFS, { "soft", "nfsvers=4.1", "ro", "timeo=10", "vers=4.1" },
 		  "nodev,nosuid,ro,soft,timeo=10,vers=4.1" },
 		{ CIFS, { "credentials=/c", "ro", "vers=3.0", "seal", "uid=0" },
@@ -671,14 +734,18 @@ struct spec_row {
 
 static const struct spec_row spec_rows[] = {
 	{ SSHFS, "root@127.0.0.1:/srv/export", OPTS("port=2222", "IdentityFile=/k/id"),
-	  { "/usr/bin/sshfs", "-o", "BatchMode=yes,IdentityFile=/k/id,nodev,nosuid,port=2222", "--",
+	  { "/usr/bin/sshfs", "-o",
+	    "BatchMode=yes,CheckHostIP=no,IdentityFile=/k/id," SSHFS_HK "nodev,nosuid,port=2222",
+	    "--",
 	    "root@127.0.0.1:/srv/export", MP, NULL },
 	  "fuse.sshfs", "root@127.0.0.1:/srv/export" },
 	{ SSHFS, "u@[::1]:/", { NULL },
-	  { "/usr/bin/sshfs", "-o", "BatchMode=yes,nodev,nosuid", "--", "u@[::1]:/", MP, NULL },
+	  { "/usr/bin/sshfs", "-o", "BatchMode=yes,CheckHostIP=no," SSHFS_HK "nodev,nosuid", "--",
+	    "u@[::1]:/", MP, NULL },
 	  "fuse.sshfs", "u@[::1]:/" },
 	{ SSHFS, "srv:/a", OPTS("ro"),
-	  { "/usr/bin/sshfs", "-o", "BatchMode=yes,nodev,nosuid,ro", "--", "srv:/a", MP, NULL },
+	  { "/usr/bin/sshfs", "-o", "BatchMode=yes,CheckHostIP=no," SSHFS_HK "nodev,nosuid,ro",
+	    "--", "srv:/a", MP, NULL },
 	  "fuse.sshfs", "srv:/a" },
 	{ GLUSTERFS, "gl1,gl2,gl3:/vol", OPTS("ro"),
 	  { "/sbin/mount.glusterfs", "gl1:/vol", MP, "-o",
@@ -883,6 +950,7 @@ static void test_options_caps(void)
 }
 
 static const struct test tests[] = {
+	{ "sshfs known-hosts file and host-key options", test_sshfs_known_hosts },
 	{ "driver_table", test_driver_table },
 	{ "normalize_table", test_normalize_table },
 	{ "normalize_caps", test_normalize_caps },

@@ -515,6 +515,67 @@ static void test_leftover_holds_pipe(void)
 	exec_result_done(&res);
 }
 
+/* ---- the share mark ---- */
+
+/* /proc/<pid>/environ of @pid holds @entry. */
+static bool environ_holds(pid_t pid, const char *entry)
+{
+	char path[64], buf[4096];
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+		buf[n] = '\0';
+		if (strcmp(buf + i, entry) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A helper that daemonizes (setsid, so killing its group misses it) and one that stays in its
+ * group: both carry the mark, and exec_end_share() ends both, and only those of its share. */
+static void test_end_share(void)
+{
+	const char *argv[] = { "/bin/sh", "-c",
+			       "setsid sleep 60 </dev/null >/dev/null 2>&1 & echo $! >&2; "
+			       "sleep 61 </dev/null >/dev/null 2>&1 & echo $! >&2",
+			       NULL };
+	struct exec_result a, b;
+	pid_t a1, a2, b1, b2;
+
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "0123abcdef", &a), 0);
+	ASSERT_EQ(sscanf(a.err, "%d\\n%d", &a1, &a2), 2);
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "other", &b), 0);
+	ASSERT_EQ(sscanf(b.err, "%d\\n%d", &b1, &b2), 2);
+	ASSERT_TRUE(environ_holds(a1, "VOLMOUNT_SHARE=0123abcdef"));
+	ASSERT_TRUE(environ_holds(b2, "VOLMOUNT_SHARE=other"));
+	ASSERT_TRUE(!pid_gone(a1));
+
+	ASSERT_EQ(exec_end_share("0123abcdef", 3000), 2);
+	ASSERT_TRUE(pid_gone(a1));
+	ASSERT_TRUE(pid_gone(a2));
+	ASSERT_TRUE(!pid_gone(b1)); /* another share's helpers are left alone */
+	ASSERT_TRUE(!pid_gone(b2));
+	ASSERT_EQ(exec_end_share("0123abcdef", 3000), 0);
+	ASSERT_EQ(exec_end_share("other", 3000), 2);
+	ASSERT_TRUE(pid_gone(b1) && pid_gone(b2));
+
+	ASSERT_EQ(exec_end_share("bad id", 1000), -EINVAL);
+	ASSERT_EQ(exec_end_share("", 1000), -EINVAL);
+	ASSERT_EQ(exec_end_share("x", 0), -EINVAL);
+	exec_result_done(&a);
+	exec_result_done(&b);
+	ASSERT_EQ(exec_run_share(argv, 5000, 0, "a=b", &b), -EINVAL);
+	exec_result_done(&b);
+}
+
 /* ---- probes ---- */
 
 static void test_probe_healthy(void)
@@ -820,12 +881,99 @@ static void test_slots_full(void)
 	printf("# %zu stragglers after %d stuck probes\n", exec_stragglers(), EXEC_SLOTS_MAX);
 	ASSERT_EQ(exec_stragglers(), EXEC_SLOTS_MAX);
 	ASSERT_EQ(exec_probe_statfs("/tmp", 1000, NULL), -EAGAIN);
+	{
+		/* No slot for a worker: not probed, never a verdict. */
+		const char *one[] = { "/tmp" };
+		int r1 = 0;
+
+		ASSERT_EQ(exec_probe_statfs_many(one, 1, 1000, &r1, NULL), 0);
+		ASSERT_EQ(r1, EXEC_PROBE_NOT_RUN);
+	}
 	ASSERT_EQ(exec_run(t, 1000, &res), -EAGAIN);
 	exec_result_done(&res);
 
 	fuse_abort(&s);
 	ASSERT_TRUE(wait_no_stragglers(5000));
 	ASSERT_EQ(exec_probe_statfs("/tmp", 1000, NULL), 0);
+	fuse_unmount(&s);
+}
+
+/* Many hung mounts, a healthy path and a missing one, in one call: one worker, one deadline;
+ * every hung path is reported hung (none "not run"), the others get their answer. */
+#define MANY_HUNG 200
+static void test_probe_many(void)
+{
+	static struct fuse_srv s[MANY_HUNG];
+	const char *paths[MANY_HUNG + 2];
+	int r[MANY_HUNG + 2];
+	long us[MANY_HUNG + 2];
+	size_t n_hung = 0;
+	uint64_t t0, dt;
+
+	for (size_t i = 0; i < MANY_HUNG; i++) {
+		char name[32];
+
+		(void)snprintf(name, sizeof(name), "fuse-many-%zu", i);
+		if (!fuse_mount(&s[i], name))
+			return;
+		paths[i] = s[i].dir;
+	}
+	paths[MANY_HUNG] = "/tmp";
+	paths[MANY_HUNG + 1] = "/tmp/no-such-dir-at-all";
+	t0 = now_ms();
+	ASSERT_EQ(exec_probe_statfs_many(paths, MANY_HUNG + 2, 400, r, us), 0);
+	dt = now_ms() - t0;
+	for (size_t i = 0; i < MANY_HUNG; i++)
+		n_hung += r[i] == -ETIMEDOUT;
+	printf("# %d hung FUSE mounts probed at once: %zu hung after %llu ms, %zu straggler(s)\n",
+	       MANY_HUNG, n_hung, (unsigned long long)dt, exec_stragglers());
+	ASSERT_EQ(n_hung, (size_t)MANY_HUNG);
+	ASSERT_EQ(r[MANY_HUNG], 0);
+	ASSERT_TRUE(us[MANY_HUNG] >= 1);
+	ASSERT_EQ(r[MANY_HUNG + 1], -ENOENT);
+	ASSERT_EQ(us[MANY_HUNG + 1], -1);
+	/* One deadline, not one per batch (probing 32 at a time would take 7 deadlines, 2.8 s):
+	 * generous for a loaded machine. */
+	ASSERT_TRUE(dt >= 390 && dt < 400 + 1500);
+	for (size_t i = 0; i < MANY_HUNG; i++)
+		fuse_unmount(&s[i]);
+	ASSERT_TRUE(wait_no_stragglers(3000));
+	ASSERT_EQ(exec_probe_statfs_many(paths, 0, 400, r, us), 0);
+	ASSERT_EQ(exec_probe_statfs_many(paths, 1, 0, r, us), -EINVAL);
+	paths[0] = "relative";
+	ASSERT_EQ(exec_probe_statfs_many(paths, 1, 400, r, us), -EINVAL);
+}
+
+/* A worker stuck in D state is tracked (one slot) with the path it waits on; the next call
+ * reports that path hung at once, without a new task on it, and probes the others. */
+static void test_probe_many_dstate(void)
+{
+	struct fuse_srv s;
+	const char *paths[2];
+	int r[2];
+	long us[2];
+	uint64_t t0;
+
+	if (!fuse_mount(&s, "fuse-many-d"))
+		return;
+	fuse_answer_init(&s);
+	fuse_start_reader(&s);
+	paths[0] = s.dir;
+	paths[1] = "/tmp";
+	for (int round = 0; round < 5 && exec_stragglers() == 0; round++) {
+		ASSERT_EQ(exec_probe_statfs_many(paths, 2, 300, r, us), 0);
+		ASSERT_EQ(r[0], -ETIMEDOUT);
+		ASSERT_EQ(r[1], 0);
+	}
+	ASSERT_EQ(exec_stragglers(), 1u);
+	t0 = now_ms();
+	ASSERT_EQ(exec_probe_statfs_many(paths, 2, 5000, r, us), 0);
+	ASSERT_TRUE(now_ms() - t0 < 2500); /* the stuck path was not waited for again */
+	ASSERT_EQ(r[0], -ETIMEDOUT);
+	ASSERT_EQ(r[1], 0);
+	ASSERT_EQ(exec_stragglers(), 1u);
+	fuse_abort(&s); /* releases the stuck thread: the worker dies and is reaped */
+	ASSERT_TRUE(wait_no_stragglers(3000));
 	fuse_unmount(&s);
 }
 
@@ -841,12 +989,15 @@ static const struct test tests[] = {
 	{ "deadline kills and reaps", test_timeout },
 	{ "deadline kills the process group", test_process_group },
 	{ "leftover process holding stderr", test_leftover_holds_pipe },
+	{ "helpers of a share marked and ended", test_end_share },
 	{ "probe healthy", test_probe_healthy },
 	{ "probe errors", test_probe_errors },
 	{ "probe hung FUSE", test_probe_hung_fuse },
 	{ "probe D-state FUSE, straggler reaped", test_probe_dstate_fuse },
 	{ "probe dead FUSE", test_probe_dead_fuse },
 	{ "concurrent probes and helpers", test_concurrent },
+	{ "many hung paths, one worker, one deadline", test_probe_many },
+	{ "stuck worker tracked, its path not probed again", test_probe_many_dstate },
 	{ "straggler table full", test_slots_full },
 };
 

@@ -4,7 +4,8 @@
  * between two descriptions of one process, between threads and between processes; release when
  * the holder closes, exits or is killed; the host lock's shared/exclusive modes and its gate
  * (a waiting exclusive locker keeps new shared lockers out); bounded waits that end at the
- * deadline and not much later; lock file modes; planted symlinks and other non-files.
+ * deadline and not much later; lock file modes; planted symlinks and other non-files; never
+ * a lock file on fd 0, 1 or 2.
  * Needs no root: every directory is ours.
  */
 #include <errno.h>
@@ -669,6 +670,35 @@ static void test_planted_non_files(void)
 	lock_release(host_now(true));
 }
 
+#define LOWFD "1111111111111111111111111111111111111111111111111111111111111111"
+
+/* With stdin, stdout and stderr closed (a caller started so), a lock file must not take one of
+ * their numbers: a later message for stderr would be written into it. */
+static void test_never_on_stdio(void)
+{
+	int saved[3], host, share;
+
+	for (int i = 0; i < 3; i++) {
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 100);
+		ASSERT_TRUE(saved[i] >= 100);
+	}
+	for (int i = 0; i < 3; i++)
+		(void)close(i);
+	host = lock_host(ctx, false, now_ms() + 1000);
+	share = lock_share(ctx, LOWFD, now_ms() + 1000);
+	/* What else sits on 0..2 now (the low descriptors the guard gave back are free again). */
+	for (int i = 0; i < 3; i++) {
+		ASSERT_TRUE(dup2(saved[i], i) == i);
+		(void)close(saved[i]);
+	}
+	if (host < 0 || share < 0)
+		TEST_FAIL("locking failed: host %d, share %d", host, share);
+	if (host <= STDERR_FILENO || share <= STDERR_FILENO)
+		TEST_FAIL("a lock file took a standard descriptor: host %d, share %d", host, share);
+	lock_release(share);
+	lock_release(host);
+}
+
 static const struct test tests[] = {
 	{ "share lock: two descriptions, one process", test_share_two_fds },
 	{ "share lock: threads", test_share_threads },
@@ -683,6 +713,7 @@ static const struct test tests[] = {
 	{ "host lock: pending exclusive blocks new shared", test_host_gate_blocks_new_shared },
 	{ "lock files are private regular files", test_lock_file_modes },
 	{ "planted symlinks and non-files refused", test_planted_non_files },
+	{ "lock files never take fd 0, 1 or 2", test_never_on_stdio },
 };
 
 int main(void)
