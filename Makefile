@@ -5,6 +5,8 @@ BUILD ?= build
 DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite3 \
        nettle-dev libjson-c-dev zlib1g-dev util-linux iproute2 jq shellcheck python3 \
        sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client strace
+# The Python binding (cffi, API mode) and the Nova and os-brick code its tests drive.
+DEPS += python3-cffi python3-dev python3-nova python3-os-brick
 
 .PHONY: all deps build demo check bench print-bin clean
 

@@ -118,3 +118,30 @@ ssh_setup || true
 # BENCH_WRAPPER: a profiler to run the bench under, e.g. "valgrind --tool=callgrind".
 # shellcheck disable=SC2086 # word splitting of the wrapper is intended
 ${BENCH_WRAPPER:-} "$bench" --work "$work" --cli "$cli" "${ssh_args[@]}" "$@"
+
+# Case 8: Nova's own mount manager against volmount through the Python binding
+# (bench_nova.py), with the interpreter the binding was built for.
+want8=1
+py_args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--cases) case "${2:-}" in *8*) ;; *) want8=0 ;; esac; shift ;;
+	--cases=*) case "$1" in *8*) ;; *) want8=0 ;; esac ;;
+	--profile | --profile=*) want8=0 ;;
+	--quick) py_args+=(--quick) ;;
+	esac
+	shift
+done
+if [ "$want8" = 1 ]; then
+	echo
+	py=$(jq -r '.[] | select(.name == "python3") | .value' \
+		"$build/meson-info/intro-buildoptions.json" 2>/dev/null) || py=
+	# Built in this configuration (a sanitizer build has it disabled; stale files may remain).
+	if [ -z "$py" ] || ! jq -e '.[] | select(.name | startswith("_volmount."))' \
+		"$build/meson-info/intro-targets.json" >/dev/null 2>&1; then
+		echo "8    skipped: the Python binding is not built (python3-cffi, python3-dev)"
+	else
+		PYTHONPATH=$build/python PYTHONDONTWRITEBYTECODE=1 \
+			"$py" "$here/bench_nova.py" --work "$work" "${py_args[@]}"
+	fi
+fi

@@ -3,7 +3,8 @@
 #
 # `make bench` still works: bench/run.sh in its quick form (a few rounds of every case, with
 # its own private namespaces, sshd and FUSE daemons) exits 0 and prints a row for every case,
-# with ratios against the floors of the same run, and case 4's invariants hold. No figure is
+# with ratios against the floors of the same run (case 8, Nova's mount manager against the
+# Python binding, where the binding is built), and case 4's invariants hold. No figure is
 # judged: the quick run's numbers mean nothing, and speed goals are the benchmark's business,
 # never a test's (bench/README.md).
 set -u
@@ -21,5 +22,17 @@ check "case 1's ratio to its floor is computed" grep -qE '^1 +cold attach .* [0-
 check "case 2's ratio to its floor is computed" grep -qE '^2 +warm attach .* [0-9.]+x <= 2x' "$out"
 check "case 4's invariants hold" grep -qE '^4 +invariants .* hold +PASS' "$out"
 check "the summary line is there" grep -qE '^targets: ' "$out"
+# Case 8 (Nova's mount manager against the Python binding) runs where the binding is built.
+if jq -e '.[] | select(.name | startswith("_volmount."))' \
+	"$VOLMOUNT_BUILDDIR/meson-info/intro-targets.json" >/dev/null; then
+	for c in 8c 8w; do
+		check "case $c printed its rows with a ratio" \
+			grep -qE "^$c +volmount via Python: .* [0-9.]+x " "$out"
+	done
+	check "case 8's summary line is there" grep -qE '^targets of case 8: [0-9]+ failed' "$out"
+	diag "$(grep -E '^8' "$out")"
+else
+	check "case 8 says why it did not run" grep -qE '^8 +skipped: the Python binding is not built' "$out"
+fi
 diag "$(grep -E 'x <=|hold' "$out")"
 done_testing
