@@ -115,7 +115,9 @@ check "the device path works" timeout 10 sh -c "echo hello >'$dev/f' && [ \"\$(c
 is "$(net_live_pids sshfs | wc -l)" 1 "one sshfs runs: the daemon of the one mount"
 expect_exit 0 vm detach --type sshfs --export "$expA" --volume v2 --owner vm1
 is "$(mounts_at "$mpA")" 0 "detach unmounted it"
+# sshfs exits once its mount is gone, and its ssh a moment later: wait for both.
 net_wait_gone sshfs 5
+net_wait_gone ssh 5
 is "$(helper_pids | wc -l)" 0 "no sshfs or ssh process of the share survives"
 expect_exit 0 vm host-up
 is "$(mounts_under "$BASE_DIR" | wc -l)" 0 "host-up leaves nothing mounted"
