@@ -938,8 +938,10 @@ int exec_end_share(const char *share, unsigned timeout_ms)
 		return -EINVAL;
 	(void)snprintf(entry, sizeof(entry), "%s%s", EXEC_SHARE_ENV, share);
 	deadline = now_ms() + timeout_ms;
-	/* Repeat until a pass finds nothing: a helper may have forked just before it was killed. */
-	for (;;) {
+	/* Repeat until two passes in a row find nothing: a helper may have forked just before
+	 * it was killed, and a process in the middle of an execve() shows an empty environment
+	 * for a moment, so one empty pass does not prove there is none. */
+	for (unsigned empty = 0;;) {
 		int fds[64];
 		size_t n = 0;
 		int k = kill_tagged_pass(entry, fds, &n, ELEMENTSOF(fds));
@@ -947,8 +949,13 @@ int exec_end_share(const char *share, unsigned timeout_ms)
 
 		if (k < 0)
 			return k;
-		if (k == 0)
-			return total;
+		if (k == 0) {
+			if (++empty == 2)
+				return total;
+			sleep_ms(2);
+			continue;
+		}
+		empty = 0;
 		total += k;
 		/* Wait (bounded) until each is dead: a pidfd of a process that is not our child
 		 * becomes readable when it exits. One that does not die in time (D state) may

@@ -28,7 +28,7 @@ run_suite() { # DIR SETUP-ARGS... -- TEST-ARGS...
 	elif [ ${#setup[@]} -gt 0 ]; then
 		# An existing build directory gets the options too (say -Dpython=enabled, so that a
 		# directory set up before python3-cffi was installed cannot drop the python suite).
-		meson configure "$dir" "${setup[@]}" >"/tmp/volmount-setup-$(basename "$dir").log" 2>&1 || {
+		meson setup --reconfigure "$dir" "${setup[@]}" >"/tmp/volmount-setup-$(basename "$dir").log" 2>&1 || {
 			cat "/tmp/volmount-setup-$(basename "$dir").log"; echo "configure of $dir failed"
 			status=1; broken=$((broken + 1)); return; }
 	fi
