@@ -64,15 +64,13 @@ static const struct optdef cephfs_opts[] = {
 	OD_REFUSE("fsid", "fsid is refused"),
 };
 
-static const char *const cephfs_forced[] = { "nosuid", "nodev", NULL };
-
 static int cephfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			  const char **reterr)
 {
 	struct optset s;
 	int r;
 
-	r = optset_parse(cephfs_opts, ELEMENTSOF(cephfs_opts), cephfs_forced, opts, n, &s, reterr);
+	r = optset_parse(cephfs_opts, ELEMENTSOF(cephfs_opts), optset_forced_nosuid_nodev, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
 	if (optset_get(&s, "rbytes") && optset_get(&s, "norbytes"))

@@ -112,8 +112,6 @@ static const struct optdef cifs_opts[] = {
 	OD_REFUSE("prefixpath", "the path comes from the export"),
 };
 
-static const char *const cifs_forced[] = { "nosuid", "nodev", NULL };
-
 static int cifs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			const char **reterr)
 {
@@ -121,7 +119,7 @@ static int cifs_options(const char *const *opts, size_t n, struct driver_opts *r
 	struct optset s;
 	int r;
 
-	r = optset_parse(cifs_opts, ELEMENTSOF(cifs_opts), cifs_forced, opts, n, &s, reterr);
+	r = optset_parse(cifs_opts, ELEMENTSOF(cifs_opts), optset_forced_nosuid_nodev, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
 	guest = optset_get(&s, "guest") != NULL;

@@ -821,6 +821,20 @@ static int cmp_item(const void *a, const void *b)
 	return strcmp(x->s, y->s);
 }
 
+const char *const optset_forced_nosuid_nodev[] = { "nosuid", "nodev", NULL };
+
+int optset_simple(const struct optdef *defs, size_t n_defs, const char *const *forced,
+		  const char *const *opts, size_t n, struct driver_opts *ret, const char **reterr)
+{
+	struct optset s;
+	int r;
+
+	r = optset_parse(defs, n_defs, forced, opts, n, &s, reterr);
+	if (r < 0)
+		return r;
+	return optset_finish(&s, ret);
+}
+
 int optset_parse(const struct optdef *defs, size_t n_defs, const char *const *forced,
 		 const char *const *opts, size_t n, struct optset *ret, const char **reterr)
 {

@@ -162,6 +162,22 @@ struct optset {
  * unknown names (names are case-sensitive), bad values, one key with two values, and "ro"
  * with "rw". On success fills *ret (optset_done() frees it); on failure *ret is untouched.
  */
+/* The rows that refuse SELinux context options (context=, fscontext=, defcontext=,
+ * rootcontext=), for the option tables of the drivers whose helpers take them. */
+#define OD_REFUSE_SELINUX                                          \
+	OD_REFUSE("context", "SELinux contexts are refused"),      \
+	OD_REFUSE("fscontext", "SELinux contexts are refused"),    \
+	OD_REFUSE("defcontext", "SELinux contexts are refused"),   \
+	OD_REFUSE("rootcontext", "SELinux contexts are refused")
+
+/* What every network driver forces on: "nosuid" and "nodev" (NULL-terminated). */
+extern const char *const optset_forced_nosuid_nodev[];
+
+/* optset_parse() then optset_finish(): the options function of a driver with no rule beyond
+ * its table. */
+int optset_simple(const struct optdef *defs, size_t n_defs, const char *const *forced,
+		  const char *const *opts, size_t n, struct driver_opts *ret, const char **reterr);
+
 int optset_parse(const struct optdef *defs, size_t n_defs, const char *const *forced,
 		 const char *const *opts, size_t n, struct optset *ret, const char **reterr);
 /* The value of @key: "" for a flag, NULL if absent. */

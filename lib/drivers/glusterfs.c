@@ -119,25 +119,14 @@ static const struct optdef glusterfs_opts[] = {
 	OD_REFUSE("process-name", "process-name is refused"),
 	OD_REFUSE("no-root-squash", "root squashing cannot be switched off"),
 	OD_REFUSE("root-squash", "root squashing cannot be switched off"),
-	OD_REFUSE("context", "SELinux contexts are refused"),
-	OD_REFUSE("fscontext", "SELinux contexts are refused"),
-	OD_REFUSE("defcontext", "SELinux contexts are refused"),
-	OD_REFUSE("rootcontext", "SELinux contexts are refused"),
+	OD_REFUSE_SELINUX,
 };
-
-static const char *const glusterfs_forced[] = { "nosuid", "nodev", NULL };
 
 static int glusterfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			     const char **reterr)
 {
-	struct optset s;
-	int r;
-
-	r = optset_parse(glusterfs_opts, ELEMENTSOF(glusterfs_opts), glusterfs_forced, opts, n, &s,
-			 reterr);
-	if (r < 0)
-		return r;
-	return optset_finish(&s, ret);
+	return optset_simple(glusterfs_opts, ELEMENTSOF(glusterfs_opts), optset_forced_nosuid_nodev, opts, n,
+			     ret, reterr);
 }
 
 static int glusterfs_mount_spec(const char *export, const struct driver_opts *opts,

@@ -71,13 +71,8 @@ static const struct optdef nfs_opts[] = {
 	OD_REFUSE("clientaddr", "clientaddr is refused"),
 	OD_REFUSE("mountaddr", "the server address comes from the export"),
 	OD_REFUSE("fsc", "fscache is refused"),
-	OD_REFUSE("context", "SELinux contexts are refused"),
-	OD_REFUSE("fscontext", "SELinux contexts are refused"),
-	OD_REFUSE("defcontext", "SELinux contexts are refused"),
-	OD_REFUSE("rootcontext", "SELinux contexts are refused"),
+	OD_REFUSE_SELINUX,
 };
-
-static const char *const nfs_forced[] = { "nosuid", "nodev", NULL };
 
 static int nfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 		       const char **reterr)
@@ -86,7 +81,7 @@ static int nfs_options(const char *const *opts, size_t n, struct driver_opts *re
 	struct optset s;
 	int r;
 
-	r = optset_parse(nfs_opts, ELEMENTSOF(nfs_opts), nfs_forced, opts, n, &s, reterr);
+	r = optset_parse(nfs_opts, ELEMENTSOF(nfs_opts), optset_forced_nosuid_nodev, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
 	if (optset_get(&s, "hard") && optset_get(&s, "soft"))

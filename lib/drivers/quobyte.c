@@ -80,19 +80,11 @@ static const struct optdef quobyte_opts[] = {
 	OD_FLAG("noexec", MS_NOEXEC), OD_FLAG("allow_other", 0),
 };
 
-static const char *const quobyte_forced[] = { "nosuid", "nodev", NULL };
-
 static int quobyte_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			   const char **reterr)
 {
-	struct optset s;
-	int r;
-
-	r = optset_parse(quobyte_opts, ELEMENTSOF(quobyte_opts), quobyte_forced, opts, n, &s,
-			 reterr);
-	if (r < 0)
-		return r;
-	return optset_finish(&s, ret);
+	return optset_simple(quobyte_opts, ELEMENTSOF(quobyte_opts), optset_forced_nosuid_nodev, opts, n,
+			     ret, reterr);
 }
 
 static int quobyte_mount_spec(const char *export, const struct driver_opts *opts,
