@@ -5,8 +5,10 @@ BUILD ?= build
 DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite3 \
        nettle-dev libjson-c-dev zlib1g-dev util-linux iproute2 jq shellcheck python3 \
        sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client strace
+# make check-vm: qemu for the guest, and what builds its image from Debian packages
+VM_DEPS = qemu-system-x86 debootstrap cpio zstd
 
-.PHONY: all deps build demo check bench print-bin clean
+.PHONY: all deps build demo check bench print-bin clean deps-vm check-vm
 
 all: build
 
@@ -33,6 +35,19 @@ demo: deps build
 
 check: deps
 	scripts/check.sh
+
+deps-vm:
+	@missing=$$(for p in $(VM_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+# Real NFS and CIFS in qemu guests running Debian 12's own kernel (tests/vm/README.md): builds
+# the guest image under $(BUILD)/vm (cached), runs every VM test, prints "N passed, N failed".
+check-vm: deps deps-vm build
+	tests/vm/check-vm.sh $(abspath $(BUILD))
 
 # Benchmarks (bench/README.md): builds volmount-bench and runs every case in a private
 # namespace; prints the table and writes bench/results/latest.txt. Root; about a minute.
