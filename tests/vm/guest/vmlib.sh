@@ -144,22 +144,35 @@ vm_in_time() {
 	LAST_ERR=$(cat "$VT_TMP/.in_time.err")
 }
 
-# in_time SECONDS PROGRAM ARGS...: runs PROGRAM (an executable, not a function) (stdout/stderr to $VT_TMP/.in_time.{out,err}) in its own
-# process group; if it has not finished after SECONDS, reports the state and kernel wait channel
-# of every process in the group, SIGKILLs the group and returns 124. Otherwise CMD's status.
-# ELAPSED_MS is set either way. Whatever hangs in the kernel here is killable (TASK_KILLABLE).
+# in_time SECONDS PROGRAM ARGS...: runs PROGRAM (an executable, not a function; stdout/stderr
+# to $VT_TMP/.in_time.{out,err}) in its own process group; if it has not finished after SECONDS,
+# reports the state and kernel wait channel of every process in the group (IN_TIME_BLOCKED),
+# SIGKILLs the group and returns 124. Otherwise PROGRAM's status. ELAPSED_MS is set either way,
+# measured with bash builtins only (no date, no sleep: a fork costs tens of ms under TCG).
+# Whatever hangs in the kernel here is killable (TASK_KILLABLE).
+# in_time_state PID: ST = the process state letter, empty once it is reaped (builtins only).
+in_time_state() {
+	ST=
+	read -r _ _ ST _ 2>/dev/null <"/proc/$1/stat" || ST=
+}
 in_time() {
-	local secs=$1 t0 pid i rc
+	local secs=$1 t0 pid rc tick
 	shift
-	t0=$(ms)
+	[ -p "$VT_TMP/.tick" ] || mkfifo "$VT_TMP/.tick"
+	exec {tick}<>"$VT_TMP/.tick"
+	t0=${EPOCHREALTIME/./}
 	setsid "$@" >"$VT_TMP/.in_time.out" 2>"$VT_TMP/.in_time.err" &
 	pid=$!
-	for ((i = 0; i < secs * 20; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
+	while kill -0 "$pid" 2>/dev/null && [ $((${EPOCHREALTIME/./} - t0)) -lt $((secs * 1000000)) ]; do
+		read -r -t 0.02 -u "$tick" _ || true
+		# a zombie answers kill -0 too: it has finished
+		in_time_state "$pid"
+		[ "$ST" = Z ] && break
 	done
-	if kill -0 "$pid" 2>/dev/null; then
-		ELAPSED_MS=$(($(ms) - t0))
+	ELAPSED_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	exec {tick}>&-
+	in_time_state "$pid"
+	if [ -n "$ST" ] && [ "$ST" != Z ]; then
 		IN_TIME_BLOCKED=$(ps -e -o pgid=,pid=,stat=,wchan:32=,args= | awk -v g="$pid" '$1 == g { $1 = ""; print }')
 		/usr/bin/kill -KILL -- "-$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
@@ -167,6 +180,5 @@ in_time() {
 	fi
 	wait "$pid"
 	rc=$?
-	ELAPSED_MS=$(($(ms) - t0))
 	return $rc
 }
