@@ -7,8 +7,10 @@ DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite
        sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client strace
 # The Python binding (cffi, API mode) and the Nova and os-brick code its tests drive.
 DEPS += python3-cffi python3-dev python3-nova python3-os-brick
+# make check-vm: qemu for the guest, and what builds its image from Debian packages
+VM_DEPS = qemu-system-x86 debootstrap cpio zstd
 
-.PHONY: all deps build demo check bench print-bin clean
+.PHONY: all deps build demo check bench print-bin clean deps-vm check-vm
 
 all: build
 
@@ -35,6 +37,19 @@ demo: deps build
 
 check: deps
 	scripts/check.sh
+
+deps-vm:
+	@missing=$$(for p in $(VM_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+# Real NFS and CIFS in qemu guests running Debian 12's own kernel (tests/vm/README.md): builds
+# the guest image under $(BUILD)/vm (cached), runs every VM test, prints "N passed, N failed".
+check-vm: deps deps-vm build
+	tests/vm/check-vm.sh $(abspath $(BUILD))
 
 # Benchmarks (bench/README.md): builds volmount-bench and runs every case in a private
 # namespace; prints the table and writes bench/results/latest.txt. Root; about a minute.

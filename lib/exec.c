@@ -40,6 +40,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -718,6 +719,115 @@ fail:
 }
 
 /* ---- probe ---- */
+
+/* ---- an unmount the caller can walk away from ---- */
+
+/* The forked child: async-signal-safe calls only, every signal blocked but SIGKILL. */
+static _Noreturn void umount_child(int dfd, const char *path, int flags, int wfd, pid_t parent)
+{
+	int err = 0;
+
+	/* Keep only the directory (as fd 3) and the result pipe (as fd 4): a child stuck in the
+	 * kernel must pin nothing of ours, above all no lock fd. */
+	if ((dfd >= 0 && dfd != 3 && dup2(dfd, 3) < 0) || (wfd != 4 && dup2(wfd, 4) < 0))
+		_exit(127);
+	if (close_range(0, 2, 0) < 0 || close_range(5, ~0u, 0) < 0 ||
+	    (dfd < 0 && close_range(3, 3, 0) < 0))
+		_exit(127);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	(void)!chdir("/");
+	if (umount2(path, flags) < 0)
+		err = errno;
+	(void)!write(4, &err, sizeof(err));
+	_exit(0);
+}
+
+int exec_umount(int dfd, const char *name, int flags, unsigned timeout_ms, int (*gone)(void *),
+		void *arg)
+{
+	_cleanup_close_ int rfd = -EBADF;
+	_cleanup_close_ int pidfd = -EBADF;
+	char path[PATH_MAX];
+	sigset_t all, old;
+	uint64_t deadline, first;
+	bool got = false;
+	int err = 0, status, slot, p[2], k, r;
+	pid_t parent = getpid(), pid;
+
+	if (!name || timeout_ms == 0 || (dfd < 0 && name[0] != '/') ||
+	    (dfd >= 0 && (!name[0] || strchr(name, '/'))))
+		return -EINVAL;
+	k = dfd >= 0 ? snprintf(path, sizeof(path), "/proc/self/fd/3/%s", name) :
+		       snprintf(path, sizeof(path), "%s", name);
+	if (k < 0 || (size_t)k >= sizeof(path))
+		return -ENAMETOOLONG;
+
+	exec_reap_stragglers();
+	slot = slot_reserve();
+	if (slot < 0)
+		return slot;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		slot_release(slot);
+		return r;
+	}
+	rfd = p[0];
+	deadline = now_ms() + timeout_ms;
+	/* The usual unmount reports within milliseconds: only then look at the mount table. */
+	first = now_ms() + 100;
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		umount_child(dfd, path, flags, p[1], parent);
+	r = pid < 0 ? -errno : 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)close(p[1]);
+	if (r < 0) {
+		slot_release(slot);
+		return r;
+	}
+	pidfd = open_pidfd(pid);
+
+	r = -ETIMEDOUT;
+	for (;;) {
+		struct pollfd pf = { .fd = rfd, .events = POLLIN };
+		uint64_t until = now_ms() < first ? first : now_ms() + 50;
+		ssize_t n;
+
+		k = poll_ms(&pf, 1, until < deadline ? until : deadline);
+		if (k > 0) {
+			n = read(rfd, &err, sizeof(err));
+			if (n < 0 && errno == EINTR)
+				continue;
+			got = n == (ssize_t)sizeof(err);
+			r = got ? -err : -EPROTO;
+			break;
+		}
+		if (k < 0 && k != -EINTR) {
+			r = k;
+			break;
+		}
+		/* No answer yet: the mount may be gone already, its caller stuck in the teardown
+		 * that follows (the last NFSv4 mount of a dead server). */
+		if (gone && gone(arg) > 0) {
+			r = 0;
+			break;
+		}
+		if (now_ms() >= deadline)
+			break;
+	}
+	if (!got)
+		(void)kill(pid, SIGKILL); /* the teardown is killable: it ends without the server */
+	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
+	if (k == 0)
+		slot_track(slot, pid, NULL, 0);
+	else
+		slot_release(slot);
+	return r;
+}
 
 struct probe_msg {
 	int err;

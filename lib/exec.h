@@ -161,6 +161,20 @@ int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_u
 int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
 			   long *ret_us);
 
+/*
+ * umount2(@name, @flags) in a child process, so that the caller never blocks: whoever drops the
+ * last reference to a network filesystem pays for its teardown, and for the last NFSv4 mount of
+ * a dead server that blocks (killably) on the syscall's exit for minutes, after the mount has
+ * already left the table. @name is a single name under the directory @dfd, or an absolute path
+ * with @dfd < 0. Returns the child's result (0 or -errno) when it reports within @timeout_ms;
+ * 0 when @gone(@arg) (polled once the child has not answered within 100 ms) says the mount has
+ * left the table: the child, stuck in the teardown, is then SIGKILLed, which ends it without
+ * the server; -ETIMEDOUT otherwise (child killed, tracked if it does not die). Executor
+ * failures as exec_probe_statfs(). Never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
+ */
+int exec_umount(int dfd, const char *name, int flags, unsigned timeout_ms, int (*gone)(void *),
+		void *arg);
+
 /* Reap, without blocking, tracked children that have died since. Called at the start of every
  * exec_run*() and exec_probe_statfs(). */
 void exec_reap_stragglers(void);

@@ -935,15 +935,17 @@ static int sm_list_under(const char *prefix, size_t plen, struct mlist *l)
 static int mi_list_under(const char *prefix, size_t plen, struct mlist *l)
 {
 	_cleanup_(unref_tablep) struct libmnt_table *tb = NULL;
-	_cleanup_(free_iterp) struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	_cleanup_(free_iterp) struct libmnt_iter *it = NULL;
 	struct libmnt_fs *fs;
 	int r;
 
-	if (!it)
-		return -ENOMEM;
+	/* mi_load() loads libmount: no mnt_*() call before it (a NULL call otherwise). */
 	r = mi_load(&tb);
 	if (r < 0)
 		return r;
+	it = mnt_new_iter(MNT_ITER_FORWARD);
+	if (!it)
+		return -ENOMEM;
 	while ((r = mnt_table_next_fs(tb, it, &fs)) == 0) {
 		const char *point = mnt_fs_get_target(fs);
 		struct kview_mount *slot;

@@ -527,13 +527,22 @@ int ledger_open(int state_fd, const char *state_dir,
 		(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	}
 	(void)sqlite3_wal_hook(l->db, wal_hook, l);
-	rc = sqlite3_exec(l->db,
-			  d == VOLMOUNT_DURABILITY_FULL ?
-				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				  " PRAGMA foreign_keys=ON;" :
-				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				  " PRAGMA foreign_keys=ON;",
-			  NULL, NULL, NULL);
+	/* On a new ledger (still in rollback mode) the switch to WAL is a write, begun inside the
+	 * pragma's read: while another connection holds the write lock, SQLite answers
+	 * SQLITE_BUSY at once, without the busy handler (waiting could deadlock). Processes that
+	 * open a new ledger together meet exactly this (seen in the VM tests' concurrent first
+	 * attaches): wait and retry within the same bound as any other wait. */
+	for (int tries = 0;; tries++) {
+		rc = sqlite3_exec(l->db,
+				  d == VOLMOUNT_DURABILITY_FULL ?
+					  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+					  " PRAGMA foreign_keys=ON;" :
+					  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+					  " PRAGMA foreign_keys=ON;",
+				  NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY || !busy_wait(l, tries))
+			break;
+	}
 	if (rc != SQLITE_OK) {
 		r = fail(l, rc, "configure");
 		ledger_close(l);

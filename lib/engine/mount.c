@@ -375,6 +375,23 @@ int share_unmount(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mou
 
 #define UNMOUNT_TRIES 5
 
+struct unmount_gone {
+	struct volmount_ctx *ctx;
+	int dfd;
+	const char *leaf, *mountpoint;
+	uint64_t mount_id;
+};
+
+/* exec_umount()'s question: has our mount left the mountpoint? */
+static int unmount_gone(void *arg)
+{
+	struct unmount_gone *g = arg;
+	uint64_t top = 0;
+	int obs = observe_at(g->ctx, g->dfd, g->leaf, g->mountpoint, g->mount_id, NULL, &top);
+
+	return obs >= 0 && obs != OBS_OURS;
+}
+
 int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64_t mount_id,
 			bool force)
 {
@@ -404,9 +421,19 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 				 "mountpoint '%s' holds %s; not unmounting it", mountpoint,
 				 obs == OBS_STACKED ? "stacked mounts" : "a mount volmount did not make");
 	for (int i = 0; i < (force ? UNMOUNT_TRIES : 1); i++) {
+		struct unmount_gone g = { ctx, dfd, leaf, mountpoint, mount_id };
+
 		/* A hung FUSE mount needs MNT_FORCE (it aborts the connection); EBUSY from
-		 * callers stuck in a dead mount clears once the abort releases them. */
-		r = umount2(at, UMOUNT_NOFOLLOW | (force ? MNT_FORCE : 0)) < 0 ? -errno : 0;
+		 * callers stuck in a dead mount clears once the abort releases them. A stale or
+		 * hung mount is unmounted by a child we can leave: dropping the last NFSv4 mount
+		 * of a dead server blocks whoever does it in the client's teardown, for minutes,
+		 * after the mount has left the table (seen in tests/vm: umount2 right after the
+		 * server died). */
+		if (force)
+			r = exec_umount(dfd >= 0 ? dfd : -1, dfd >= 0 ? leaf : mountpoint,
+					UMOUNT_NOFOLLOW | MNT_FORCE, ctx->timeout_ms, unmount_gone, &g);
+		else
+			r = umount2(at, UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
 		if (r != -EBUSY)
 			break;
 		if (force)

@@ -983,6 +983,32 @@ static void test_probe_many_dstate(void)
 	fuse_unmount(&s);
 }
 
+/* exec_umount: the child's answer is the result; its arguments are checked. (The case it exists
+ * for, a caller stuck in the teardown of the last NFSv4 mount of a dead server, needs a real
+ * NFS client: tests/vm/guest/test-nfs-faults.sh.) */
+static void test_umount(void)
+{
+	_cleanup_free_ char *m = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+
+	ASSERT_TRUE(asprintf(&m, "%s/um", base) > 0);
+	ASSERT_OK(mkdir(m, 0700));
+	dfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dfd >= 0);
+
+	ASSERT_OK(mount("um", m, "tmpfs", 0, "size=1m"));
+	ASSERT_EQ(exec_umount(dfd, "um", UMOUNT_NOFOLLOW, 5000, NULL, NULL), 0);
+	ASSERT_EQ(exec_umount(dfd, "um", UMOUNT_NOFOLLOW, 5000, NULL, NULL), -EINVAL);
+	ASSERT_OK(mount("um", m, "tmpfs", 0, "size=1m"));
+	ASSERT_EQ(exec_umount(-1, m, UMOUNT_NOFOLLOW | MNT_FORCE, 5000, NULL, NULL), 0);
+
+	ASSERT_EQ(exec_umount(dfd, "a/b", 0, 5000, NULL, NULL), -EINVAL);
+	ASSERT_EQ(exec_umount(dfd, "", 0, 5000, NULL, NULL), -EINVAL);
+	ASSERT_EQ(exec_umount(-1, "relative", 0, 5000, NULL, NULL), -EINVAL);
+	ASSERT_EQ(exec_umount(dfd, "um", 0, 0, NULL, NULL), -EINVAL);
+	ASSERT_OK(rmdir(m));
+}
+
 static const struct test tests[] = {
 	{ "true and false", test_true_false },
 	{ "refused argv and binaries", test_refused },
@@ -1001,6 +1027,7 @@ static const struct test tests[] = {
 	{ "probe hung FUSE", test_probe_hung_fuse },
 	{ "probe D-state FUSE, straggler reaped", test_probe_dstate_fuse },
 	{ "probe dead FUSE", test_probe_dead_fuse },
+	{ "unmount in a child", test_umount },
 	{ "concurrent probes and helpers", test_concurrent },
 	{ "many hung paths, one worker, one deadline", test_probe_many },
 	{ "stuck worker tracked, its path not probed again", test_probe_many_dstate },

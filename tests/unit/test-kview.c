@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kview.h"
@@ -126,6 +127,32 @@ static int at_both(const char *path, struct kview_mount *ret)
 	else
 		kview_mount_done(&m[0]);
 	return n[0];
+}
+
+/*
+ * kview_list_under() as the first mountinfo call of a process (what the first call after a
+ * reboot does on a kernel without statmount, such as Debian 12's 6.1) used to call libmount
+ * before loading it: a NULL call, found by the VM tests (tests/vm). A child of its own,
+ * because libmount stays loaded once any case has used the back-end: keep this case first.
+ */
+static void test_list_under_first(void)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		struct kview_mount *m = NULL;
+		size_t n = 0;
+
+		bool ok = kview_set_backend(KVIEW_BACKEND_MOUNTINFO) == 0 &&
+			  kview_list_under("/", &m, &n) == 0 && n > 0;
+
+		_exit(ok ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
 static void test_backend_choice(void)
@@ -668,6 +695,7 @@ static void test_threads(void)
 }
 
 static const struct test tests[] = {
+	{ "list_under loads libmount first", test_list_under_first },
 	{ "backend choice", test_backend_choice },
 	{ "not a mount point", test_not_mountpoint },
 	{ "tmpfs", test_tmpfs },

@@ -997,6 +997,46 @@ static void test_two_connections(void)
 	}
 }
 
+/*
+ * A new ledger (still in rollback mode) while another connection holds its write lock: the
+ * open's switch to WAL mode gets SQLITE_BUSY at once, without the busy handler. Processes
+ * opening a new ledger together met this (1 in ~500 first opens on the host, and in the VM
+ * tests' concurrent first attaches): the open must wait for the lock like any other wait.
+ */
+static void *commit_later(void *arg)
+{
+	struct timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+
+	(void)nanosleep(&ts, NULL);
+	ASSERT_EQ(sqlite3_exec(arg, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	return NULL;
+}
+
+static void test_new_ledger_while_locked(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *state = test_path(root, "state");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
+	sqlite3 *w = NULL;
+	pthread_t t;
+	int fd;
+
+	ASSERT_OK(mkdir(state, 0700));
+	fd = open(db, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_TRUE(fd >= 0);
+	(void)close(fd);
+	ASSERT_EQ(sqlite3_open_v2(db, &w, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(w, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ(pthread_create(&t, NULL, commit_later, w), 0);
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+
+		expect_host(ctx->ledger, "up", 0);
+	}
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(sqlite3_close(w), SQLITE_OK);
+}
+
 /* ---- threads sharing one connection ---- */
 
 #define N_THREADS 4
@@ -1098,6 +1138,7 @@ static const struct test tests[] = {
 	{ "ledger files reached through the pinned directory", test_files_through_pinned_dir },
 	{ "newer schema refused", test_newer_schema_refused },
 	{ "two connections", test_two_connections },
+	{ "a new ledger opened while another holds its write lock", test_new_ledger_while_locked },
 	{ "threads share one connection", test_threads_one_connection },
 };
 
