@@ -19,7 +19,8 @@ BIN=$B/volmount
 secs() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 T0=$(date +%s.%N)
 
-# Env: VM_BOOTS="NAME ..." runs only those boots (while working on a test; never in CI).
+# Env: VM_BOOTS="NAME ..." runs only those boots (while working on a test; never in CI);
+# VM_DEADLINE=SECONDS replaces every boot's deadline (to see the harness fail a hung guest).
 # boot NAME, its tests (NAME[:ARG]) and its deadline in seconds. The deadlines are several
 # times the measured run (tests/vm/README.md): TCG is slow, and slower still on a loaded host.
 BOOTS=(
@@ -99,6 +100,7 @@ for b in "${BOOTS[@]}"; do
 	IFS='|' read -r boot tests deadline <<<"$b"
 	# VM_BOOTS="faults reboot-1 ...": only those boots (for working on one test)
 	case " ${VM_BOOTS:-$boot} " in *" $boot "*) ;; *) continue ;; esac
+	deadline=${VM_DEADLINE:-$deadline}
 	S=$W/run/$boot
 	mkdir -p "$S"
 	cp -a "$STAGE/." "$S/"

@@ -173,6 +173,7 @@ in_time() {
 	exec {tick}>&-
 	in_time_state "$pid"
 	if [ -n "$ST" ] && [ "$ST" != Z ]; then
+		# shellcheck disable=SC2034 # read by the tests
 		IN_TIME_BLOCKED=$(ps -e -o pgid=,pid=,stat=,wchan:32=,args= | awk -v g="$pid" '$1 == g { $1 = ""; print }')
 		/usr/bin/kill -KILL -- "-$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
