@@ -39,6 +39,7 @@
 #include "exit.h"
 #include "output.h"
 #include "cleanup.h"
+#include "seconds.h"
 
 #define DEFAULT_CONFIG	"/etc/volmount.conf"
 #define N_OPTIONS_MAX	64	/* --option may repeat this often (the library's cap too) */
@@ -127,44 +128,9 @@ static void ctx_freep(struct volmount_ctx **ctx)
 	volmount_ctx_free(*ctx);
 }
 
-/*
- * Decimal seconds ("30", "2.5", ".5") into milliseconds, rounded up so a wait never gets
- * shorter than asked. Only digits and one dot: strtod() never sees a sign, exponent, hex, "inf"
- * or "nan". Returns 0 or -EINVAL.
- */
 static int parse_seconds(const char *s, unsigned *ret_ms)
 {
-	size_t digits = 0;
-	size_t dots = 0;
-	char *end = NULL;
-	double sec;
-	double ms;
-	unsigned v;
-
-	for (const char *p = s; *p; p++) {
-		if (*p >= '0' && *p <= '9')
-			digits++;
-		else if (*p == '.')
-			dots++;
-		else
-			return -EINVAL;
-	}
-	if (digits == 0 || dots > 1 || digits + dots > 32)
-		return -EINVAL;
-
-	errno = 0;
-	sec = strtod(s, &end);
-	if (end == s || *end != '\0' || errno == ERANGE)
-		return -EINVAL;
-	if (!(sec > 0.0) || sec > TIMEOUT_MAX_SEC)
-		return -EINVAL;
-
-	ms = sec * 1000.0;
-	v = (unsigned)ms;
-	if ((double)v < ms)
-		v++;
-	*ret_ms = v;
-	return 0;
+	return seconds_parse_ms(s, TIMEOUT_MAX_SEC, ret_ms);
 }
 
 /* monitor takes its own options, parsed here: cmd_monitor() never sees the command line. */

@@ -39,12 +39,12 @@
 
 #include "internal.h"
 #include "cleanup.h"
+#include "seconds.h"
 #include "volmount.h"
 
 #define CONFIG_FILE_MAX	   ((size_t)64 * 1024) /* bytes */
 #define CONFIG_LINE_MAX	   8192		       /* bytes, without the newline */
 #define CONFIG_TIMEOUT_MAX 86400.0	       /* seconds */
-#define CONFIG_NUMBER_MAX  32		       /* characters of a number */
 
 enum config_key {
 	KEY_STATE_DIR,
@@ -85,44 +85,9 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-/*
- * Decimal seconds ("30", "2.5", ".5", "5.") into milliseconds, rounded up. Only digits and one
- * dot are accepted, so strtod() never sees a sign, an exponent, hex, "inf" or "nan".
- * Returns 0, -EINVAL (not a number) or -ERANGE (not in (0, 86400]).
- */
 static int parse_seconds(const char *s, unsigned *ret_ms)
 {
-	size_t digits = 0;
-	size_t dots = 0;
-	char *end = NULL;
-	double sec;
-	double ms;
-	unsigned v;
-
-	for (const char *p = s; *p; p++) {
-		if (*p >= '0' && *p <= '9')
-			digits++;
-		else if (*p == '.')
-			dots++;
-		else
-			return -EINVAL;
-	}
-	if (digits == 0 || dots > 1 || digits + dots > CONFIG_NUMBER_MAX)
-		return -EINVAL;
-
-	errno = 0;
-	sec = strtod(s, &end);
-	if (end == s || *end != '\0')
-		return -EINVAL;
-	if (errno == ERANGE || !(sec > 0.0) || sec > CONFIG_TIMEOUT_MAX)
-		return -ERANGE;
-
-	ms = sec * 1000.0;
-	v = (unsigned)ms;
-	if ((double)v < ms)
-		v++;
-	*ret_ms = v;
-	return 0;
+	return seconds_parse_ms(s, CONFIG_TIMEOUT_MAX, ret_ms);
 }
 
 static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line,

@@ -52,7 +52,7 @@ def project_includes(path):
     return [i[1:-1] for i in includes(path) if i.startswith('"')]
 
 
-UTIL = {"cleanup.h", "input-caps.h", "path-util.h", "time-util.h", "visibility.h"}
+UTIL = {"cleanup.h", "input-caps.h", "path-util.h", "seconds.h", "time-util.h", "visibility.h"}
 DRIVERS = {"driver.h", "common.h"}
 
 # ---- what each layer may include ----
