@@ -30,21 +30,17 @@
 #include "engine/mountpoint.h"
 #include "test-ns.h"
 #include "test.h"
+#include "test-tmp.h"
 #include "cleanup.h"
 #include "volmount.h"
 
 static char root[64];
 static char state[128], base[128], run[128], export1[128];
 
+/* A context on <root>/{state,base,run} (test-tmp.h), not yet opened. */
 static struct volmount_ctx *new_ctx(void)
 {
-	struct volmount_ctx *ctx = NULL;
-
-	ASSERT_OK(volmount_ctx_new(&ctx));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
-	return ctx;
+	return test_ctx_in(root);
 }
 
 static void ctx_freep(struct volmount_ctx **ctx)

@@ -30,6 +30,7 @@
 
 #include "kview.h"
 #include "test.h"
+#include "test-tmp.h"
 #include "test-ns.h"
 #include "cleanup.h"
 #include "volmount.h"
@@ -38,15 +39,10 @@ static char root[64]; /* a tmpfs, private to this test's namespace */
 static char state[128], base[128], run[128], locks[160];
 static char exports[128], link_dir[128], e1[160], e1_linked[160], sym_export[160];
 
+/* A context on <root>/{state,base,run} (test-tmp.h), not yet opened. */
 static struct volmount_ctx *new_ctx(void)
 {
-	struct volmount_ctx *ctx = NULL;
-
-	ASSERT_OK(volmount_ctx_new(&ctx));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_STATE_DIR, state));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_BASE_DIR, base));
-	ASSERT_OK(volmount_ctx_set_path(ctx, VOLMOUNT_PATH_RUN_DIR, run));
-	return ctx;
+	return test_ctx_in(root);
 }
 
 static void ctx_freep(struct volmount_ctx **ctx)
