@@ -54,7 +54,7 @@ static const struct optdef cephfs_opts[] = {
 	OD_FLAG("noexec", MS_NOEXEC),
 	OD_FLAG("noatime", 0),
 	OD_FLAG("rbytes", 0),
-	OD_FLAG("norbytes", 0),
+	OD_FLAG_NOT("norbytes", "rbytes", "options 'rbytes' and 'norbytes' contradict each other"),
 	OD_NAME("name", "_.-", CEPH_NAME_MAX),
 	OD_PATH("secretfile", OPT_CRED, NULL),
 	OD_NAME("mds_namespace", "_.-", CEPH_NAME_MAX),
@@ -67,28 +67,14 @@ static const struct optdef cephfs_opts[] = {
 static int cephfs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			  const char **reterr)
 {
-	struct optset s;
-	int r;
-
-	r = optset_parse(cephfs_opts, ELEMENTSOF(cephfs_opts), optset_forced_nosuid_nodev, opts, n, &s, reterr);
-	if (r < 0)
-		return r;
-	if (optset_get(&s, "rbytes") && optset_get(&s, "norbytes"))
-		return optset_refuse(&s,
-				     "options 'rbytes' and 'norbytes' contradict each other",
-				     reterr);
-	return optset_finish(&s, ret);
+	return optset_simple(cephfs_opts, ELEMENTSOF(cephfs_opts), optset_forced_nosuid_nodev, opts, n,
+			     ret, reterr);
 }
 
 static int cephfs_mount_spec(const char *export, const struct driver_opts *opts,
 			     const char *mountpoint, struct driver_mount_spec *ret,
 			     const char **reterr)
 {
-	int r;
-
-	r = spec_check_input(&driver_cephfs, export, opts, mountpoint, reterr);
-	if (r < 0)
-		return r;
 	/* mount.ceph takes the device and the directory first, then -o. */
 	return spec_new(ret, reterr, "ceph", export, "/sbin/mount.ceph", export, mountpoint, "-o",
 			opts->canonical, NULL);
@@ -100,5 +86,5 @@ const struct driver driver_cephfs = {
 	.target = DRIVER_TARGET_PROC_FD,
 	.normalize = cephfs_normalize,
 	.options = cephfs_options,
-	.mount_spec = cephfs_mount_spec,
+	.helper_spec = cephfs_mount_spec,
 };

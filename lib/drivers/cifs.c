@@ -92,7 +92,7 @@ static const struct optdef cifs_opts[] = {
 	OD_FLAG("nodev", MS_NODEV),
 	OD_FLAG("noexec", MS_NOEXEC),
 	OD_PATH("credentials", OPT_CRED, NULL),
-	OD_FLAG("guest", 0),
+	OD_FLAG_NOT("guest", "credentials", "options 'guest' and 'credentials=' contradict each other"),
 	OD_ENUM("vers", "1.0|2.0|2.1|3.0|3.02|3.1.1"),
 	OD_ENUM("sec", "ntlmssp|ntlmsspi|krb5|krb5i"),
 	OD_ENUM("cache", "strict|none|loose"),
@@ -104,7 +104,8 @@ static const struct optdef cifs_opts[] = {
 	OD_FLAG("seal", 0),
 	OD_FLAG("nounix", 0),
 	OD_FLAG("serverino", 0),
-	OD_FLAG("noserverino", 0),
+	OD_FLAG_NOT("noserverino", "serverino",
+		    "options 'serverino' and 'noserverino' contradict each other"),
 	OD_REFUSE("username", "give the user name in the credentials file"),
 	OD_REFUSE("user", "give the user name in the credentials file"),
 	OD_REFUSE("cred", "spell it credentials="),
@@ -120,25 +121,15 @@ static const struct optdef cifs_opts[] = {
 static int cifs_options(const char *const *opts, size_t n, struct driver_opts *ret,
 			const char **reterr)
 {
-	bool guest;
 	struct optset s;
 	int r;
 
 	r = optset_parse(cifs_opts, ELEMENTSOF(cifs_opts), optset_forced_nosuid_nodev, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
-	guest = optset_get(&s, "guest") != NULL;
-	if (guest && optset_get(&s, "credentials"))
-		return optset_refuse(&s,
-				     "options 'guest' and 'credentials=' contradict each other",
-				     reterr);
-	if (!guest && !optset_get(&s, "credentials"))
+	if (!optset_get(&s, "guest") && !optset_get(&s, "credentials"))
 		return optset_refuse(&s,
 				     "cifs needs credentials=/path/to/file (or 'guest')",
-				     reterr);
-	if (optset_get(&s, "serverino") && optset_get(&s, "noserverino"))
-		return optset_refuse(&s,
-				     "options 'serverino' and 'noserverino' contradict each other",
 				     reterr);
 	return optset_finish(&s, ret);
 }
@@ -147,11 +138,6 @@ static int cifs_mount_spec(const char *export, const struct driver_opts *opts,
 			   const char *mountpoint, struct driver_mount_spec *ret,
 			   const char **reterr)
 {
-	int r;
-
-	r = spec_check_input(&driver_cifs, export, opts, mountpoint, reterr);
-	if (r < 0)
-		return r;
 	/* mount.cifs takes the UNC and the directory first, then -o; the kernel shows the UNC
 	 * it was given as the source. */
 	return spec_new(ret, reterr, "cifs", export, "/sbin/mount.cifs", export, mountpoint, "-o",
@@ -164,5 +150,5 @@ const struct driver driver_cifs = {
 	.target = DRIVER_TARGET_PROC_FD,
 	.normalize = cifs_normalize,
 	.options = cifs_options,
-	.mount_spec = cifs_mount_spec,
+	.helper_spec = cifs_mount_spec,
 };

@@ -873,10 +873,13 @@ int optset_parse(const struct optdef *defs, size_t n_defs, const char *const *fo
 			return r;
 		}
 	}
-	if (optset_get(&s, "ro") && optset_get(&s, "rw")) {
-		optset_done(&s);
-		*reterr = "options 'ro' and 'rw' contradict each other";
-		return -EINVAL;
+	if (optset_get(&s, "ro") && optset_get(&s, "rw"))
+		return optset_refuse(&s, "options 'ro' and 'rw' contradict each other", reterr);
+	for (size_t i = 0; i < s.n; i++) {
+		const struct optdef *d = s.items[i].def;
+
+		if (d && d->conflicts && optset_get(&s, d->conflicts))
+			return optset_refuse(&s, d->why, reterr);
 	}
 	*ret = s;
 	return 0;
@@ -1047,8 +1050,8 @@ int spec_new(struct driver_mount_spec *ret, const char **reterr, const char *fst
 	return 0;
 }
 
-int spec_check_input(const struct driver *drv, const char *export, const struct driver_opts *opts,
-		     const char *mountpoint, const char **reterr)
+static int spec_check_input(const struct driver *drv, const char *export,
+			    const struct driver_opts *opts, const char *mountpoint, const char **reterr)
 {
 	_cleanup_free_ char *norm = NULL;
 	int r;
@@ -1066,4 +1069,19 @@ int spec_check_input(const struct driver *drv, const char *export, const struct 
 		return -EINVAL;
 	}
 	return mountpoint_check(mountpoint, reterr);
+}
+
+int driver_mount_spec(const struct driver *drv, const char *export, const struct driver_opts *opts,
+		      const char *mountpoint, struct driver_mount_spec *ret, const char **reterr)
+{
+	int r;
+
+	if (!drv->helper_spec) {
+		*reterr = "this driver mounts without a helper";
+		return -EINVAL;
+	}
+	r = spec_check_input(drv, export, opts, mountpoint, reterr);
+	if (r < 0)
+		return r;
+	return drv->helper_spec(export, opts, mountpoint, ret, reterr);
 }

@@ -121,6 +121,10 @@ struct optdef {
 	const char *arg;
 	const char *alias_of; /* canonical name when this one is an alias */
 	unsigned long ms;     /* MS_* flag the option stands for */
+	/* An option that must not be given with this one; optset_parse() refuses the pair with
+	 * @why (static). */
+	const char *conflicts;
+	const char *why;
 };
 
 /* Table rows (designated initializers, so new fields never shift old ones). */
@@ -134,6 +138,8 @@ struct optdef {
 #define OD_NAME(n, extra, m) { .name = (n), .type = OPT_NAME, .arg = (extra), .max = (m) }
 #define OD_ALIAS(n, of)      { .name = (n), .alias_of = (of) }
 #define OD_REFUSE(n, why)    { .name = (n), .type = OPT_REFUSE, .arg = (why) }
+/* A flag that contradicts the option @other (listed in the table on its own). */
+#define OD_FLAG_NOT(n, other, w) { .name = (n), .type = OPT_FLAG, .conflicts = (other), .why = (w) }
 /* clang-format on */
 
 #define OPTSET_MAX (VOLMOUNT_OPTIONS_MAX + 8)
@@ -159,8 +165,8 @@ struct optset {
  * shares (suid, dev, exec, remount, bind, inline passwords and secrets, ...), add @forced
  * (NULL-terminated "key[=value]" strings, each also in @defs), sort and de-duplicate. Refuses
  * NULL, empty, overlong options, ',', whitespace, control and non-ASCII bytes, a leading '-',
- * unknown names (names are case-sensitive), bad values, one key with two values, and "ro"
- * with "rw". On success fills *ret (optset_done() frees it); on failure *ret is untouched.
+ * unknown names (names are case-sensitive), bad values, one key with two values, "ro"
+ * with "rw", and an option given with the one its row names in .conflicts. On success fills *ret (optset_done() frees it); on failure *ret is untouched.
  */
 /* The rows that refuse SELinux context options (context=, fscontext=, defcontext=,
  * rootcontext=), for the option tables of the drivers whose helpers take them. */
@@ -207,7 +213,4 @@ int canonical_get(const char *canonical, const char *key, const char **ret_val, 
 int spec_new(struct driver_mount_spec *ret, const char **reterr, const char *fstype,
 	     const char *source, const char *argv0, ...) __attribute__((sentinel));
 
-/* Common checks of mount_spec()'s inputs: @export equals its own normal form under @drv, @opts
- * has a canonical string, @mountpoint passes mountpoint_check(). */
-int spec_check_input(const struct driver *drv, const char *export, const struct driver_opts *opts,
-		     const char *mountpoint, const char **reterr);
+/* driver_mount_spec() (driver.h) is defined in common.c, beside spec_new(). */

@@ -84,12 +84,22 @@ struct driver {
 		       const char **reterr);
 	/*
 	 * Helper drivers only (NULL for bind): the helper argv that mounts @export (normalized)
-	 * with @opts on @mountpoint, and the expected mount table entry. Pure.
+	 * with @opts on @mountpoint, and the expected mount table entry. Pure. Called only
+	 * through driver_mount_spec(), which has checked the three inputs.
 	 */
-	int (*mount_spec)(const char *export, const struct driver_opts *opts,
-			  const char *mountpoint, struct driver_mount_spec *ret,
-			  const char **reterr);
+	int (*helper_spec)(const char *export, const struct driver_opts *opts,
+			   const char *mountpoint, struct driver_mount_spec *ret,
+			   const char **reterr);
 };
+
+/*
+ * The helper's argv and expected mount of @drv (a helper driver) for @export, @opts and
+ * @mountpoint, after checking that @export is in @drv's normal form, that @opts came from
+ * @drv's options() and that @mountpoint passes mountpoint_check(). -EINVAL with *reterr
+ * (static) otherwise. Pure.
+ */
+int driver_mount_spec(const struct driver *drv, const char *export, const struct driver_opts *opts,
+		      const char *mountpoint, struct driver_mount_spec *ret, const char **reterr);
 
 /* The driver called @name, or NULL. */
 const struct driver *driver_find(const char *name);

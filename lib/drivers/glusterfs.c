@@ -139,9 +139,6 @@ static int glusterfs_mount_spec(const char *export, const struct driver_opts *op
 	size_t hl;
 	int r;
 
-	r = spec_check_input(&driver_glusterfs, export, opts, mountpoint, reterr);
-	if (r < 0)
-		return r;
 	r = split_export(export, &hl, &path, reterr);
 	if (r < 0)
 		return r;
@@ -174,5 +171,5 @@ const struct driver driver_glusterfs = {
 	.target = DRIVER_TARGET_NAME,
 	.normalize = glusterfs_normalize,
 	.options = glusterfs_options,
-	.mount_spec = glusterfs_mount_spec,
+	.helper_spec = glusterfs_mount_spec,
 };

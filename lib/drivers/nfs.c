@@ -54,7 +54,7 @@ static const struct optdef nfs_opts[] = {
 	OD_FLAG("noexec", MS_NOEXEC),
 	OD_FLAG("noatime", 0),
 	OD_DEFAULT("hard"),
-	OD_FLAG("soft", 0),
+	OD_FLAG_NOT("soft", "hard", "options 'hard' and 'soft' contradict each other"),
 	OD_FLAG("noac", 0),
 	OD_FLAG("nolock", 0),
 	OD_ENUM("vers", "3|4|4.0|4.1|4.2"),
@@ -88,8 +88,6 @@ static int nfs_options(const char *const *opts, size_t n, struct driver_opts *re
 	r = optset_parse(nfs_opts, ELEMENTSOF(nfs_opts), optset_forced_nosuid_nodev, opts, n, &s, reterr);
 	if (r < 0)
 		return r;
-	if (optset_get(&s, "hard") && optset_get(&s, "soft"))
-		return optset_refuse(&s, "options 'hard' and 'soft' contradict each other", reterr);
 	r = optset_default(&s, "vers", "vers=4.2", reterr);
 	if (r < 0) {
 		optset_done(&s);
@@ -108,11 +106,6 @@ static int nfs_mount_spec(const char *export, const struct driver_opts *opts,
 {
 	const char *vers = NULL;
 	size_t vl = 0;
-	int r;
-
-	r = spec_check_input(&driver_nfs, export, opts, mountpoint, reterr);
-	if (r < 0)
-		return r;
 	if (canonical_get(opts->canonical, "vers", &vers, &vl) != 1 || vl == 0) {
 		*reterr = "options lack vers= (not validated by this driver)";
 		return -EINVAL;
@@ -128,5 +121,5 @@ const struct driver driver_nfs = {
 	.target = DRIVER_TARGET_PROC_FD,
 	.normalize = nfs_normalize,
 	.options = nfs_options,
-	.mount_spec = nfs_mount_spec,
+	.helper_spec = nfs_mount_spec,
 };

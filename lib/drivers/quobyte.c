@@ -95,9 +95,6 @@ static int quobyte_mount_spec(const char *export, const struct driver_opts *opts
 	struct sbuf b = {};
 	int r;
 
-	r = spec_check_input(&driver_quobyte, export, opts, mountpoint, reterr);
-	if (r < 0)
-		return r;
 	sbuf_adds(&b, "quobyte@");
 	sbuf_adds(&b, export);
 	r = sbuf_take(&b, &source);
@@ -113,5 +110,5 @@ const struct driver driver_quobyte = {
 	.target = DRIVER_TARGET_NAME,
 	.normalize = quobyte_normalize,
 	.options = quobyte_options,
-	.mount_spec = quobyte_mount_spec,
+	.helper_spec = quobyte_mount_spec,
 };

@@ -187,11 +187,6 @@ static int sshfs_mount_spec(const char *export, const struct driver_opts *opts,
 			    const char *mountpoint, struct driver_mount_spec *ret,
 			    const char **reterr)
 {
-	int r;
-
-	r = spec_check_input(&driver_sshfs, export, opts, mountpoint, reterr);
-	if (r < 0)
-		return r;
 	/* Every option before "--". The engine mounts the filesystem with the export as its
 	 * source and @mountpoint is "/dev/fd/3", the connection (DRIVER_TARGET_FUSE_FD). */
 	return spec_new(ret, reterr, "fuse.sshfs", export, "/usr/bin/sshfs", "-o", opts->canonical,
@@ -204,5 +199,5 @@ const struct driver driver_sshfs = {
 	.target = DRIVER_TARGET_FUSE_FD,
 	.normalize = sshfs_normalize,
 	.options = sshfs_options,
-	.mount_spec = sshfs_mount_spec,
+	.helper_spec = sshfs_mount_spec,
 };

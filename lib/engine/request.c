@@ -229,7 +229,7 @@ static const char *helper_target(const struct share_req *req)
 static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
 {
 	const char *why = NULL;
-	int r = req->drv->mount_spec(req->export, &req->opts, helper_target(req), &req->spec,
+	int r = driver_mount_spec(req->drv, req->export, &req->opts, helper_target(req), &req->spec,
 				     &why);
 
 	if (r < 0)

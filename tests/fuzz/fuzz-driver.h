@@ -111,7 +111,7 @@ static void check_spec(const char *export, const struct driver_opts *o)
 	const char *why = NULL;
 	bool seen_export = false;
 
-	if (FUZZ_DRIVER.mount_spec(export, o, "/var/lib/volmount/mnt/x/0123abcd", &m, &why) != 0)
+	if (driver_mount_spec(&FUZZ_DRIVER, export, o, "/var/lib/volmount/mnt/x/0123abcd", &m, &why) != 0)
 		abort();
 	if (!m.argv || !m.argv[0] || m.argv[0][0] != '/' || !m.fstype || !*m.fstype || !m.source ||
 	    !*m.source)
@@ -142,7 +142,7 @@ static void check_spec(const char *export, const struct driver_opts *o)
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			struct driver_mount_spec m2 = {};
 
-			if (FUZZ_DRIVER.mount_spec(export, o, bad[i], &m2, &why) != -EINVAL ||
+			if (driver_mount_spec(&FUZZ_DRIVER, export, o, bad[i], &m2, &why) != -EINVAL ||
 			    m2.argv)
 				abort();
 		}

@@ -27,7 +27,7 @@ static void test_driver_find(void)
 	ASSERT_EQ(d->kind, DRIVER_KIND_BIND);
 	ASSERT_TRUE(d->normalize != NULL);
 	ASSERT_TRUE(d->options != NULL);
-	ASSERT_TRUE(d->mount_spec == NULL); /* bind mounts itself; no helper */
+	ASSERT_TRUE(d->helper_spec == NULL); /* bind mounts itself; no helper */
 
 	for (size_t i = 0; i < ELEMENTSOF(unknown); i++)
 		if (driver_find(unknown[i]) != NULL)

@@ -38,7 +38,7 @@ static void test_driver_table(void)
 		ASSERT_TRUE(d == helpers[i]);
 		ASSERT_STREQ(d->name, names[i]);
 		ASSERT_EQ(d->kind, DRIVER_KIND_HELPER);
-		ASSERT_TRUE(d->normalize && d->options && d->mount_spec);
+		ASSERT_TRUE(d->normalize && d->options && d->helper_spec);
 	}
 	ASSERT_TRUE(driver_find("nfs4") == NULL);
 	ASSERT_TRUE(driver_find("NFS") == NULL);
@@ -798,7 +798,7 @@ static void test_mount_spec(void)
 		size_t k;
 
 		ASSERT_OK(row->d->options(row->opts, count_opts(row->opts), &o, &err));
-		if (row->d->mount_spec(row->export, &o, MP, &m, &err) != 0)
+		if (driver_mount_spec(row->d, row->export, &o, MP, &m, &err) != 0)
 			TEST_FAIL("row %zu: mount_spec: %s", i, err ? err : "no reason");
 		for (k = 0; row->argv[k]; k++) {
 			if (!m.argv[k])
@@ -833,16 +833,16 @@ static void test_mount_spec_refusals(void)
 		const char *err = NULL;
 
 		ASSERT_OK(d->options(d == CIFS ? creds : NULL, d == CIFS ? 1 : 0, &o, &err));
-		ASSERT_OK(d->mount_spec(exports[k], &o, MP, &m, &err));
+		ASSERT_OK(driver_mount_spec(d, exports[k], &o, MP, &m, &err));
 		driver_mount_spec_done(&m);
 		for (size_t i = 0; i < ELEMENTSOF(bad_mp); i++) {
 			err = NULL;
-			ASSERT_EQ(d->mount_spec(exports[k], &o, bad_mp[i], &m, &err), -EINVAL);
+			ASSERT_EQ(driver_mount_spec(d, exports[k], &o, bad_mp[i], &m, &err), -EINVAL);
 			ASSERT_TRUE(err && *err && m.argv == NULL);
 		}
-		ASSERT_EQ(d->mount_spec(exports[k], &o, NULL, &m, &err), -EINVAL);
+		ASSERT_EQ(driver_mount_spec(d, exports[k], &o, NULL, &m, &err), -EINVAL);
 		/* Only normalized exports are accepted. */
-		ASSERT_EQ(d->mount_spec("-x", &o, MP, &m, &err), -EINVAL);
+		ASSERT_EQ(driver_mount_spec(d, "-x", &o, MP, &m, &err), -EINVAL);
 		{
 			_cleanup_free_ char *up = strdup(exports[k]);
 			char *p;
@@ -857,16 +857,16 @@ static void test_mount_spec_refusals(void)
 				p = strchr(up, 'm');
 			ASSERT_TRUE(p != NULL);
 			*p = (char)(*p - 'a' + 'A');
-			ASSERT_EQ(d->mount_spec(up, &o, MP, &m, &err), -EINVAL);
+			ASSERT_EQ(driver_mount_spec(d, up, &o, MP, &m, &err), -EINVAL);
 		}
 		/* Options not built by the driver. */
 		{
 			struct driver_opts none = {};
 			struct driver_opts dash = { .canonical = (char *)"-oProxyCommand=x" };
 
-			ASSERT_EQ(d->mount_spec(exports[k], &none, MP, &m, &err), -EINVAL);
-			ASSERT_EQ(d->mount_spec(exports[k], &dash, MP, &m, &err), -EINVAL);
-			ASSERT_EQ(d->mount_spec(exports[k], NULL, MP, &m, &err), -EINVAL);
+			ASSERT_EQ(driver_mount_spec(d, exports[k], &none, MP, &m, &err), -EINVAL);
+			ASSERT_EQ(driver_mount_spec(d, exports[k], &dash, MP, &m, &err), -EINVAL);
+			ASSERT_EQ(driver_mount_spec(d, exports[k], NULL, MP, &m, &err), -EINVAL);
 		}
 		driver_opts_done(&o);
 	}
