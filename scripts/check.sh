@@ -3,6 +3,7 @@
 #   build/       gcc, -Werror: unit, fuzz-corpus replay, integration and python suites
 #   build-san/   clang, ASan+UBSan (halt on error): the same suites but python
 #   build-tsan/  clang, ThreadSanitizer: the threaded stress of the library
+#   build-fuzz/  clang, libFuzzer + ASan+UBSan: every parser's fuzzer, 300,000 inputs each
 # The Python tests run in the gcc build only: the binding is cffi's generated glue with no
 # logic of its own, while loading a sanitized extension into Debian's uninstrumented python3
 # would take an LD_PRELOADed ASan runtime (and LeakSanitizer would report the interpreter's
@@ -53,6 +54,9 @@ CC=clang run_suite build-san -Db_sanitize=address,undefined -Db_lundef=false -Dp
 # ThreadSanitizer needs a fixed address-space layout on kernels with large mmap randomness.
 CC=clang run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -Dpython=disabled -- \
 	--suite tsan --wrapper 'setarch -R'
+# libFuzzer on every parser, a fixed number of inputs with a fixed seed (count work, not time).
+CC=clang run_suite build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dpython=disabled -- --suite fuzz-live
 
 if [ ${#logs[@]} -eq 0 ]; then
 	echo "0 passed, 1 failed"
