@@ -4,13 +4,14 @@
 
 API mode: the declarations below are compiled against include/volmount.h, so a declaration
 that disagrees with the header (a changed signature, a removed function, an enum constant
-that is gone) fails the build instead of misbehaving at run time: every function's address is
-also taken as a pointer of the declared type (signature_checks), and meson.build turns the
-diagnostics of a mismatch (DRIFT_ERRORS) into errors. Enum values are taken from the header
+that is gone) fails the build instead of misbehaving at run time: every function is declared
+again after the header (signature_checks), which C refuses for an incompatible type, and
+meson.build turns the other diagnostics of a mismatch (DRIFT_ERRORS) into errors. Enum values are taken from the header
 ("..."), never repeated here.
 
     build_cffi.py OUTPUT.c
 """
+import re
 import sys
 
 import cffi
@@ -91,26 +92,32 @@ void volmount_report_free(struct volmount_report *r);
 PREAMBLE = "#include <stdlib.h>\n#include <volmount.h>\n"
 
 
-def signature_checks(ffi):
-    """C lines that take each declared function's address as a pointer of exactly the declared
-    type. A call through cffi's wrappers only converts arguments as C does (an int passed for
-    an unsigned, a pointer for another pointer: a warning at most); a function pointer of
-    another type is an incompatible-pointer-types diagnostic, which meson.build makes an
-    error. Uses cffi's parsed declarations (FFI._parser), as cffi itself does."""
-    lines = []
-    for key, (tp, _quals) in sorted(ffi._parser._declarations.items()):
-        if key.startswith("function "):
-            name = key[len("function "):]
-            decl = tp.get_c_name(f"const volmount_py_check_{name}")
-            lines.append(f"static {decl} __attribute__((unused)) = &{name};")
-    return "\n".join(lines) + "\n"
+def signature_checks(cdef=CDEF):
+    """The function declarations of cdef, repeated in the C source after volmount.h. C allows
+    a function to be declared again only with a compatible type, so a declaration that drifts
+    from the header (another return or parameter type, unsigned for int, a lost const, an
+    added parameter) is a "conflicting types" error of the compiler, not a warning. Each
+    function's address is taken first, before those declarations, so a function the header
+    does not declare is an undeclared identifier, also an error.
+    Uses no cffi internals: only the text of cdef, one declaration per ';'."""
+    have, decls = [], []
+    text = "\n".join(ln for ln in cdef.splitlines() if not ln.lstrip().startswith("#"))
+    for stmt in text.split(";"):
+        stmt = " ".join(stmt.split())
+        if "(" in stmt and "{" not in stmt and not stmt.startswith("typedef "):
+            name = re.search(r"(\w+)\s*\(", stmt).group(1)
+            # Before the declarations below: a name the header lacks is undeclared here.
+            have.append(f"static void (*const volmount_py_have_{name})(void) "
+                        f"__attribute__((unused)) = (void (*)(void))&{name};")
+            decls.append(stmt + ";")
+    return "\n".join(have + decls) + "\n"
 
 
 def make_ffi(cdef=CDEF):
     """The cffi builder of volmount._volmount for the declarations cdef."""
     ffi = cffi.FFI()
     ffi.cdef(cdef)
-    ffi.set_source("volmount._volmount", PREAMBLE + signature_checks(ffi))
+    ffi.set_source("volmount._volmount", PREAMBLE + signature_checks(cdef))
     return ffi
 
 
