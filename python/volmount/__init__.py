@@ -57,7 +57,9 @@ class Error(Exception):
     kind = "internal"
 
     def __init__(self, message, errno=0, report=None):
-        super().__init__(message)
+        # args is (message, errno): what rebuilds the error elsewhere (oslo.privsep sends
+        # an exception as its class name and args).
+        super().__init__(message, errno)
         self.message = message
         self.errno = errno
         self.report = report

@@ -297,3 +297,87 @@ class Concurrency(NovaCase):
         self.assertEqual(self.ctx.snapshot().shares, (), "every share detached and forgotten")
         for mp in mps:
             self.assertEqual(n_mounts_at(mp), 0)
+
+
+class PrivsepDaemon(NovaCase):
+    """volmount.privsep: Nova's mount functions served by a real oslo.privsep daemon, started
+    as Nova starts its own (privsep-helper, here without sudo since the test is root), with
+    only the capabilities of volmount's privsep context."""
+
+    def setUp(self):
+        super().setUp()
+        import volmount.privsep as vp
+        from oslo_config import cfg
+        self.vp = vp
+        cfg.CONF.set_override("helper_command", "/usr/bin/privsep-helper",
+                              group="volmount_privsep")
+        self.addCleanup(cfg.CONF.clear_override, "helper_command", group="volmount_privsep")
+        vp.pctxt.start()
+        self.addCleanup(vp.pctxt.stop)
+        self.assertIsNotNone(vp.pctxt.channel, "the daemon was started")
+        # The daemon has a context of its own, on the same directories as the test's.
+        self.assertEqual(vp.configure(state_dir=self.state_dir, base_dir=self.base_dir,
+                                      run_dir=self.run_dir, timeout=20), self.base_dir)
+        for name in ("mount", "umount", "get_manager"):
+            p = unittest.mock.patch.object(nova_mount, name, getattr(vp, name))
+            p.start()
+            self.addCleanup(p.stop)
+
+    def daemon_pids(self):
+        """The privsep-helper processes running volmount's context."""
+        pids = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if b"volmount.privsep.pctxt" in argv and any(b"privsep-helper" in a for a in argv):
+                pids.append(int(d))
+        return pids
+
+    def test_nova_driver_through_the_daemon(self):
+        pids = self.daemon_pids()
+        self.assertEqual(len(pids), 1, "one privsep-helper daemon runs volmount's context")
+        self.assertNotEqual(pids[0], os.getpid())
+        with open(f"/proc/{pids[0]}/status") as f:
+            capeff = int(next(ln for ln in f if ln.startswith("CapEff:")).split()[1], 16)
+        want = 0
+        for cap in (21, 0, 1, 2, 3, 5, 19):  # SYS_ADMIN CHOWN DAC_OVERRIDE DAC_READ_SEARCH
+            want |= 1 << cap                   # FOWNER KILL SYS_PTRACE
+        self.assertEqual(capeff, want, "the daemon holds exactly its context's capabilities")
+
+        rep = nova_mount.get_manager().host_up(self.host)
+        self.assertEqual(rep, [], "host-up of an empty ledger, as (path, action, detail) rows")
+        drv, export = self.share("bind", "priv", "P")
+        mp = os.path.join(self.base_dir, nova.utils.get_hash_str(export))
+        insts = [instance() for _ in range(2)]
+        for inst in insts:
+            drv.connect_volume(conn(export, "vol"), inst)
+            self.assertMountedOnce(mp)
+        self.assertEqual(self.read_id(mp), "P")
+        self.assertEqual(volmount.nova._shares, {},
+                         "mount() ran in the daemon: this process's volmount.nova saw nothing")
+        s = self.ctx.snapshot().share_at(mp)
+        self.assertEqual({a.owner for a in s.attachments}, {i.uuid for i in insts},
+                         "the daemon wrote the attachments to the shared ledger")
+        drv.disconnect_volume(conn(export, "vol"), insts[0])
+        self.assertMountedOnce(mp)
+        drv.disconnect_volume(conn(export, "vol"), insts[1])
+        self.assertEqual(n_mounts_at(mp), 0, "the last disconnect through the daemon unmounts")
+
+    def test_errors_cross_the_socket(self):
+        other = os.path.join(self.root, "elsewhere")
+        CONF.set_override("nfs_mount_point_base", other, group="libvirt")
+        drv, export = self.share("bind", "e", "E")
+        with self.assertRaises(volmount.InputError) as cm:
+            drv.connect_volume(conn(export, "v"), instance())
+        self.assertIn("base", cm.exception.message)
+        self.assertEqual(cm.exception.errno, 22, "the errno travels with the message")
+        self.assertEqual(self.ctx.snapshot().shares, ())
+        nova_mount.get_manager().host_down()
+        CONF.set_override("nfs_mount_point_base", self.base_dir, group="libvirt")
+        drv, export = self.share("bind", "d", "D")
+        with self.assertRaises(volmount.HostDownError):
+            drv.connect_volume(conn(export, "v"), instance())
+        nova_mount.get_manager().host_up(self.host)
