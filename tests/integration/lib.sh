@@ -226,7 +226,7 @@ stacked_under() {
 	MP=${1%/}/ awk "$_VT_AWK_UNESC"'
 		{ p = unesc($5) }
 		index(p, ENVIRON["MP"]) != 1 { next }
-		{ mp[$1] = p; par[$1] = $2; cnt[p]++ }
+		{ mp[$1] = p; par[$1] = $2; cnt[p]++; ids[p] = ids[p] " " $1 }
 		END {
 			bad = 0
 			for (id in mp) {
@@ -237,7 +237,7 @@ stacked_under() {
 			}
 			for (p in cnt)
 				if (cnt[p] > 1) {
-					print "twice " p
+					print "twice " p " (mounts" ids[p] ")"
 					bad = 1
 				}
 			exit bad
@@ -253,14 +253,19 @@ start_stack_sampler() {
 		n=0
 		while [ ! -e "$VT_TMP/sampler.stop" ] && [ "$n" -lt 100000 ]; do
 			if ! out=$(stacked_under "$BASE_DIR"); then
-				# A line counted twice can also be a mount replaced between two reads of
-				# mountinfo: only believe it if a second read agrees, while a parent link
-				# at the same mount point is proof by itself.
+				# mountinfo is read a page per read(): one read can show a mount and,
+				# after it was replaced, its successor at the same path. Two mounts
+				# at one path count only if a second read, begun after the first
+				# ended, shows the same two mount ids there (a mount gone during the
+				# first read cannot be in the second). A parent link at the same
+				# mount point is proof by itself.
 				case "$out" in
 				*stacked*) printf '%s\n' "$out" >>"$VT_TMP/sampler.bad" ;;
 				*)
-					if ! out=$(stacked_under "$BASE_DIR"); then
-						printf '%s\n' "$out" >>"$VT_TMP/sampler.bad"
+					if ! again=$(stacked_under "$BASE_DIR"); then
+						{ grep '^stacked' <<<"$again"
+						  grep -Fxf <(printf '%s\n' "$out") <<<"$again"; } \
+							>>"$VT_TMP/sampler.bad"
 					fi
 					;;
 				esac

@@ -47,19 +47,27 @@ def mountinfo(with_parent=False):
 
 def stacked(paths):
     """The paths among paths where two mounts are stacked: a mount whose parent mount sits at
-    the same mount point is proof by itself; two mounts counted at one path only when a second
-    read of mountinfo agrees (one read may see a mount that was replaced meanwhile twice), as
-    lib.sh's sampler does."""
+    the same mount point is proof by itself. mountinfo is read a page per read(), so one read
+    can show a mount and, after it was replaced, its successor at the same path: two mounts at
+    one path count only when a second read, begun after the first ended, shows the same mount
+    ids there (a mount gone during the first read cannot be in the second), as lib.sh's
+    sampler does."""
     def once():
         rows = mountinfo(with_parent=True)
         at = {r[0]: r[1] for r in rows}
         proof = {r[1] for r in rows if r[1] in paths and at.get(r[5]) == r[1]}
-        twice = {p for p in paths if sum(1 for r in rows if r[1] == p) > 1}
+        ids = {}
+        for r in rows:
+            if r[1] in paths:
+                ids.setdefault(r[1], set()).add(r[0])
+        twice = {(p, frozenset(i)) for p, i in ids.items() if len(i) > 1}
         return proof, twice
     proof, twice = once()
     if twice:
-        twice &= once()[1]
-    return sorted(proof | twice)
+        proof2, twice2 = once()
+        proof |= proof2
+        twice &= twice2
+    return sorted(proof | {p for p, _ in twice})
 
 
 def mounts_at(path):
