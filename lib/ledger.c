@@ -1142,16 +1142,14 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 	return 0;
 }
 
-int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
+/* Every row of @s (a query of read_share()'s columns), in its order. */
+static int read_shares(struct ledger *l, sqlite3_stmt *s, struct ledger_share **ret,
+		       size_t *ret_n)
 {
-	LEDGER_LOCKED(l);
 	struct ledger_share *v = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_SHARES_LIST, &s), rc;
+	int r = 0, rc;
 
-	if (r < 0)
-		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -1171,7 +1169,6 @@ int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_
 	}
 	if (r >= 0 && rc != SQLITE_DONE)
 		r = fail(l, rc, "list shares");
-	stmt_done(s);
 	if (r < 0) {
 		ledger_shares_free(v, n);
 		return r;
@@ -1179,6 +1176,19 @@ int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
+{
+	LEDGER_LOCKED(l);
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_SHARES_LIST, &s);
+
+	if (r < 0)
+		return r;
+	r = read_shares(l, s, ret, ret_n);
+	stmt_done(s);
+	return r;
 }
 
 int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_attachment **ret,
@@ -1257,39 +1267,14 @@ static int cmp_hash_idx(const void *a, const void *b, void *arg)
 static int all_shares_in(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
-	struct ledger_share *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc = sqlite3_prepare_v2(l->db, sql_all_shares, -1, &s, NULL), r = 0;
+	int rc = sqlite3_prepare_v2(l->db, sql_all_shares, -1, &s, NULL), r;
 
 	if (rc != SQLITE_OK)
 		return fail(l, rc, "prepare");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct ledger_share *nv = reallocarray(v, ncap, sizeof(*v));
-
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		r = read_share(s, &v[n]);
-		if (r < 0)
-			break;
-		n++;
-	}
-	if (r >= 0 && rc != SQLITE_DONE)
-		r = fail(l, rc, "list shares");
-	if (r < 0) {
-		ledger_shares_free(v, n);
-		return r;
-	}
-	qsort(v, n, sizeof(*v), cmp_mountpoint); /* as ledger_shares_list() orders them */
-	*ret = v;
-	*ret_n = n;
-	return 0;
+	r = read_shares(l, s, ret, ret_n);
+	if (r >= 0) /* as ledger_shares_list() orders them */
+		qsort(*ret, *ret_n, sizeof(**ret), cmp_mountpoint);
+	return r;
 }
 
 /*
