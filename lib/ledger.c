@@ -1272,7 +1272,7 @@ static int all_shares_in(struct ledger *l, struct ledger_share **ret, size_t *re
 	if (rc != SQLITE_OK)
 		return fail(l, rc, "prepare");
 	r = read_shares(l, s, ret, ret_n);
-	if (r >= 0) /* as ledger_shares_list() orders them */
+	if (r >= 0 && *ret_n > 1) /* as ledger_shares_list() orders them */
 		qsort(*ret, *ret_n, sizeof(**ret), cmp_mountpoint);
 	return r;
 }
@@ -1381,12 +1381,18 @@ int ledger_read_all(struct ledger *l, struct ledger_host *ret_host, struct ledge
 	if (r >= 0) {
 		for (size_t i = 0; i < n; i++)
 			by_hash[i] = i;
-		qsort_r(by_hash, n, sizeof(*by_hash), cmp_hash_idx, v);
+		if (n > 1)
+			qsort_r(by_hash, n, sizeof(*by_hash), cmp_hash_idx, v);
 		r = all_atts_in(l, v, n, by_hash, ret_atts, ret_first);
 	}
 	rc = sqlite3_exec(l->db, r >= 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-	if (r >= 0 && rc != SQLITE_OK)
+	if (r >= 0 && rc != SQLITE_OK) {
 		r = fail(l, rc, "end read");
+		ledger_attachments_free(*ret_atts, (*ret_first)[n]);
+		free(*ret_first);
+		*ret_atts = NULL;
+		*ret_first = NULL;
+	}
 	if (r < 0) {
 		ledger_shares_free(v, n);
 		return r;

@@ -32,14 +32,6 @@ void (*share_test_before_mount)(const char *mountpoint);
 
 void (*share_test_before_verify)(const char *mountpoint);
 
-/*
- * The directory that holds @mountpoint, one of ours (<base>/<driver>/<leaf>, or <base>/<leaf>
- * with the nova scheme), opened from the pinned base directory without following a symlink
- * and checked like open_parent_dir() does; *ret_leaf points into @mountpoint. Everything that
- * looks at or unmounts a mountpoint starts from this fd, so no name above the leaf is looked up
- * again. Returns the fd, -ENOENT (no such directory: nothing can be mounted there; no error
- * recorded), -EXDEV (not a mountpoint of this base; no error recorded), or another error.
- */
 /* @mountpoint as <base>/<sub>/<leaf> (sub "." with the nova scheme): -EXDEV if it is not. */
 static int mp_split(struct volmount_ctx *ctx, const char *mountpoint, char sub[NAME_MAX + 1],
 		    const char **ret_leaf)
@@ -90,6 +82,14 @@ static int mp_dir_open(struct volmount_ctx *ctx, const char *sub, const char *mo
 	return fd;
 }
 
+/*
+ * The directory that holds @mountpoint, one of ours (<base>/<driver>/<leaf>, or <base>/<leaf>
+ * with the nova scheme), opened from the pinned base directory without following a symlink
+ * and checked like open_parent_dir() does; *ret_leaf points into @mountpoint. Everything that
+ * looks at or unmounts a mountpoint starts from this fd, so no name above the leaf is looked up
+ * again. Returns the fd, -ENOENT (no such directory: nothing can be mounted there; no error
+ * recorded), -EXDEV (not a mountpoint of this base; no error recorded), or another error.
+ */
 int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char **ret_leaf)
 {
 	char sub[NAME_MAX + 1];
