@@ -26,6 +26,10 @@
  *      namespace of its own, alternating: everything mounted and healthy; and every mount
  *      taken away behind volmount's back first
  *   7  sshfs cold attach against the loopback sshd that run.sh started, vs the helper alone
+ *   9  `volmount check` (the CLI, whole process) of 100, 1,000 and 10,000 healthy bind shares,
+ *      each size in a mount namespace of its own, alternating; cost per share and its growth.
+ *      9h: 200 sshfs shares hung (their daemons SIGSTOPped) among 1,000: the verdict's time
+ *      against probe_timeout, and its counts
  *
  * Every series discards a first warm-up round. The process stays single-threaded
  * (setns(CLONE_NEWNS) requires it); case 4's threads live in forked children.
@@ -33,6 +37,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -80,6 +85,9 @@ static struct {
 	unsigned c6_reps;     /* host-up repetitions, case 6 */
 	unsigned c6_scale;    /* 1 = the sizes; >1 divides them (quick runs) */
 	unsigned c7_rounds;   /* case 7 */
+	unsigned c9_rounds;   /* case 9: rounds of check at each size */
+	unsigned c9_scale;    /* 1 = the sizes (100, 1,000, 10,000); >1 divides them */
+	unsigned c9_hung;     /* case 9h: hung sshfs shares (of 5 x as many shares in all) */
 	const char *ssh_port, *ssh_key, *ssh_known_hosts, *ssh_export;
 	const char *profile;  /* "cold" or "warm": loop only that library call, for perf */
 } opt = {
@@ -93,6 +101,9 @@ static struct {
 	.c6_reps = 15,
 	.c6_scale = 1,
 	.c7_rounds = 11,
+	.c9_rounds = 11,
+	.c9_scale = 1,
+	.c9_hung = 200,
 };
 
 static bool want(char c)
@@ -908,25 +919,16 @@ static void cases_123(int ns_a)
 
 /* ---- case 5: the CLI, whole process ---- */
 
+static double spawn_status_us(char *const argv[], const char *out, int *ret_status);
+
 static double spawn_wait_us(char *const argv[])
 {
-	posix_spawn_file_actions_t fa;
-	uint64_t t0;
-	pid_t pid;
-	int st, r;
+	int st;
+	double us = spawn_status_us(argv, NULL, &st);
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	t0 = now_ns();
-	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	if (r != 0)
-		die("spawn %s: %s", argv[0], strerror(r));
-	if (waitpid(pid, &st, 0) < 0)
-		die("waitpid: %s", strerror(errno));
-	posix_spawn_file_actions_destroy(&fa);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	if (st != 0)
 		die("%s %s exited with status %d", argv[0], argv[1] ? argv[1] : "", st);
-	return us_since(t0);
+	return us;
 }
 
 /*
@@ -1577,6 +1579,417 @@ static void case_7(int ns_a)
 	free(dir);
 }
 
+/* ---- case 9: check at scale, and the verdict with hung shares ---- */
+
+/* One size of case 9: a mount namespace (a copy of A), a ledger of @shares bind shares, one
+ * attachment each, and the CLI's arguments for it. */
+struct c9_size {
+	unsigned shares;
+	int nsfd;
+	char *state, *base, *run, *conf;
+	double build_s;
+	struct series ms;
+};
+
+static void c9_dirs(struct c9_size *z, const char *name)
+{
+	z->state = xasprintf("%s/%s/state", opt.work, name);
+	z->base = xasprintf("%s/%s/base", opt.work, name);
+	z->run = xasprintf("%s/run/%s", opt.work, name);
+}
+
+/* @n bind shares (exports c9-0 ... c9-<n-1>), one attachment each. */
+static void c9_attach_binds(struct volmount_ctx *ctx, unsigned n)
+{
+	for (unsigned s = 0; s < n; s++) {
+		char *exp = export_dir("c9-", s);
+		int r = volmount_attach(ctx, "bind", exp, "v", "o", NULL, 0, NULL);
+
+		check_lib(ctx, r, "attach", exp);
+		free(exp);
+	}
+}
+
+static void c9_build(int ns_a, struct c9_size *z, unsigned shares)
+{
+	char *name = xasprintf("c9-%u", shares);
+	struct volmount_ctx *ctx;
+	uint64_t t0;
+
+	z->shares = shares;
+	ns_enter(ns_a);
+	ns_new();
+	z->nsfd = ns_self();
+	ctx = make_ctx(name, VOLMOUNT_DURABILITY_NORMAL);
+	c9_dirs(z, name);
+	t0 = now_ns();
+	c9_attach_binds(ctx, shares);
+	z->build_s = us_since(t0) / 1e6;
+	progress("case 9: %u bind shares built in %.2f s", shares, z->build_s);
+	volmount_ctx_free(ctx);
+	free(name);
+	ns_enter(ns_a);
+}
+
+/* Run the CLI with @argv, stdout into @out (NULL: /dev/null); its exit status in *ret_status.
+ * Returns the wall time in microseconds. */
+static double spawn_status_us(char *const argv[], const char *out, int *ret_status)
+{
+	posix_spawn_file_actions_t fa;
+	uint64_t t0;
+	pid_t pid;
+	int st, r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out ? out : "/dev/null",
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	t0 = now_ns();
+	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	if (r != 0)
+		die("spawn %s: %s", argv[0], strerror(r));
+	if (waitpid(pid, &st, 0) < 0)
+		die("waitpid: %s", strerror(errno));
+	posix_spawn_file_actions_destroy(&fa);
+	*ret_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return us_since(t0);
+}
+
+/* One `volmount check` of @z: it must exit @want_rc. Returns milliseconds. */
+static double c9_check(struct c9_size *z, const char *out, int want_rc)
+{
+	char *argv[] = { (char *)opt.cli,  "--state-dir", z->state, "--base-dir", z->base,
+			 "--run-dir", z->run, "check", NULL, NULL, NULL };
+	int st;
+	double us;
+
+	if (z->conf) { /* else no configuration file: the defaults */
+		argv[7] = "--config";
+		argv[8] = z->conf;
+		argv[9] = "check";
+	}
+	us = spawn_status_us(argv, out, &st);
+	if (st != want_rc)
+		die("case 9: check of %u shares exited %d, not %d", z->shares, st, want_rc);
+	return us / 1e3;
+}
+
+/* Lines of `volmount check`'s text output in @path that start with the state @state. */
+static unsigned count_state_lines(const char *path, const char *state)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	size_t l = strlen(state);
+	unsigned n = 0;
+
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		n += strncmp(line, state, l) == 0 && line[l] == ' ';
+	fclose(f);
+	return n;
+}
+
+static void c9_free(struct c9_size *z)
+{
+	free(z->state);
+	free(z->base);
+	free(z->run);
+	free(z->conf);
+	close(z->nsfd);
+}
+
+/* Processes called @comm, not stopped: SIGSTOP them (@sig SIGSTOP) or SIGKILL them. */
+static unsigned signal_comm(const char *comm, int sig, bool running_only)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		die("/proc: %s", strerror(errno));
+	while ((e = readdir(d))) {
+		char path[64], buf[512], *c, state;
+		FILE *f;
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		c = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (!c || !(c = strchr(buf, '(')) || !strrchr(buf, ')'))
+			continue;
+		*strrchr(buf, ')') = '\0';
+		state = strrchr(c + 1, '\0')[2];
+		if (strcmp(c + 1, comm) != 0 || state == 'Z' || (running_only && state == 'T'))
+			continue;
+		if (kill(pid, sig) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Threads of processes called @comm that are neither stopped nor zombies. */
+static unsigned running_threads(const char *comm)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		die("/proc: %s", strerror(errno));
+	while ((e = readdir(d))) {
+		char path[64];
+		DIR *t;
+		struct dirent *te;
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		t = opendir(path);
+		if (!t)
+			continue;
+		while ((te = readdir(t))) {
+			char p2[320], buf[512], *c, *end;
+			FILE *f;
+
+			if (te->d_name[0] == '.')
+				continue;
+			snprintf(p2, sizeof(p2), "/proc/%d/task/%s/stat", pid, te->d_name);
+			f = fopen(p2, "re");
+			if (!f)
+				continue;
+			c = fgets(buf, sizeof(buf), f);
+			fclose(f);
+			if (!c || !(c = strchr(buf, '(')) || !(end = strrchr(buf, ')')))
+				continue;
+			*end = '\0';
+			if (strcmp(c + 1, comm) == 0 && end[2] != 'T' && end[2] != 't' && end[2] != 'Z')
+				n++;
+		}
+		closedir(t);
+	}
+	closedir(d);
+	return n;
+}
+
+/* 9h: @hung sshfs shares whose daemons are SIGSTOPped (statfs waits on a daemon that never
+ * reads), among 5 x @hung shares, the rest bind shares; probe_timeout 2 s. */
+#define C9H_PROBE_S 2
+static void case_9h(int ns_a)
+{
+	struct c9_size z = { .shares = 5 * opt.c9_hung };
+	struct series lib = { .n = 0 };
+	char *exp = NULL, *o_port, *o_key, *o_kh, *out;
+	struct volmount_ctx *ctx;
+	unsigned n_bind = 4 * opt.c9_hung, stopped = 0;
+	struct row *r;
+	uint64_t t0;
+	FILE *f;
+
+	if (!opt.ssh_port || !opt.ssh_key || !opt.ssh_known_hosts || !opt.ssh_export) {
+		row_add("9h", "hung shares: skipped (no sshd fixture; see run.sh)", "", NULL);
+		return;
+	}
+	ns_enter(ns_a);
+	ns_new();
+	z.nsfd = ns_self();
+	c9_dirs(&z, "c9h");
+	z.conf = xasprintf("%s/c9h/volmount.conf", opt.work);
+	ctx = make_ctx("c9h", VOLMOUNT_DURABILITY_NORMAL);
+	f = fopen(z.conf, "we");
+	if (!f)
+		die("%s: %s", z.conf, strerror(errno));
+	fprintf(f, "probe_timeout = %d\n", C9H_PROBE_S);
+	fclose(f);
+	if (volmount_ctx_set_probe_timeout(ctx, C9H_PROBE_S * 1000) < 0)
+		die("probe timeout");
+	o_port = xasprintf("port=%s", opt.ssh_port);
+	o_key = xasprintf("IdentityFile=%s", opt.ssh_key);
+	o_kh = xasprintf("UserKnownHostsFile=%s", opt.ssh_known_hosts);
+	t0 = now_ns();
+	c9_attach_binds(ctx, n_bind);
+	/* The sshfs shares: subdirectories of the sshd's export, attached in batches of 20 by 4
+	 * forked children at once (each with a context of its own); after each batch the daemons
+	 * are stopped and their ssh clients killed (the server's sessions end with them), so 200
+	 * connections never hold memory at once. */
+	for (unsigned from = 0; from < opt.c9_hung; from += 20) {
+		unsigned to = from + 20 < opt.c9_hung ? from + 20 : opt.c9_hung;
+		pid_t kids[4];
+
+		for (unsigned c = 0; c < 4; c++) {
+			kids[c] = fork();
+			if (kids[c] < 0)
+				die("fork: %s", strerror(errno));
+			if (kids[c] == 0) {
+				const char *const o[] = { o_port, o_key, o_kh,
+							  "StrictHostKeyChecking=yes" };
+				struct volmount_ctx *cc = make_ctx("c9h", VOLMOUNT_DURABILITY_NORMAL);
+
+				for (unsigned s = from + c; s < to; s += 4) {
+					char *dir = xasprintf("%s/h%u", opt.ssh_export, s);
+					int k;
+
+					xmkdir(dir, 0755);
+					exp = xasprintf("root@127.0.0.1:%s", dir);
+					k = volmount_attach(cc, "sshfs", exp, "v", "o", o, 4, NULL);
+					check_lib(cc, k, "attach", exp);
+				}
+				_exit(0);
+			}
+		}
+		for (unsigned c = 0; c < 4; c++) {
+			int st;
+
+			if (waitpid(kids[c], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+				die("case 9h: an attaching child failed");
+		}
+		stopped += signal_comm("sshfs", SIGSTOP, true);
+		/* Only once every thread has stopped: a daemon thread still running would read
+		 * the EOF of its dead ssh and call the share stale instead of hung. */
+		for (unsigned w = 0; running_threads("sshfs") > 0; w++) {
+			if (w == 5000)
+				die("case 9h: sshfs daemons do not stop");
+			usleep(1000);
+		}
+		(void)signal_comm("ssh", SIGKILL, true);
+		progress("case 9h: %u of %u sshfs shares attached and hung", to, opt.c9_hung);
+	}
+	if (stopped != opt.c9_hung)
+		die("case 9h: %u sshfs daemons stopped, not %u", stopped, opt.c9_hung);
+	z.build_s = us_since(t0) / 1e6;
+	out = xasprintf("%s/c9h/check.out", opt.work);
+	for (unsigned i = 0; i <= opt.c9_rounds / 2; i++) {
+		struct volmount_snapshot *snap = NULL;
+		unsigned hung = 0, ok = 0;
+		double ms = c9_check(&z, out, 69);
+
+		if (count_state_lines(out, "hung") != opt.c9_hung ||
+		    count_state_lines(out, "mounted") != n_bind) {
+			char *cmd = xasprintf("grep -v '^mounted\\|^hung' %s >&2", out);
+
+			(void)!system(cmd); /* what they were instead */
+			free(cmd);
+			die("case 9h: check reported %u hung and %u mounted, not %u and %u",
+			    count_state_lines(out, "hung"), count_state_lines(out, "mounted"),
+			    opt.c9_hung, n_bind);
+		}
+		if (i > 0)
+			add(&z.ms, ms);
+		/* The library's verdict, in this process, for the same shares. */
+		t0 = now_ns();
+		check_lib(ctx, volmount_snapshot_new_ex(ctx, VOLMOUNT_SNAPSHOT_PROBE, &snap),
+			  "snapshot", "c9h");
+		if (i > 0)
+			add(&lib, us_since(t0) / 1e3);
+		for (size_t j = 0; j < volmount_snapshot_n_shares(snap); j++) {
+			hung += volmount_snapshot_share_state_id(snap, j) == VOLMOUNT_SHARE_HUNG;
+			ok += volmount_snapshot_share_state_id(snap, j) == VOLMOUNT_SHARE_MOUNTED;
+		}
+		volmount_snapshot_free(snap);
+		if (hung != opt.c9_hung || ok != n_bind)
+			die("case 9h: snapshot: %u hung and %u mounted, not %u and %u", hung, ok,
+			    opt.c9_hung, n_bind);
+	}
+	{
+		char what[96];
+		double bound = C9H_PROBE_S * 1000.0 + 1000.0;
+
+		snprintf(what, sizeof(what), "`volmount check`: %u sshfs shares hung among %u",
+			 opt.c9_hung, z.shares);
+		r = row_add("9h", what, "ms", &z.ms);
+		r->base = C9H_PROBE_S * 1000.0;
+		r->ratio = r->med / r->base;
+		snprintf(r->target, sizeof(r->target), "<= %.0f ms", bound);
+		r->v = smax(&z.ms) <= bound ? V_PASS : V_FAIL;
+		row_note(r, "base = probe_timeout; every round: %u hung, %u mounted (counted); worst "
+			    "round %.0f ms; setup %.0f s", opt.c9_hung, n_bind, smax(&z.ms), z.build_s);
+		r = row_add("9h", "the same verdict through the library (snapshot with probes)", "ms",
+			    &lib);
+		r->base = C9H_PROBE_S * 1000.0;
+		r->ratio = r->med / r->base;
+		r->v = V_INFO;
+	}
+	/* The daemons die with their connections; the mounts with the namespace. */
+	(void)signal_comm("sshfs", SIGKILL, false);
+	volmount_ctx_free(ctx);
+	free(out);
+	free(exp);
+	free(o_port);
+	free(o_key);
+	free(o_kh);
+	c9_free(&z);
+	ns_enter(ns_a);
+}
+
+static void case_9(int ns_a)
+{
+	struct c9_size z[3] = { { .shares = 0 } };
+	static const unsigned sizes[3] = { 100, 1000, 10000 };
+	static const unsigned reps[3] = { 10, 4, 1 }; /* runs per round, each size */
+	struct row *r;
+	double per[3], marg_lo, marg_hi;
+	char what[96];
+
+	if (!opt.cli)
+		die("case 9 needs --cli");
+	for (int k = 0; k < 3; k++)
+		c9_build(ns_a, &z[k], sizes[k] / opt.c9_scale);
+	progress("case 9: check, %u rounds", opt.c9_rounds);
+	for (unsigned i = 0; i <= opt.c9_rounds; i++)
+		for (int j = 0; j < 3; j++) {
+			struct c9_size *y = &z[(i + (unsigned)j) % 3];
+			unsigned m = reps[y - z];
+			double ms = 0;
+
+			ns_enter(y->nsfd);
+			for (unsigned k = 0; k < m; k++)
+				ms += c9_check(y, NULL, 0);
+			if (i > 0)
+				add(&y->ms, ms / m);
+		}
+	ns_enter(ns_a);
+	for (int k = 0; k < 3; k++) {
+		static const double limit_ms[3] = { 0, 150, 1000 };
+
+		per[k] = median(&z[k].ms) * 1e3 / z[k].shares;
+		snprintf(what, sizeof(what), "`volmount check`, %u healthy bind shares, whole process",
+			 z[k].shares);
+		r = row_add("9", what, "ms", &z[k].ms);
+		if (k > 0) {
+			row_ratio(r, median(&z[0].ms), 0);
+			snprintf(r->target, sizeof(r->target), "<= %.0f ms", limit_ms[k]);
+			r->v = opt.c9_scale == 1 && median(&z[k].ms) <= limit_ms[k] ? V_PASS :
+			       opt.c9_scale == 1 ? V_FAIL : V_INFO;
+		}
+		row_note(r, "%.2f us per share; ledger built in %.2f s", per[k], z[k].build_s);
+	}
+	/* Cost per share, flat: the whole call over its shares, 10,000 against 100; and what one
+	 * more share costs (the fixed part taken out), 1,000 -> 10,000 against 100 -> 1,000. */
+	marg_lo = (median(&z[1].ms) - median(&z[0].ms)) * 1e3 / (z[1].shares - z[0].shares);
+	marg_hi = (median(&z[2].ms) - median(&z[1].ms)) * 1e3 / (z[2].shares - z[1].shares);
+	r = row_add("9", "cost per share (median / shares), 10,000 against 100", "us", NULL);
+	r->med = per[2];
+	r->n = z[2].ms.n;
+	row_ratio(r, per[0], 1.2);
+	r = row_add("9", "cost of one more share, 1,000 -> 10,000 against 100 -> 1,000", "us", NULL);
+	r->med = marg_hi;
+	r->n = z[2].ms.n;
+	/* Reported: the growth is the kernel's (bench/README.md, case 9). */
+	row_ratio(r, marg_lo, 0);
+	row_note(r, "(t(10,000) - t(1,000)) / 9,000 against (t(1,000) - t(100)) / 900, medians of the "
+		    "same rounds");
+	for (int k = 0; k < 3; k++)
+		c9_free(&z[k]);
+	case_9h(ns_a);
+	row_add("", "", "", NULL);
+}
+
 /* ---- profiling: one library path in a loop, nothing else (run under perf or callgrind) ---- */
 
 static void profile_loop(int ns_a)
@@ -1658,6 +2071,9 @@ int main(int argc, char **argv)
 			opt.c6_reps = 2;
 			opt.c6_scale = 10;
 			opt.c7_rounds = 2;
+			opt.c9_rounds = 2;
+			opt.c9_scale = 10;
+			opt.c9_hung = 10;
 			break;
 		case 'r': opt.rounds = parse_u(optarg, "--rounds"); break;
 		case 's': opt.seconds = parse_u(optarg, "--seconds"); break;
@@ -1720,6 +2136,8 @@ int main(int argc, char **argv)
 		case_6(ns_a);
 	if (want('7'))
 		case_7(ns_a);
+	if (want('9'))
+		case_9(ns_a);
 
 	print_table(stdout);
 	printf("\nbench wall time: %.1f s\n", us_since(t0) / 1e6);

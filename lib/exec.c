@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * exec.c - the executor: runs helpers (posix_spawn) and statfs liveness probes (fork) under
- * deadlines. It never runs a shell, never passes the caller's environment or fds on, never
- * touches a probed path in the calling process, and never abandons a child that still runs.
+ * exec.c - the executor: runs helpers (posix_spawn) and statfs liveness probes (a forked
+ * worker) under deadlines. It never runs a shell, never passes the caller's environment or
+ * fds on, never touches a probed path in the calling process, and never abandons a child that
+ * still runs.
  *
  * Design notes.
  * (1) Every child owns a slot in a process-global table of EXEC_SLOTS_MAX entries from before
@@ -15,9 +16,18 @@
  * (3) A helper is done when it exits, not when its pipes reach EOF: a daemon it left behind may
  *     hold them open. A pidfd (when the kernel gives one) tells us when it exits; without one
  *     we poll waitpid(WNOHANG) every 10 ms.
- * (4) The probe child is forked from a multi-threaded process: between fork() and _exit() it
- *     runs only async-signal-safe calls, with every signal blocked (so no handler of the host
- *     runs in it), and closes every inherited fd first.
+ * (4) The children that run one system call for the caller (the probe worker, the unmount)
+ *     are forked from a multi-threaded process: between fork() and _exit() they run only
+ *     async-signal-safe calls, with every signal blocked (so no handler of the host runs in
+ *     them), and close every inherited fd first (child_prologue()). child_start() and
+ *     child_end() are their one way in and out: slot, result pipe, fork, and at the end
+ *     SIGKILL, reap within the grace, or track.
+ * (5) Helpers of a share are marked and ended by the mark (exec_end_share()).
+ * (6) Every liveness probe, of one path or of ten thousand, goes through one worker process per
+ *     call (exec_probe_statfs_many()): threads made with a raw clone() take paths from a
+ *     shared counter and statfs() them; results live in a MAP_SHARED array, so they survive
+ *     the worker's SIGKILL at the deadline; the thread that finishes the last path writes a
+ *     byte on the result pipe. See docs/ARCHITECTURE.md, "The probe worker".
  *
  *     slot: FREE --reserve--> BUSY --reaped--> FREE
  *                              '--unkillable--> TRACKED --reaped later--> FREE
@@ -122,16 +132,6 @@ static bool path_is_straggling_locked(const char *path)
 				if (strcmp(slots[i].paths[k], path) == 0)
 					return true;
 	return false;
-}
-
-static bool path_is_straggling(const char *path)
-{
-	bool found;
-
-	pthread_mutex_lock(&slots_lock);
-	found = path_is_straggling_locked(path);
-	pthread_mutex_unlock(&slots_lock);
-	return found;
 }
 
 void exec_reap_stragglers(void)
@@ -718,88 +718,170 @@ fail:
 	return r;
 }
 
-/* ---- probe ---- */
+/* ---- children that run one system call for the caller (design note 4) ---- */
+
+/*
+ * A forked child, before its one job: keep @wfd (the result pipe) as fd 3 and @keep (>= 0; -1:
+ * none) as fd 4 and close every other fd, so a child stuck in the kernel pins nothing of ours
+ * (lock fds, pipes of other helpers, /dev/fuse fds, our stdout); die with the caller; cwd "/"
+ * (do not keep the caller's cwd busy while stuck). Async-signal-safe calls only.
+ */
+static void child_prologue(int wfd, int keep, pid_t parent)
+{
+	if (wfd == 4 && keep >= 0 && keep != 4) {
+		wfd = fcntl(wfd, F_DUPFD, 5); /* dup2(keep, 4) below would close it */
+		if (wfd < 0)
+			_exit(127);
+	}
+	if (keep == 3) {
+		keep = fcntl(keep, F_DUPFD, 5); /* dup2(wfd, 3) below would close it */
+		if (keep < 0)
+			_exit(127);
+	}
+	if ((wfd != 3 && dup2(wfd, 3) < 0) || (keep >= 0 && keep != 4 && dup2(keep, 4) < 0))
+		_exit(127);
+	if (close_range(0, 2, 0) < 0 || close_range(keep >= 0 ? 5 : 4, ~0u, 0) < 0) {
+		for (int fd = 0; fd < 65536; fd++)
+			if (fd != 3 && (keep < 0 || fd != 4))
+				(void)close(fd);
+	}
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent) /* the caller died before prctl() */
+		_exit(127);
+	(void)!chdir("/");
+}
+
+/* A child started by child_start(): its slot, the read end of its result pipe, a pidfd. */
+struct child {
+	int slot;
+	int rfd;
+	int pidfd;
+	pid_t pid;
+};
+
+/*
+ * Reserve a slot, make the result pipe and fork with every signal blocked (so no handler of the
+ * host runs in the child); the child runs @fn(@arg, write end, caller's pid), which never
+ * returns. Returns 0, -EAGAIN (no slot: EXEC_SLOTS_MAX), or the -errno of pipe2/fork.
+ */
+static int child_start(struct child *c, void (*fn)(void *, int, pid_t), void *arg)
+{
+	sigset_t all, old;
+	pid_t parent = getpid();
+	int p[2], r;
+
+	*c = (struct child){ .slot = -1, .rfd = -EBADF, .pidfd = -EBADF, .pid = -1 };
+	c->slot = slot_reserve();
+	if (c->slot < 0)
+		return c->slot;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		slot_release(c->slot);
+		return r;
+	}
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	c->pid = fork();
+	if (c->pid == 0) {
+		fn(arg, p[1], parent);
+		_exit(127); /* not reached */
+	}
+	r = c->pid < 0 ? -errno : 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)close(p[1]);
+	if (r < 0) {
+		(void)close(p[0]);
+		slot_release(c->slot);
+		return r;
+	}
+	c->rfd = p[0];
+	c->pidfd = open_pidfd(c->pid);
+	return 0;
+}
+
+/*
+ * The child's job is over (answered, or past its deadline): SIGKILL it (it is still unreaped,
+ * so the pid is still our child) and reap it within EXEC_PROBE_GRACE_MS. Returns true when it
+ * was reaped (its slot is free), false when it stays unkillable (D state): the caller then
+ * hands the slot over with child_track().
+ */
+static bool child_end(struct child *c)
+{
+	int status, k;
+
+	(void)kill(c->pid, SIGKILL);
+	k = reap_within(c->pid, c->pidfd, EXEC_PROBE_GRACE_MS, &status);
+	close_now(&c->rfd);
+	close_now(&c->pidfd);
+	if (k == 0)
+		return false;
+	slot_release(c->slot);
+	return true;
+}
+
+/* Keep the slot of an unkillable child, with the paths it still waits on (taken; may be NULL). */
+static void child_track(struct child *c, char **paths, size_t n)
+{
+	slot_track(c->slot, c->pid, paths, n);
+}
 
 /* ---- an unmount the caller can walk away from ---- */
 
-/* The forked child: async-signal-safe calls only, every signal blocked but SIGKILL. */
-static _Noreturn void umount_child(int dfd, const char *path, int flags, int wfd, pid_t parent)
+struct umount_job {
+	int dfd;
+	const char *path;
+	int flags;
+};
+
+/* The forked child: the directory as fd 4 (its path names /proc/self/fd/4/...). */
+static _Noreturn void umount_child(void *arg, int wfd, pid_t parent)
 {
+	const struct umount_job *j = arg;
 	int err = 0;
 
-	/* Keep only the directory (as fd 3) and the result pipe (as fd 4): a child stuck in the
-	 * kernel must pin nothing of ours, above all no lock fd. */
-	if ((dfd >= 0 && dfd != 3 && dup2(dfd, 3) < 0) || (wfd != 4 && dup2(wfd, 4) < 0))
-		_exit(127);
-	if (close_range(0, 2, 0) < 0 || close_range(5, ~0u, 0) < 0 ||
-	    (dfd < 0 && close_range(3, 3, 0) < 0))
-		_exit(127);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	(void)!chdir("/");
-	if (umount2(path, flags) < 0)
+	child_prologue(wfd, j->dfd, parent);
+	if (umount2(j->path, j->flags) < 0)
 		err = errno;
-	(void)!write(4, &err, sizeof(err));
+	(void)!write(3, &err, sizeof(err));
 	_exit(0);
 }
 
 int exec_umount(int dfd, const char *name, int flags, unsigned timeout_ms, int (*gone)(void *),
 		void *arg)
 {
-	_cleanup_close_ int rfd = -EBADF;
-	_cleanup_close_ int pidfd = -EBADF;
+	struct umount_job job = { .dfd = dfd, .flags = flags };
+	struct child c;
 	char path[PATH_MAX];
-	sigset_t all, old;
 	uint64_t deadline, first;
 	bool got = false;
-	int err = 0, status, slot, p[2], k, r;
-	pid_t parent = getpid(), pid;
+	int err = 0, k, r;
 
 	if (!name || timeout_ms == 0 || (dfd < 0 && name[0] != '/') ||
 	    (dfd >= 0 && (!name[0] || strchr(name, '/'))))
 		return -EINVAL;
-	k = dfd >= 0 ? snprintf(path, sizeof(path), "/proc/self/fd/3/%s", name) :
+	k = dfd >= 0 ? snprintf(path, sizeof(path), "/proc/self/fd/4/%s", name) :
 		       snprintf(path, sizeof(path), "%s", name);
 	if (k < 0 || (size_t)k >= sizeof(path))
 		return -ENAMETOOLONG;
+	job.path = path;
 
 	exec_reap_stragglers();
-	slot = slot_reserve();
-	if (slot < 0)
-		return slot;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		r = -errno;
-		slot_release(slot);
-		return r;
-	}
-	rfd = p[0];
 	deadline = now_ms() + timeout_ms;
 	/* The usual unmount reports within milliseconds: only then look at the mount table. */
 	first = now_ms() + 100;
-	(void)sigfillset(&all);
-	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		umount_child(dfd, path, flags, p[1], parent);
-	r = pid < 0 ? -errno : 0;
-	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-	(void)close(p[1]);
-	if (r < 0) {
-		slot_release(slot);
+	r = child_start(&c, umount_child, &job);
+	if (r < 0)
 		return r;
-	}
-	pidfd = open_pidfd(pid);
 
 	r = -ETIMEDOUT;
 	for (;;) {
-		struct pollfd pf = { .fd = rfd, .events = POLLIN };
+		struct pollfd pf = { .fd = c.rfd, .events = POLLIN };
 		uint64_t until = now_ms() < first ? first : now_ms() + 50;
 		ssize_t n;
 
 		k = poll_ms(&pf, 1, until < deadline ? until : deadline);
 		if (k > 0) {
-			n = read(rfd, &err, sizeof(err));
+			n = read(c.rfd, &err, sizeof(err));
 			if (n < 0 && errno == EINTR)
 				continue;
 			got = n == (ssize_t)sizeof(err);
@@ -819,133 +901,9 @@ int exec_umount(int dfd, const char *name, int flags, unsigned timeout_ms, int (
 		if (now_ms() >= deadline)
 			break;
 	}
-	if (!got)
-		(void)kill(pid, SIGKILL); /* the teardown is killable: it ends without the server */
-	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
-	if (k == 0)
-		slot_track(slot, pid, NULL, 0);
-	else
-		slot_release(slot);
-	return r;
-}
-
-struct probe_msg {
-	int err;
-	int64_t ns;
-};
-
-/* The forked child (design note 4): async-signal-safe calls only, every signal blocked. */
-static _Noreturn void probe_child(const char *path, int wfd, pid_t parent)
-{
-	struct probe_msg m = { 0 };
-	struct timespec a, b;
-	struct statfs st;
-
-	/* Keep only the result pipe, as fd 3: a child stuck in D state must pin nothing of ours
-	 * (lock fds, pipes of other helpers, /dev/fuse fds, our stdout). */
-	if (wfd != 3 && dup2(wfd, 3) < 0)
-		_exit(127);
-	if (close_range(0, 2, 0) < 0 || close_range(4, ~0u, 0) < 0) {
-		for (int fd = 0; fd < 65536; fd++)
-			if (fd != 3)
-				(void)close(fd);
-	}
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent) /* the caller died before prctl() */
-		_exit(127);
-	(void)!chdir("/"); /* do not keep the caller's cwd busy while stuck */
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &a);
-	if (statfs(path, &st) < 0)
-		m.err = errno;
-	(void)clock_gettime(CLOCK_MONOTONIC, &b);
-	m.ns = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
-	(void)!write(3, &m, sizeof(m)); /* atomic: smaller than PIPE_BUF */
-	_exit(0);
-}
-
-int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us)
-{
-	_cleanup_close_ int rfd = -EBADF;
-	_cleanup_close_ int pidfd = -EBADF;
-	struct probe_msg m = { 0 };
-	sigset_t all, old;
-	uint64_t deadline;
-	bool got = false;
-	int status;
-	pid_t parent = getpid();
-	pid_t pid;
-	int p[2];
-	int slot;
-	int k;
-	int r;
-
-	if (!path || path[0] != '/' || strnlen(path, PATH_MAX) >= PATH_MAX || timeout_ms == 0)
-		return -EINVAL;
-
-	exec_reap_stragglers();
-	/* Its earlier request is still unanswered: still hung, and one stuck child is enough. */
-	if (path_is_straggling(path))
-		return -ETIMEDOUT;
-	slot = slot_reserve();
-	if (slot < 0)
-		return slot;
-
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		r = -errno;
-		slot_release(slot);
-		return r;
-	}
-	rfd = p[0];
-
-	deadline = now_ms() + timeout_ms;
-	(void)sigfillset(&all);
-	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		probe_child(path, p[1], parent);
-	r = pid < 0 ? -errno : 0;
-	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-	(void)close(p[1]);
-	if (r < 0) {
-		slot_release(slot);
-		return r;
-	}
-	pidfd = open_pidfd(pid);
-
-	for (;;) {
-		struct pollfd pf = { .fd = rfd, .events = POLLIN };
-		ssize_t n;
-
-		k = poll_ms(&pf, 1, deadline);
-		if (k <= 0) {
-			r = k < 0 ? k : -ETIMEDOUT;
-			break;
-		}
-		n = read(rfd, &m, sizeof(m));
-		if (n < 0 && errno == EINTR)
-			continue;
-		got = n == (ssize_t)sizeof(m);
-		r = got ? -m.err : -EPROTO;
-		break;
-	}
-
-	if (!got)
-		(void)kill(pid, SIGKILL); /* unreaped: the pid is still our child */
-	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
-	if (k == 0 && got)
-		(void)kill(pid, SIGKILL); /* reported but not gone: never leave it running */
-	if (k == 0) {
-		char **stuck = r == -ETIMEDOUT ? calloc(1, sizeof(*stuck)) : NULL;
-
-		if (stuck)
-			stuck[0] = strdup(path);
-		slot_track(slot, pid, stuck, stuck && stuck[0] ? 1 : 0);
-	} else
-		slot_release(slot);
-
-	if (r == 0 && ret_latency_us)
-		*ret_latency_us = m.ns <= 0 ? 1 : (long)((m.ns + 999) / 1000);
+	/* The teardown is killable: it ends without the server. */
+	if (!child_end(&c))
+		child_track(&c, NULL, 0);
 	return r;
 }
 
@@ -1084,20 +1042,22 @@ int exec_end_share(const char *share, unsigned timeout_ms)
 	}
 }
 
-/* ---- the probe worker: many paths, one process, one deadline (design note 6) ---- */
+/* ---- liveness probes: one worker, many paths, one deadline (design note 6) ---- */
 
-#if defined(__x86_64__)
-#define HAVE_PROBE_WORKER 1
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#if defined(__x86_64__) && !defined(EXEC_PROBE_LIBC_CLONE)
 /* Raw system calls: they return -errno and never touch errno (the worker's threads share the
  * thread pointer of its main thread, so errno would be one variable for all of them). */
-static inline long raw_syscall2(long n, long a, long b)
+static inline long raw_syscall3(long n, long a, long b, long c)
 {
 	long ret;
 
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory");
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
 	return ret;
 }
 
@@ -1132,9 +1092,29 @@ static long raw_thread(unsigned long flags, void *stack_top, int (*fn)(void *), 
 			 : "rcx", "r11", "memory");
 	return ret;
 }
+#else
+/*
+ * Elsewhere (and on x86_64 with EXEC_PROBE_LIBC_CLONE, which the exec-libc-clone test builds to
+ * run this variant): glibc's clone() and syscall(). The threads share the main thread's errno,
+ * so when two statfs calls fail at the same moment, one may report the other's errno: the
+ * verdict (answered, failed, hung) is never affected, only which errno a stale share shows.
+ * Not for ThreadSanitizer builds, which intercept clone().
+ */
+static inline long raw_syscall3(long n, long a, long b, long c)
+{
+	long r = syscall(n, a, b, c);
+
+	return r < 0 ? -errno : r;
+}
+
+static long raw_thread(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg)
+{
+	int r = clone(fn, stack_top, (int)flags, arg);
+
+	return r < 0 ? -errno : r;
+}
 #endif
 
-#ifdef HAVE_PROBE_WORKER
 /* Threads of a worker: it starts with PROBE_THREADS_START and doubles while every thread is
  * waiting on a path and paths are left, up to EXEC_PROBE_THREADS_MAX. */
 #define PROBE_THREADS_START 8u
@@ -1162,18 +1142,20 @@ struct probe_job {
 	const char *const *paths;
 	uint32_t n;
 	struct probe_shared *sh;
+	char *stacks; /* EXEC_PROBE_THREADS_MAX stacks of PROBE_STACK bytes */
 };
 
 static inline int64_t raw_now_ns(void)
 {
 	struct timespec t;
 
-	if (raw_syscall2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&t) < 0)
+	if (raw_syscall3(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&t, 0) < 0)
 		return 0;
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* A worker thread: raw system calls and atomics only. */
+/* A worker thread: raw system calls and atomics only. The one that finishes the last cell says
+ * so on the result pipe (fd 3) at once: the caller does not wait for the worker's next tick. */
 __attribute__((no_sanitize("address", "thread"))) static int probe_worker_thread(void *arg)
 {
 	const struct probe_job *j = arg;
@@ -1191,38 +1173,29 @@ __attribute__((no_sanitize("address", "thread"))) static int probe_worker_thread
 		c = &sh->cells[i];
 		__atomic_store_n(&c->state, CELL_STARTED, __ATOMIC_RELEASE);
 		t0 = raw_now_ns();
-		r = raw_syscall2(SYS_statfs, (long)j->paths[i], (long)st);
+		r = raw_syscall3(SYS_statfs, (long)j->paths[i], (long)st, 0);
 		c->ns = raw_now_ns() - t0;
 		c->err = r < 0 ? (int32_t)-r : 0;
 		__atomic_store_n(&c->state, CELL_DONE, __ATOMIC_RELEASE);
-		(void)__atomic_add_fetch(&sh->done, 1, __ATOMIC_ACQ_REL);
+		if (__atomic_add_fetch(&sh->done, 1, __ATOMIC_ACQ_REL) == j->n)
+			(void)raw_syscall3(SYS_write, 3, (long)"", 1);
 	}
 }
 
 /*
  * The forked worker (design note 6): async-signal-safe calls and raw system calls only, every
  * signal blocked. Its threads take paths from the shared counter; its main thread adds threads
- * while all of them wait on paths, and says "done" on the pipe once every cell is done.
+ * while all of them wait on paths, and exits once every cell is done (or is SIGKILLed).
  */
-static _Noreturn void probe_worker(const struct probe_job *j, char *stacks, int wfd, pid_t parent)
+static _Noreturn void probe_worker(void *arg, int wfd, pid_t parent)
 {
+	const struct probe_job *j = arg;
 	struct probe_shared *sh = j->sh;
 	uint32_t started = 0;
 	const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 				    CLONE_THREAD | CLONE_SYSVSEM;
 
-	if (wfd != 3 && dup2(wfd, 3) < 0)
-		_exit(127);
-	if (close_range(0, 2, 0) < 0 || close_range(4, ~0u, 0) < 0) {
-		for (int fd = 0; fd < 65536; fd++)
-			if (fd != 3)
-				(void)close(fd);
-	}
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	(void)!chdir("/");
-
+	child_prologue(wfd, -1, parent);
 	for (;;) {
 		uint32_t done = __atomic_load_n(&sh->done, __ATOMIC_ACQUIRE);
 		uint32_t next = __atomic_load_n(&sh->next, __ATOMIC_RELAXED);
@@ -1238,7 +1211,7 @@ static _Noreturn void probe_worker(const struct probe_job *j, char *stacks, int 
 		if (want > EXEC_PROBE_THREADS_MAX)
 			want = EXEC_PROBE_THREADS_MAX;
 		while (started < want) {
-			char *top = stacks + (size_t)(started + 1) * PROBE_STACK;
+			char *top = j->stacks + (size_t)(started + 1) * PROBE_STACK;
 
 			if (raw_thread(flags, top, probe_worker_thread, (void *)j) < 0)
 				break;
@@ -1247,7 +1220,6 @@ static _Noreturn void probe_worker(const struct probe_job *j, char *stacks, int 
 		}
 		(void)poll(NULL, 0, PROBE_TICK_MS);
 	}
-	(void)!write(3, "", 1);
 	_exit(0);
 }
 
@@ -1256,17 +1228,14 @@ int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_
 {
 	_cleanup_free_ const char **todo = NULL;
 	_cleanup_free_ size_t *idx = NULL;
-	_cleanup_close_ int rfd = -EBADF;
-	_cleanup_close_ int pidfd = -EBADF;
+	_cleanup_free_ char **stuck = NULL;
 	struct probe_shared *sh = MAP_FAILED;
-	struct probe_job job;
-	char *stacks = MAP_FAILED;
-	size_t m = 0, sh_len, stacks_len;
-	sigset_t all, old;
+	struct probe_job job = { .stacks = MAP_FAILED };
+	struct child c;
+	size_t m = 0, n_stuck = 0, sh_len = 0, stacks_len;
 	uint64_t deadline;
-	bool all_done = false;
-	int status, slot, p[2], k, r = 0;
-	pid_t parent = getpid(), pid;
+	bool reaped;
+	int r;
 
 	if ((!paths && n > 0) || !ret || timeout_ms == 0 || n > UINT32_MAX / 2)
 		return -EINVAL;
@@ -1282,6 +1251,7 @@ int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_
 		return 0;
 
 	exec_reap_stragglers();
+	deadline = now_ms() + timeout_ms;
 	todo = calloc(n, sizeof(*todo));
 	idx = calloc(n, sizeof(*idx));
 	if (!todo || !idx)
@@ -1301,97 +1271,82 @@ int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_
 	if (m == 0)
 		return 0;
 
-	slot = slot_reserve();
-	if (slot < 0)
-		return 0; /* nothing could be probed: every path stays EXEC_PROBE_NOT_RUN */
 	sh_len = sizeof(*sh) + m * sizeof(sh->cells[0]);
 	stacks_len = (size_t)EXEC_PROBE_THREADS_MAX * PROBE_STACK;
 	/* Shared with the worker, so its results outlive it when it is killed at the deadline. */
 	sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	/* The worker's thread stacks, reserved here so the worker allocates nothing (its copy is
 	 * private to it; untouched pages cost nothing). */
-	stacks = mmap(NULL, stacks_len, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (sh == MAP_FAILED || stacks == MAP_FAILED || pipe2(p, O_CLOEXEC) < 0) {
+	job.stacks = mmap(NULL, stacks_len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (sh == MAP_FAILED || job.stacks == MAP_FAILED) {
 		r = -errno;
 		goto out;
 	}
-	rfd = p[0];
-	job = (struct probe_job){ .paths = todo, .n = (uint32_t)m, .sh = sh };
-
-	deadline = now_ms() + timeout_ms;
-	(void)sigfillset(&all);
-	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		probe_worker(&job, stacks, p[1], parent);
-	r = pid < 0 ? -errno : 0;
-	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-	(void)close(p[1]);
-	(void)munmap(stacks, stacks_len);
-	stacks = MAP_FAILED;
+	job.paths = todo;
+	job.n = (uint32_t)m;
+	job.sh = sh;
+	r = child_start(&c, probe_worker, &job);
+	(void)munmap(job.stacks, stacks_len);
+	job.stacks = MAP_FAILED;
+	if (r == -EAGAIN) {
+		r = 0; /* no slot: nothing could be probed, every path stays EXEC_PROBE_NOT_RUN */
+		goto out;
+	}
 	if (r < 0)
 		goto out;
-	pidfd = open_pidfd(pid);
 
+	/* Until the last cell is done (a byte), the worker died (EOF), or the deadline. */
 	for (;;) {
-		struct pollfd pf = { .fd = rfd, .events = POLLIN };
-		char c;
+		struct pollfd pf = { .fd = c.rfd, .events = POLLIN };
+		int k = poll_ms(&pf, 1, deadline);
 
-		k = poll_ms(&pf, 1, deadline);
-		if (k < 0 || (k == 0 && now_ms() >= deadline))
+		if (k < 0 || (k == 0 && now_ms() >= deadline) || k > 0)
 			break;
-		if (k == 0)
-			continue;
-		all_done = read(rfd, &c, 1) == 1;
-		break; /* done, or EOF: the worker died */
 	}
-	if (!all_done)
-		(void)kill(pid, SIGKILL); /* unreaped: the pid is still our child */
-	k = reap_within(pid, pidfd, EXEC_PROBE_GRACE_MS, &status);
-	if (k == 0 && all_done)
-		(void)kill(pid, SIGKILL); /* reported but not gone: never leave it running */
+	reaped = child_end(&c);
 
 	/* Verdicts: answered, waited on past the deadline (hung), or never taken (not run). */
-	{
-		_cleanup_free_ char **stuck = NULL;
-		size_t n_stuck = 0;
+	if (!reaped)
+		stuck = calloc(m, sizeof(*stuck));
+	for (size_t i = 0; i < m; i++) {
+		const struct probe_cell *cell = &sh->cells[i];
+		uint32_t st = __atomic_load_n(&cell->state, __ATOMIC_ACQUIRE);
 
-		if (k == 0)
-			stuck = calloc(m, sizeof(*stuck));
-		for (size_t i = 0; i < m; i++) {
-			const struct probe_cell *c = &sh->cells[i];
-			uint32_t st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
-
-			if (st == CELL_DONE) {
-				ret[idx[i]] = -c->err;
-				if (ret_us && c->err == 0)
-					ret_us[idx[i]] = c->ns <= 0 ? 1 : (long)((c->ns + 999) / 1000);
-			} else if (st == CELL_STARTED) {
-				ret[idx[i]] = -ETIMEDOUT;
-				if (stuck && (stuck[n_stuck] = strdup(todo[i])))
-					n_stuck++;
-			}
-		}
-		if (k == 0) {
-			slot_track(slot, pid, TAKE_PTR(stuck), n_stuck);
-			slot = -1;
+		if (st == CELL_DONE) {
+			ret[idx[i]] = -cell->err;
+			if (ret_us && cell->err == 0)
+				ret_us[idx[i]] = cell->ns <= 0 ? 1 : (long)((cell->ns + 999) / 1000);
+		} else if (st == CELL_STARTED) {
+			ret[idx[i]] = -ETIMEDOUT;
+			if (stuck && (stuck[n_stuck] = strdup(todo[i])))
+				n_stuck++;
 		}
 	}
+	if (!reaped)
+		child_track(&c, TAKE_PTR(stuck), n_stuck);
 	r = 0;
 out:
-	if (slot >= 0)
-		slot_release(slot);
-	if (stacks != MAP_FAILED)
-		(void)munmap(stacks, stacks_len);
+	if (job.stacks != MAP_FAILED)
+		(void)munmap(job.stacks, stacks_len);
 	if (sh != MAP_FAILED)
 		(void)munmap(sh, sh_len);
 	return r;
 }
-#else
-int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
-			   long *ret_us)
+
+int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us)
 {
-	return -EOPNOTSUPP; /* no raw clone stub for this architecture: see health.c */
+	int r = EXEC_PROBE_NOT_RUN, k;
+	long us = -1;
+
+	if (!path)
+		return -EINVAL;
+	k = exec_probe_statfs_many(&path, 1, timeout_ms, &r, &us);
+	if (k < 0)
+		return k;
+	if (r == EXEC_PROBE_NOT_RUN)
+		return -EAGAIN; /* no slot, or the worker could not run */
+	if (r == 0 && ret_latency_us)
+		*ret_latency_us = us;
+	return r;
 }
-#endif

@@ -120,19 +120,19 @@ int exec_run_helper(const char *const *argv, unsigned timeout_ms, unsigned flags
 int exec_end_share(const char *share, unsigned timeout_ms);
 
 /*
- * exec_probe_statfs() - liveness probe: statfs(@path) in a forked child (a child, not a thread:
- * a task stuck in D state on a hung mount can be killed and abandoned, never joined), which
- * closes every fd it inherited first, so a stuck probe pins no lock, pipe or /dev/fuse fd.
- * The calling process never touches @path (absolute, shorter than PATH_MAX).
+ * exec_probe_statfs() - liveness probe of one path: exec_probe_statfs_many() of @path alone
+ * (the same worker, the same tracking). The calling process never touches @path (absolute,
+ * shorter than PATH_MAX).
  *
  * Returns 0 (healthy; *ret_latency_us, if non-NULL, is the statfs time in microseconds, >= 1),
  * the -errno statfs saw (-ENOTCONN, -ESTALE, -EIO, -EHOSTDOWN, -ECONNABORTED, -ENODEV,
- * -EACCES, -ENOENT...), or -ETIMEDOUT when it passed @timeout_ms (> 0): the child is then
+ * -EACCES, -ENOENT...), or -ETIMEDOUT when it passed @timeout_ms (> 0): the worker is then
  * SIGKILLed and, if still unkillable after EXEC_PROBE_GRACE_MS, tracked. While an earlier probe
  * of the same @path string is still stuck, the mount has not answered that request yet: the
- * call returns -ETIMEDOUT at once without starting another child. Executor failures: -EINVAL,
- * -EAGAIN (EXEC_SLOTS_MAX), -EPROTO (the child died without reporting), or the -errno of
- * pipe2/fork. Never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
+ * call returns -ETIMEDOUT at once without starting another worker. Executor failures: -EINVAL,
+ * -EAGAIN (no slot, EXEC_SLOTS_MAX, or the worker could not probe: EXEC_PROBE_NOT_RUN),
+ * -ENOMEM, or the -errno of mmap/pipe2/fork. Never blocks longer than @timeout_ms +
+ * EXEC_PROBE_GRACE_MS.
  */
 int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_us);
 
@@ -154,9 +154,9 @@ int exec_probe_statfs(const char *path, unsigned timeout_ms, long *ret_latency_u
  * non-NULL, else -1), the -errno statfs saw, -ETIMEDOUT (its statfs had not returned at the
  * deadline: hung), or EXEC_PROBE_NOT_RUN (never probed: no slot or thread was free, or the
  * worker could not start; never a verdict on the mount). Returns 0 (see @ret), -EINVAL,
- * -ENOMEM, the -errno of mmap/pipe2/fork (every ret[i] then EXEC_PROBE_NOT_RUN), or
- * -EOPNOTSUPP on an architecture without the worker (use exec_probe_statfs()). The call
- * never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS.
+ * -ENOMEM, or the -errno of mmap/pipe2/fork (every ret[i] then EXEC_PROBE_NOT_RUN). The
+ * call never blocks longer than @timeout_ms + EXEC_PROBE_GRACE_MS. The thread that finishes
+ * the last path says so at once, so a call on healthy paths returns as soon as they answered.
  */
 int exec_probe_statfs_many(const char *const *paths, size_t n, unsigned timeout_ms, int *ret,
 			   long *ret_us);

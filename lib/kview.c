@@ -720,7 +720,8 @@ int kview_at_in(int dfd, const char *name, const char *path, struct kview_mount 
  * below it at @path: exactly one mount. Returns 0 or 1, or 2 meaning "ask sm_at()" (stacked,
  * or something changed between the calls).
  */
-static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t *ret_top_id)
+static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t dir_id,
+			  uint64_t *ret_top_id)
 {
 	struct kv_statmount sm;
 	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
@@ -742,6 +743,12 @@ static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t 
 	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0 ||
 	    !(sm.mask & STATMOUNT_MNT_BASIC) || sm.mnt_id != stx.stx_mnt_id)
 		return 2;
+	if (dir_id != 0) { /* the caller looked at @dfd once for many names */
+		if (dir_id != sm.mnt_parent_id)
+			return 2;
+		*ret_top_id = sm.mnt_id;
+		return 1;
+	}
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
 	if ((dfd == AT_FDCWD ? statx(AT_FDCWD, dir, STATX_FLAGS, STATX_MNT_ID_UNIQUE, &dstx) :
@@ -752,13 +759,14 @@ static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t 
 	return 1;
 }
 
-static int at_id(int dfd, const char *name, const char *path, uint64_t *ret_top_id)
+static int at_id(int dfd, const char *name, const char *path, uint64_t dir_id,
+		 uint64_t *ret_top_id)
 {
 	struct kview_mount top = { 0 };
 	int n;
 
 	if (use_statmount()) {
-		n = sm_at_id_quick(dfd, name, path, ret_top_id);
+		n = sm_at_id_quick(dfd, name, path, dir_id, ret_top_id);
 		return n < 2 ? n : sm_at(dfd, name, path, NULL, ret_top_id);
 	}
 	n = mi_at(dfd, name, path, &top);
@@ -772,7 +780,7 @@ int kview_at_id(const char *path, uint64_t *ret_top_id)
 {
 	if (!path || path[0] != '/' || !ret_top_id)
 		return -EINVAL;
-	return at_id(AT_FDCWD, path, path, ret_top_id);
+	return at_id(AT_FDCWD, path, path, 0, ret_top_id);
 }
 
 int kview_at_id_in(int dfd, const char *name, const char *path, uint64_t *ret_top_id)
@@ -780,7 +788,16 @@ int kview_at_id_in(int dfd, const char *name, const char *path, uint64_t *ret_to
 	if (dfd < 0 || !name || !*name || strchr(name, '/') || !path || path[0] != '/' ||
 	    !ret_top_id)
 		return -EINVAL;
-	return at_id(dfd, name, path, ret_top_id);
+	return at_id(dfd, name, path, 0, ret_top_id);
+}
+
+int kview_at_id_under(int dfd, uint64_t dir_id, const char *name, const char *path,
+		      uint64_t *ret_top_id)
+{
+	if (dfd < 0 || !name || !*name || strchr(name, '/') || !path || path[0] != '/' ||
+	    !ret_top_id)
+		return -EINVAL;
+	return at_id(dfd, name, path, dir_id, ret_top_id);
 }
 
 int kview_of_fd(int fd, struct kview_mount *ret)

@@ -82,6 +82,13 @@ int kview_at_id(const char *path, uint64_t *ret_top_id);
  */
 int kview_at_in(int dfd, const char *name, const char *path, struct kview_mount *ret_top);
 int kview_at_id_in(int dfd, const char *name, const char *path, uint64_t *ret_top_id);
+/*
+ * kview_at_id_under() - kview_at_id_in() for one of many entries of @dfd, whose own mount id
+ * the caller read once with kview_id_of_fd() (@dir_id; 0: read it now): one statx and one
+ * statmount per entry.
+ */
+int kview_at_id_under(int dfd, uint64_t dir_id, const char *name, const char *path,
+		      uint64_t *ret_top_id);
 
 /*
  * kview_of_fd() - the mount that contains the object @fd refers to (any fd, O_PATH included).

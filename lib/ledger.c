@@ -1142,16 +1142,14 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 	return 0;
 }
 
-int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
+/* Every row of @s (a query of read_share()'s columns), in its order. */
+static int read_shares(struct ledger *l, sqlite3_stmt *s, struct ledger_share **ret,
+		       size_t *ret_n)
 {
-	LEDGER_LOCKED(l);
 	struct ledger_share *v = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *s = NULL;
-	int r = stmt(l, ST_SHARES_LIST, &s), rc;
+	int r = 0, rc;
 
-	if (r < 0)
-		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -1171,7 +1169,6 @@ int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_
 	}
 	if (r >= 0 && rc != SQLITE_DONE)
 		r = fail(l, rc, "list shares");
-	stmt_done(s);
 	if (r < 0) {
 		ledger_shares_free(v, n);
 		return r;
@@ -1179,6 +1176,19 @@ int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
+{
+	LEDGER_LOCKED(l);
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_SHARES_LIST, &s);
+
+	if (r < 0)
+		return r;
+	r = read_shares(l, s, ret, ret_n);
+	stmt_done(s);
+	return r;
 }
 
 int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_attachment **ret,
@@ -1216,6 +1226,175 @@ int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_at
 	stmt_done(s);
 	if (r < 0) {
 		ledger_attachments_free(v, n);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- every share and attachment in one read (check, monitor: issue 11) ---- */
+
+/* Prepared for the call and finalized after it: once per snapshot, not worth a slot in the
+ * statement cache. The shares are read in the table's order and sorted here: ORDER BY
+ * mountpoint walks the index and fetches every row by rowid, a random read of a table that
+ * outgrows SQLite's page cache at a few thousand shares (10,000 shares: 5 MB). */
+static const char sql_all_shares[] =
+	"SELECT hash, driver, export, mountpoint, options, state, mount_id, dir_created, adopted,"
+	" 0 FROM shares";
+/* The primary key's order: a straight walk of the WITHOUT ROWID table. */
+static const char sql_all_atts[] = "SELECT hash, volume, owner FROM attachments"
+				   " ORDER BY hash, volume, owner";
+
+static void sqlite3_finalizep(sqlite3_stmt **s)
+{
+	(void)sqlite3_finalize(*s);
+}
+
+static int cmp_mountpoint(const void *a, const void *b)
+{
+	return strcmp(((const struct ledger_share *)a)->mountpoint,
+		      ((const struct ledger_share *)b)->mountpoint);
+}
+
+static int cmp_hash_idx(const void *a, const void *b, void *arg)
+{
+	const struct ledger_share *v = arg;
+
+	return strcmp(v[*(const size_t *)a].hash, v[*(const size_t *)b].hash);
+}
+
+static int all_shares_in(struct ledger *l, struct ledger_share **ret, size_t *ret_n)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(l->db, sql_all_shares, -1, &s, NULL), r;
+
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "prepare");
+	r = read_shares(l, s, ret, ret_n);
+	if (r >= 0 && *ret_n > 1) /* as ledger_shares_list() orders them */
+		qsort(*ret, *ret_n, sizeof(**ret), cmp_mountpoint);
+	return r;
+}
+
+/*
+ * The attachments, walked in hash order beside the shares sorted by hash (@by_hash), so each
+ * row finds its share without a lookup; then laid out in the shares' order.
+ */
+static int all_atts_in(struct ledger *l, struct ledger_share *v, size_t n, const size_t *by_hash,
+		       struct ledger_attachment **ret, size_t **ret_first)
+{
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *s = NULL;
+	_cleanup_free_ struct ledger_attachment *tmp = NULL; /* hash order */
+	_cleanup_free_ size_t *owner_of = NULL;
+	_cleanup_free_ size_t *fill = NULL;
+	struct ledger_attachment *out = NULL;
+	size_t *first = NULL;
+	size_t m = 0, cap = 0, k = 0;
+	int rc = sqlite3_prepare_v2(l->db, sql_all_atts, -1, &s, NULL), r = 0;
+
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "prepare");
+	for (size_t i = 0; i < n; i++)
+		v[i].n_attachments = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(s, 0);
+		int c = 1;
+
+		while (h && k < n && (c = strcmp(v[by_hash[k]].hash, h)) < 0)
+			k++;
+		if (!h || c != 0)
+			continue; /* no such share (the foreign key forbids it): not shown */
+		if (m == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct ledger_attachment *nt = reallocarray(tmp, ncap, sizeof(*tmp));
+			size_t *no = reallocarray(owner_of, ncap, sizeof(*no));
+
+			if (nt)
+				tmp = nt;
+			if (no)
+				owner_of = no;
+			if (!nt || !no) {
+				r = -ENOMEM;
+				break;
+			}
+			cap = ncap;
+		}
+		tmp[m] = (struct ledger_attachment){};
+		owner_of[m] = by_hash[k];
+		r = col_strdup(s, 1, &tmp[m].volume);
+		r = r < 0 ? r : col_strdup(s, 2, &tmp[m].owner);
+		m++;
+		if (r < 0)
+			break;
+		v[by_hash[k]].n_attachments++;
+	}
+	if (r >= 0 && rc != SQLITE_DONE)
+		r = fail(l, rc, "list attachments");
+	first = calloc(n + 1, sizeof(*first));
+	fill = calloc(n + 1, sizeof(*fill));
+	out = calloc(m ? m : 1, sizeof(*out));
+	if (r >= 0 && (!first || !fill || !out))
+		r = -ENOMEM;
+	if (r < 0) {
+		ledger_attachments_free(tmp, m);
+		tmp = NULL;
+		free(first);
+		free(out);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		first[i + 1] = first[i] + v[i].n_attachments;
+	memcpy(fill, first, (n + 1) * sizeof(*fill));
+	for (size_t j = 0; j < m; j++)
+		out[fill[owner_of[j]]++] = tmp[j]; /* stable: volume, owner order kept */
+	*ret = out;
+	*ret_first = first;
+	return 0;
+}
+
+int ledger_read_all(struct ledger *l, struct ledger_host *ret_host, struct ledger_share **ret,
+		    size_t *ret_n, struct ledger_attachment **ret_atts, size_t **ret_first)
+{
+	LEDGER_LOCKED(l);
+	_cleanup_free_ size_t *by_hash = NULL;
+	struct ledger_share *v = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	int rc, r;
+
+	/* A read transaction: host, shares and attachments as of one commit. */
+	rc = sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "begin");
+	r = query_row(l, ST_HOST_GET, NULL, true, "read host state", &s);
+	if (r >= 0) {
+		host_from_row(s, ret_host, true);
+		stmt_done(s);
+		r = all_shares_in(l, &v, &n);
+	}
+	if (r >= 0) {
+		by_hash = calloc(n ? n : 1, sizeof(*by_hash));
+		if (!by_hash)
+			r = -ENOMEM;
+	}
+	if (r >= 0) {
+		for (size_t i = 0; i < n; i++)
+			by_hash[i] = i;
+		if (n > 1)
+			qsort_r(by_hash, n, sizeof(*by_hash), cmp_hash_idx, v);
+		r = all_atts_in(l, v, n, by_hash, ret_atts, ret_first);
+	}
+	rc = sqlite3_exec(l->db, r >= 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	if (r >= 0 && rc != SQLITE_OK) {
+		r = fail(l, rc, "end read");
+		ledger_attachments_free(*ret_atts, (*ret_first)[n]);
+		free(*ret_first);
+		*ret_atts = NULL;
+		*ret_first = NULL;
+	}
+	if (r < 0) {
+		ledger_shares_free(v, n);
 		return r;
 	}
 	*ret = v;

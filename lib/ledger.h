@@ -134,3 +134,14 @@ int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_
 /* Attachments of one share (ordered by volume, owner). */
 int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_attachment **ret,
 			    size_t *ret_n);
+
+/*
+ * Everything a snapshot shows, in one read transaction (so as of one commit, and in three
+ * statements whatever the number of shares): the host row, every share ordered by mountpoint
+ * with n_attachments filled, and all attachments in one array, share i's being
+ * (*ret_atts)[(*ret_first)[i]] up to (*ret_first)[i + 1], ordered by volume and owner.
+ * Free with ledger_shares_free(*ret, *ret_n), ledger_attachments_free(*ret_atts,
+ * (*ret_first)[*ret_n]) and free(*ret_first).
+ */
+int ledger_read_all(struct ledger *l, struct ledger_host *ret_host, struct ledger_share **ret,
+		    size_t *ret_n, struct ledger_attachment **ret_atts, size_t **ret_first);

@@ -32,24 +32,16 @@ void (*share_test_before_mount)(const char *mountpoint);
 
 void (*share_test_before_verify)(const char *mountpoint);
 
-/*
- * The directory that holds @mountpoint, one of ours (<base>/<driver>/<leaf>, or <base>/<leaf>
- * with the nova scheme), opened from the pinned base directory without following a symlink
- * and checked like open_parent_dir() does; *ret_leaf points into @mountpoint. Everything that
- * looks at or unmounts a mountpoint starts from this fd, so no name above the leaf is looked up
- * again. Returns the fd, -ENOENT (no such directory: nothing can be mounted there; no error
- * recorded), -EXDEV (not a mountpoint of this base; no error recorded), or another error.
- */
-int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char **ret_leaf)
+/* @mountpoint as <base>/<sub>/<leaf> (sub "." with the nova scheme): -EXDEV if it is not. */
+static int mp_split(struct volmount_ctx *ctx, const char *mountpoint, char sub[NAME_MAX + 1],
+		    const char **ret_leaf)
 {
 	const char *base = ctx_base(ctx), *rest, *slash;
 	size_t bl = strlen(base);
-	char sub[NAME_MAX + 1] = ".";
-	struct stat st;
-	int fd;
 
 	if (ctx->base_fd < 0 || strncmp(mountpoint, base, bl) != 0 || mountpoint[bl] != '/')
 		return -EXDEV;
+	strcpy(sub, ".");
 	rest = mountpoint + bl + 1;
 	slash = strchr(rest, '/');
 	if (slash) {
@@ -61,6 +53,16 @@ int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char 
 	}
 	if (!*rest)
 		return -EXDEV;
+	*ret_leaf = rest;
+	return 0;
+}
+
+/* The directory @sub of the base, opened and checked as mp_parent_open() says. */
+static int mp_dir_open(struct volmount_ctx *ctx, const char *sub, const char *mountpoint)
+{
+	struct stat st;
+	int fd;
+
 	fd = openat(ctx->base_fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -77,8 +79,23 @@ int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char 
 				 "the directory of mountpoint '%s' must be owned by uid %u and not writable by group or others",
 				 mountpoint, (unsigned)geteuid());
 	}
-	*ret_leaf = rest;
 	return fd;
+}
+
+/*
+ * The directory that holds @mountpoint, one of ours (<base>/<driver>/<leaf>, or <base>/<leaf>
+ * with the nova scheme), opened from the pinned base directory without following a symlink
+ * and checked like open_parent_dir() does; *ret_leaf points into @mountpoint. Everything that
+ * looks at or unmounts a mountpoint starts from this fd, so no name above the leaf is looked up
+ * again. Returns the fd, -ENOENT (no such directory: nothing can be mounted there; no error
+ * recorded), -EXDEV (not a mountpoint of this base; no error recorded), or another error.
+ */
+int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char **ret_leaf)
+{
+	char sub[NAME_MAX + 1];
+	int r = mp_split(ctx, mountpoint, sub, ret_leaf);
+
+	return r < 0 ? r : mp_dir_open(ctx, sub, mountpoint);
 }
 
 /* share_observe() at the entry @leaf of the pinned directory @dfd (or by name if @dfd < 0). */
@@ -119,6 +136,56 @@ int observe_at(struct volmount_ctx *ctx, int dfd, const char *leaf, const char *
 	m = share_matches(req, &top);
 	kview_mount_done(&top);
 	return m > 0 ? OBS_MATCH : OBS_FOREIGN;
+}
+
+void mp_dirs_done(struct mp_dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->dir[i].fd >= 0)
+			(void)close(d->dir[i].fd);
+	d->n = 0;
+}
+
+int share_observe_cached(struct volmount_ctx *ctx, struct mp_dirs *dirs, const char *mountpoint,
+			 uint64_t recorded_id)
+{
+	char sub[NAME_MAX + 1];
+	const char *leaf = NULL;
+	uint64_t top_id = 0;
+	size_t i;
+	int n, r = mp_split(ctx, mountpoint, sub, &leaf);
+
+	if (r < 0)
+		return share_observe(ctx, mountpoint, recorded_id, NULL, NULL); /* not one of ours */
+	for (i = 0; i < dirs->n && strcmp(dirs->dir[i].sub, sub) != 0; i++)
+		;
+	if (i == dirs->n) {
+		if (i == ELEMENTSOF(dirs->dir))
+			return share_observe(ctx, mountpoint, recorded_id, NULL, NULL);
+		dirs->dir[i] = (struct mp_dir){ .fd = mp_dir_open(ctx, sub, mountpoint) };
+		strcpy(dirs->dir[i].sub, sub);
+		if (dirs->dir[i].fd >= 0) {
+			r = kview_id_of_fd(dirs->dir[i].fd, &dirs->dir[i].mnt_id);
+			if (r < 0)
+				dirs->dir[i].mnt_id = 0; /* kview_at_id_under() then looks itself */
+		}
+		dirs->n++;
+	}
+	if (dirs->dir[i].fd == -ENOENT)
+		return OBS_NONE;
+	if (dirs->dir[i].fd < 0)
+		return dirs->dir[i].fd;
+	/* observe_at() without a request, from ids alone, the directory looked at once. */
+	n = kview_at_id_under(dirs->dir[i].fd, dirs->dir[i].mnt_id, leaf, mountpoint, &top_id);
+	if (n < 0)
+		return error_set(n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
+				 "cannot inspect mountpoint '%s': %s", mountpoint,
+				 n == -ELOOP ? "it is a symlink" : strerror(-n));
+	if (n == 0)
+		return OBS_NONE;
+	if (n > 1)
+		return OBS_STACKED;
+	return recorded_id != 0 && top_id == recorded_id ? OBS_OURS : OBS_FOREIGN;
 }
 
 int share_observe(struct volmount_ctx *ctx, const char *mountpoint, uint64_t recorded_id,

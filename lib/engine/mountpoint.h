@@ -73,6 +73,26 @@ extern void (*share_test_before_verify)(const char *mountpoint);
  */
 int mp_parent_open(struct volmount_ctx *ctx, const char *mountpoint, const char **ret_leaf);
 
+/* The directories that hold many mountpoints (one per driver, or the base), each opened,
+ * checked and looked at once: what share_observe_cached() keeps between calls. */
+struct mp_dir {
+	char sub[256];	/* NAME_MAX + 1: the entry of the base ("." for the base itself) */
+	int fd;		/* mp_parent_open()'s fd, or its -errno */
+	uint64_t mnt_id; /* the mount that holds it (0: unknown) */
+};
+struct mp_dirs {
+	struct mp_dir dir[16];
+	size_t n;
+};
+void mp_dirs_done(struct mp_dirs *d);
+/*
+ * share_observe() without a request (so never OBS_MATCH), for one of many mountpoints: the
+ * parent directory is opened, checked and looked at once per @dirs (start zeroed; then
+ * mp_dirs_done()), so a mountpoint costs one statx and one statmount.
+ */
+int share_observe_cached(struct volmount_ctx *ctx, struct mp_dirs *dirs, const char *mountpoint,
+			 uint64_t recorded_id);
+
 /* share_observe() at the entry @leaf of the pinned directory @dfd (or by name if @dfd < 0). */
 int observe_at(struct volmount_ctx *ctx, int dfd, const char *leaf, const char *mountpoint,
 		      uint64_t recorded_id, const struct share_req *req, uint64_t *ret_id);

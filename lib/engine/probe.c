@@ -24,7 +24,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,28 +34,6 @@
 #include "internal.h"
 #include "exec.h"
 #include "cleanup.h"
-
-/* Without the probe worker (exec_probe_statfs_many() -EOPNOTSUPP): at most this many
- * single-path probes in flight at once (the executor has 64 slots in all). */
-#define PROBE_PARALLEL 32
-
-struct probe_job {
-	const char *path;
-	unsigned timeout_ms;
-	int r;
-	long us;
-};
-
-static void *probe_thread(void *arg)
-{
-	struct probe_job *j = arg;
-
-	j->us = -1;
-	j->r = exec_probe_statfs(j->path, j->timeout_ms, &j->us);
-	if (j->r == -EAGAIN)
-		j->r = EXEC_PROBE_NOT_RUN; /* no executor slot: not probed, not stale */
-	return NULL;
-}
 
 static void probe_verdict(int r, long us, enum health *h, int *err, int64_t *ret_us)
 {
@@ -75,33 +52,6 @@ static void probe_verdict(int r, long us, enum health *h, int *err, int64_t *ret
 		 * else: a mount whose root cannot be statfs'ed is not healthy. */
 		*h = HEALTH_STALE;
 		*err = -r;
-	}
-}
-
-/* The fallback: single-path probes in batches (one deadline per batch). */
-static void probe_batches(struct volmount_ctx *ctx, const char *const *paths, size_t n, int *r,
-			  long *us)
-{
-	struct probe_job jobs[PROBE_PARALLEL];
-	pthread_t tids[PROBE_PARALLEL];
-
-	for (size_t base = 0; base < n; base += PROBE_PARALLEL) {
-		size_t m = n - base < PROBE_PARALLEL ? n - base : PROBE_PARALLEL;
-		bool started[PROBE_PARALLEL] = { false };
-
-		for (size_t i = 0; i < m; i++) {
-			jobs[i] = (struct probe_job){ .path = paths[base + i],
-						      .timeout_ms = ctx->probe_timeout_ms };
-			started[i] = pthread_create(&tids[i], NULL, probe_thread, &jobs[i]) == 0;
-			if (!started[i])
-				probe_thread(&jobs[i]); /* no thread: probe inline, still bounded */
-		}
-		for (size_t i = 0; i < m; i++) {
-			if (started[i])
-				(void)pthread_join(tids[i], NULL); /* bounded: the probe has a deadline */
-			r[base + i] = jobs[i].r;
-			us[base + i] = jobs[i].us;
-		}
 	}
 }
 
@@ -130,9 +80,7 @@ int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t
 	}
 	/* Design note 2: one worker, one deadline for every path. */
 	k = exec_probe_statfs_many(paths, n, ctx->probe_timeout_ms, r, us);
-	if (k == -EOPNOTSUPP)
-		probe_batches(ctx, paths, n, r, us);
-	else if (k < 0)
+	if (k < 0)
 		for (size_t i = 0; i < n; i++)
 			r[i] = EXEC_PROBE_NOT_RUN;
 	for (size_t i = 0; i < n; i++)

@@ -4,9 +4,10 @@
 # `make bench` still works: bench/run.sh in its quick form (a few rounds of every case, with
 # its own private namespaces, sshd and FUSE daemons) exits 0 and prints a row for every case,
 # with ratios against the floors of the same run (case 8, Nova's mount manager against the
-# Python binding, where the binding is built), and case 4's invariants hold. No figure is
-# judged: the quick run's numbers mean nothing, and speed goals are the benchmark's business,
-# never a test's (bench/README.md).
+# Python binding, where the binding is built; case 9, check at scale, against its smallest
+# size, 9h's hung and healthy counts checked by the bench itself every round), and case 4's
+# invariants hold. No figure is judged: the quick run's numbers mean nothing, and speed goals
+# are the benchmark's business, never a test's (bench/README.md).
 set -u
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -15,12 +16,15 @@ in_private_ns "$0" "$@"
 out=$VT_TMP/bench.txt
 expect_exit 0 env VOLMOUNT_BENCH_OUT="$out" "$VOLMOUNT_SRCDIR/bench/run.sh" "$VOLMOUNT_BUILDDIR" \
 	--quick
-for c in 1 1t 2 2f 3 3k 5 5s 4 6 6r 7; do
+for c in 1 1t 2 2f 3 3k 5 5s 4 6 6r 7 9 9h; do
 	check "case $c printed a row" grep -qE "^$c +[^ ]" "$out"
 done
 check "case 1's ratio to its floor is computed" grep -qE '^1 +cold attach .* [0-9.]+x <= 3x' "$out"
 check "case 2's ratio to its floor is computed" grep -qE '^2 +warm attach .* [0-9.]+x <= 2x' "$out"
 check "case 4's invariants hold" grep -qE '^4 +invariants .* hold +PASS' "$out"
+check "case 9's cost per share is compared across sizes" \
+	grep -qE '^9 +cost per share .* [0-9.]+x <= 1.2x' "$out"
+check "case 9h's verdict counted every hung share" grep -qE 'every round: [0-9]+ hung' "$out"
 check "the summary line is there" grep -qE '^targets: ' "$out"
 # Case 8 (Nova's mount manager against the Python binding) runs where the binding is built.
 if jq -e '.[] | select(.name | startswith("_volmount."))' \

@@ -9,10 +9,11 @@
 #   - N_DSTATE shares (more than the executor's 64 slots): the ssh client is SIGSTOPped and the
 #     server's session killed: sshfs reads the request and never gets an answer, so the caller
 #     is in D state and cannot be killed until the connection is aborted.
-# Two bind shares and one sshfs share stay healthy. With probe_timeout 2 s:
-#   - check --json reports every one of the 200 hung, the 3 others mounted, none stale or
-#     unprobed, and exits 69 (at f472022, after 64 unkillable probes the executor was full and
-#     the rest were reported stale with EAGAIN, never probed);
+# 800 shares stay healthy (issue 11: 1,000 shares in all): 799 bind shares and one sshfs
+# share on the same server. With probe_timeout 2 s:
+#   - check --json reports every one of the 200 hung, the 800 others mounted, none stale or
+#     unprobed, 1,000 in all, and exits 69 (at f472022, after 64 unkillable probes the executor
+#     was full and the rest were reported stale with EAGAIN, never probed);
 #   - all of them are probed against one deadline: check returns well before two deadlines
 #     (the only timing assertion, generous: < 2 x probe_timeout + 1.5 s; at f472022 the
 #     probes ran 32 at a time, one deadline per batch);
@@ -30,6 +31,7 @@ in_private_ns "$0" "$@"
 . "$(dirname "$0")/health.sh"
 
 N_HUNG=${VT_N_HUNG:-200}
+N_HEALTHY=${VT_N_HEALTHY:-800} # at least 3: two bind shares and one sshfs share
 N_DSTATE=$((N_HUNG / 3))
 N_STOPPED=$((N_HUNG - N_DSTATE))
 PROBE_S=2
@@ -108,6 +110,13 @@ expect_exit 0 vm attach --type bind --export "$expY" --volume v --owner vm1
 mkdir -p "$srv/ok/v"
 expect_exit 0 vm attach --type sshfs --export "root@127.0.0.1:$srv/ok" --volume v --owner vm1 \
 	"${SSHFS_OPTS[@]}"
+# The other healthy ones: bind shares, each its own export.
+failed=0
+for i in $(seq 3 $((N_HEALTHY - 1))); do
+	vm attach --type bind --export "$(mkexport "h$i")" --volume v --owner vm1 >/dev/null \
+		2>>"$VT_TMP/attach.err" || failed=$((failed + 1))
+done
+is "$failed" 0 "$((N_HEALTHY - 3)) more healthy bind shares attached"
 
 # count STATE: shares in that state in the last check.
 count() { S=$1 jq '[.shares[] | select(.state == env.S)] | length' <<<"$LAST_OUT"; }
@@ -115,9 +124,10 @@ count() { S=$1 jq '[.shares[] | select(.state == env.S)] | length' <<<"$LAST_OUT
 t0=$(now_ms)
 expect_exit 69 vm --json check
 elapsed=$(($(now_ms) - t0))
-diag "check of $((N_HUNG + 3)) shares, $N_HUNG hung: ${elapsed} ms (probe_timeout ${PROBE_S} s)"
+diag "check of $((N_HUNG + N_HEALTHY)) shares, $N_HUNG hung: ${elapsed} ms (probe_timeout ${PROBE_S} s)"
+is "$(jq '.shares | length' <<<"$LAST_OUT")" "$((N_HUNG + N_HEALTHY))" "every share is in the report"
 is "$(count hung)" "$N_HUNG" "every hung share is reported hung"
-is "$(count mounted)" 3 "the healthy shares are reported mounted"
+is "$(count mounted)" "$N_HEALTHY" "every healthy share is reported mounted"
 is "$(count stale)" 0 "no share is reported stale"
 is "$(count unprobed)" 0 "every share was probed"
 is "$(jq '.unhealthy' <<<"$LAST_OUT")" "$N_HUNG" "unhealthy counts the hung shares"
@@ -141,6 +151,8 @@ diag "monitor: at most $max_children child(ren) in $samples samples"
 check "monitor never had more than two probe children at once" test "$max_children" -le 2
 check "monitor published every hung share" \
 	test "$(metric 'volmount_shares{state="hung"}')" = "$N_HUNG"
+check "monitor published every healthy share as mounted" \
+	test "$(metric 'volmount_shares{state="mounted"}')" = "$N_HEALTHY"
 check "monitor published no stale share" \
 	test "$(metric 'volmount_shares{state="stale"}')" = 0
 stop_monitor "with $N_HUNG hung shares"

@@ -112,6 +112,30 @@ static int at_both(const char *path, struct kview_mount *ret)
 		ASSERT_EQ(kview_at_id(path, &top_id), n[used]);
 		if (n[used] > 0)
 			ASSERT_EQ(top_id, m[used].mnt_id);
+		/* So does the form for many entries of one directory, looked at once. */
+		{
+			_cleanup_free_ char *dir = strdup(path);
+			char *slash = dir ? strrchr(dir, '/') : NULL;
+			int dfd;
+
+			ASSERT_TRUE(slash != NULL);
+			*slash = '\0';
+			dfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd >= 0 && slash[1]) {
+				uint64_t dir_id = 0, id2 = 0, id3 = 0;
+
+				ASSERT_OK(kview_id_of_fd(dfd, &dir_id));
+				ASSERT_EQ(kview_at_id_under(dfd, dir_id, slash + 1, path, &id2),
+					  n[used]);
+				ASSERT_EQ(kview_at_id_under(dfd, 0, slash + 1, path, &id3), n[used]);
+				if (n[used] > 0) {
+					ASSERT_EQ(id2, m[used].mnt_id);
+					ASSERT_EQ(id3, m[used].mnt_id);
+				}
+			}
+			if (dfd >= 0)
+				(void)close(dfd);
+		}
 		used++;
 	}
 	ASSERT_TRUE(used > 0);

@@ -614,6 +614,76 @@ static void test_lists(void)
 	ledger_attachments_free(a, n);
 }
 
+/* ledger_read_all() gives exactly what the host row, ledger_shares_list() and one
+ * ledger_attachments_list() per share give, in one read. */
+static void expect_read_all_matches(struct ledger *l)
+{
+	struct ledger_share *s = NULL, *all = NULL;
+	struct ledger_attachment *atts = NULL;
+	struct ledger_host h, h1;
+	size_t n = 0, n_all = 99, *first = NULL;
+
+	ASSERT_OK(ledger_host_get(l, &h));
+	ASSERT_OK(ledger_shares_list(l, &s, &n));
+	ASSERT_OK(ledger_read_all(l, &h1, &all, &n_all, &atts, &first));
+	ASSERT_STREQ(h1.state, h.state);
+	ASSERT_EQ(h1.generation, h.generation);
+	ASSERT_EQ(n_all, n);
+	ASSERT_EQ(first[0], 0);
+	for (size_t i = 0; i < n; i++) {
+		struct ledger_attachment *a = NULL;
+		size_t na = 99;
+
+		ASSERT_STREQ(all[i].hash, s[i].hash);
+		ASSERT_STREQ(all[i].mountpoint, s[i].mountpoint);
+		ASSERT_STREQ(all[i].driver, s[i].driver);
+		ASSERT_STREQ(all[i].export, s[i].export);
+		ASSERT_STREQ(all[i].options, s[i].options);
+		ASSERT_STREQ(all[i].state, s[i].state);
+		ASSERT_EQ(all[i].mount_id, s[i].mount_id);
+		ASSERT_EQ(all[i].dir_created, s[i].dir_created);
+		ASSERT_EQ(all[i].adopted, s[i].adopted);
+		ASSERT_EQ(all[i].n_attachments, s[i].n_attachments);
+		ASSERT_OK(ledger_attachments_list(l, s[i].hash, &a, &na));
+		ASSERT_EQ(first[i + 1] - first[i], na);
+		for (size_t j = 0; j < na; j++) {
+			ASSERT_STREQ(atts[first[i] + j].volume, a[j].volume);
+			ASSERT_STREQ(atts[first[i] + j].owner, a[j].owner);
+		}
+		ledger_attachments_free(a, na);
+	}
+	ledger_attachments_free(atts, first[n]);
+	free(first);
+	ledger_shares_free(all, n_all);
+	ledger_shares_free(s, n);
+}
+
+static void test_read_all(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+
+	expect_read_all_matches(l); /* empty */
+	ASSERT_OK(ledger_host_set(l, "up", true, NULL));
+	/* Hash order, insertion order and mountpoint order all differ; shares without
+	 * attachments between shares with many. */
+	for (int i = 0; i < 150; i++) {
+		char h[16], mp[32];
+
+		(void)snprintf(h, sizeof(h), "h%03d", (i * 37) % 150);
+		(void)snprintf(mp, sizeof(mp), "/mnt/m%03d", 149 - i);
+		insert_share(l, h, mp);
+		for (int k = 0; k < i % 4; k++) {
+			char v[16];
+
+			(void)snprintf(v, sizeof(v), "v%d", (k * 7) % 5);
+			attach(l, h, 0, v, k % 2 ? "o1" : "o0", true);
+		}
+	}
+	expect_read_all_matches(l);
+}
+
 static void test_reopen_keeps_everything(void)
 {
 	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
@@ -1129,6 +1199,7 @@ static const struct test tests[] = {
 	{ "WAL emptied on close", test_wal_emptied_on_close },
 	{ "share delete cascades", test_delete_cascades },
 	{ "list ordering", test_lists },
+	{ "everything in one read", test_read_all },
 	{ "reopen keeps everything", test_reopen_keeps_everything },
 	{ "modes under umask 0", test_modes_under_umask0 },
 	{ "modes under umask 077", test_modes_under_strict_umask },
