@@ -178,6 +178,20 @@ int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms)
 	return TAKE_FD(fd);
 }
 
+int lock_host_downgrade(int fd)
+{
+	int r;
+
+	/* Converting our own write lock never waits: the lock byte first, so no exclusive
+	 * caller can slip in between, then the gate, which lets shared callers in. */
+	r = setlk(fd, F_RDLCK, LOCK_BYTE);
+	if (r >= 0)
+		r = setlk(fd, F_UNLCK, GATE_BYTE);
+	if (r < 0)
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+	return 0;
+}
+
 /* Is a writer holding (or waiting at) the gate? F_OFD_GETLK reports a conflicting lock of
  * another open file description. */
 static int gate_is_closed(int fd)

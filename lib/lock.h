@@ -29,6 +29,10 @@ void lock_cache_free(struct lock_cache *lc);
 /* Returns an fd holding the lock (release with lock_release()), -ETIMEDOUT when @deadline_ms
  * (a now_ms() value) passes, or another -errno. */
 int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms);
+/* Turn the exclusive host lock @fd (lock_host(..., true, ...)) into a shared one without
+ * letting go: attach and detach may enter again, host-up, host-down and gc still wait. 0 or
+ * -errno (set). */
+int lock_host_downgrade(int fd);
 /* The shared host lock of attach and detach, one description per context for all its
  * threads (see lock.c). Returns 0 or -errno; release with lock_host_shared_release(). */
 int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms);

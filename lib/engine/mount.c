@@ -24,6 +24,7 @@
 #include "engine/mountpoint.h"
 #include "engine/probe.h"
 #include "engine/report.h"
+#include "engine/fanout.h"
 #include "internal.h"
 #include "exec.h"
 #include "kview.h"
@@ -192,6 +193,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 			uint64_t *ret_id)
 {
 	_cleanup_close_ int dev = -EBADF, mnt = -EBADF;
+	_cleanup_free_ char *server = NULL;
 	struct exec_result res = {};
 	struct kview_mount top = {};
 	uint64_t mine = 0;
@@ -203,6 +205,12 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		return error_set(-EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
 				 req->export);
 	helper = req->spec.argv[0];
+	/* Inside a fan-out (host-up, repair): a server that another share's helper found dead
+	 * in this call is not tried again (fanout.c). */
+	server = fanout_server_key(req->drv->name, req->export, req->opts.canonical);
+	r = fanout_gate_check(server);
+	if (r < 0)
+		return r;
 	/* A missing or unsafe helper fails before anything is mounted for it. */
 	r = req->drv->target == DRIVER_TARGET_FUSE_FD ? exec_check_binary(helper, NULL) : 0;
 	if (r >= 0 && req->drv->target == DRIVER_TARGET_FUSE_FD) {
@@ -252,6 +260,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 							      WTERMSIG(res.status),
 				      res.err && res.err[0] ? res.err : "no message");
 		exec_result_done(&res);
+		fanout_gate_note(server, r, volmount_ctx_errkind(ctx), volmount_ctx_errmsg(ctx));
 		return r;
 	}
 	exec_result_done(&res);

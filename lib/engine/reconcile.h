@@ -15,12 +15,28 @@ struct ledger_share;
 struct volmount_report;
 
 /*
+ * How host_reconcile() may narrow the exclusive host lock its caller holds (@host_fd): once
+ * it holds every share's lock, it forgets another boot's mount ids (new boot), calls
+ * @publish (which records the host's new state: up, boot id), sets @published, and turns the
+ * host lock shared, so attach and detach of a share wait only until that share is
+ * reconciled. With too many shares for the descriptors left to the process it keeps the
+ * exclusive lock and does not call @publish (@published stays false: the caller records).
+ */
+struct reconcile_hold {
+	int host_fd;
+	int (*publish)(struct volmount_ctx *ctx, void *arg);
+	void *arg;
+	bool published;
+};
+
+/*
  * Reconcile every share of the ledger against the kernel (host-up, and the first call after a
- * reboot: @new_boot), each under its share lock; with @adopt, also adopt the mounts at nova
+ * reboot: @new_boot), each under its share lock, up to the context's max_helpers at once
+ * (fanout.c); with @adopt, also adopt the mounts at nova
  * mountpoints that no share owns. Every share gets one entry in @report.
  */
 int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
-		   struct volmount_report *report);
+		   struct volmount_report *report, struct reconcile_hold *hold);
 
 /* Reconcile one share's row (its lock held by the caller); with @probe, probe a network
  * share's mount and remount it if it is stale or hung. */
