@@ -10,6 +10,10 @@
  * their deadlines together rather than one after another, and every live server has shares in
  * flight from the start.
  *
+ * Until one helper for a server has mounted in this call, at most max(1, max_helpers / 4) of its
+ * shares are in flight: a dead server's shares cannot take every thread for a whole helper
+ * deadline while the live servers' shares wait; a server proven alive has no such limit.
+ *
  * The server gate: when a helper for a server fails in a way that says the server does not
  * answer (deadline passed, host down or unreachable), the shares of that server whose helper
  * has not started yet fail at once with that cause. So a dead server costs one helper
@@ -30,8 +34,12 @@
 #include "internal.h"
 #include "cleanup.h"
 
-struct dead_server {
-	char *key;
+/* One server (a distinct fanout_server_key()) of the shares of a fan-out. */
+struct server {
+	const char *key;   /* borrowed from the caller's groups[] */
+	unsigned inflight; /* its jobs running now */
+	bool proven;	   /* one of its helpers mounted in this call */
+	bool dead;	   /* one of its helpers said it does not answer: the rest fail at once */
 	int r;
 	enum volmount_errkind kind;
 	char *msg;
@@ -41,6 +49,8 @@ struct job {
 	struct volmount_report *rep;
 	struct first_failure failed;
 	int r;
+	size_t server; /* index in servers[], or SIZE_MAX: none */
+	bool taken;
 };
 
 struct fanout {
@@ -49,13 +59,15 @@ struct fanout {
 	fanout_fn fn;
 	void *arg;
 	bool want_reports;
-	size_t n, next;
+	size_t n, next; /* next: the first position of order[] not taken */
 	size_t *order;
 	struct job *jobs;
+	struct server *servers;
+	size_t n_servers;
+	unsigned cap; /* jobs in flight per server not yet proven */
 	pthread_mutex_t mu;
+	pthread_cond_t cond;
 	bool stop; /* a job ran out of memory: start nothing more */
-	struct dead_server *dead;
-	size_t n_dead, cap_dead;
 };
 
 /* The fan-out the calling thread works for, if any (the gate's way in from mount.c). */
@@ -73,14 +85,55 @@ static void run_one(struct fanout *f, size_t i)
 		r = f->fn(f->ctx, f->arg, i, j->rep);
 	if (r < 0 && r != -ENOMEM && report_failed(f->ctx, j->rep, f->paths[i], r, &j->failed) < 0)
 		r = -ENOMEM;
-	if (r == -ENOMEM) {
+	if (r == -ENOMEM)
 		j->failed = (struct first_failure){ .r = r, .kind = VOLMOUNT_ERR_INTERNAL };
-		(void)pthread_mutex_lock(&f->mu);
-		f->stop = true;
-		(void)pthread_mutex_unlock(&f->mu);
-	}
 	j->r = r;
 	error_clear();
+}
+
+/* Under f->mu: may job @i start now? Not while its server, not yet proven alive nor found
+ * dead, already has f->cap jobs in flight: a dead server's shares must not take every thread
+ * for a whole helper deadline while the live servers' shares wait. */
+static bool may_start(const struct fanout *f, size_t i)
+{
+	const struct job *j = &f->jobs[i];
+	const struct server *s;
+
+	if (j->server == SIZE_MAX)
+		return true;
+	s = &f->servers[j->server];
+	return s->proven || s->dead || s->inflight < f->cap;
+}
+
+/* Under f->mu: the next job to start, or SIZE_MAX when none is left. Waits while every job
+ * left is held back by may_start(). */
+static size_t take_next(struct fanout *f)
+{
+	for (;;) {
+		bool left = false;
+
+		while (f->next < f->n && f->jobs[f->order[f->next]].taken)
+			f->next++;
+		if (f->stop)
+			return SIZE_MAX;
+		for (size_t p = f->next; p < f->n; p++) {
+			size_t i = f->order[p];
+
+			if (f->jobs[i].taken)
+				continue;
+			left = true;
+			if (may_start(f, i)) {
+				f->jobs[i].taken = true;
+				if (f->jobs[i].server != SIZE_MAX)
+					f->servers[f->jobs[i].server].inflight++;
+				return i;
+			}
+		}
+		if (!left)
+			return SIZE_MAX;
+		/* Some thread runs a job of each held-back server: its end wakes us. */
+		(void)pthread_cond_wait(&f->cond, &f->mu);
+	}
 }
 
 static void *worker(void *arg)
@@ -88,18 +141,23 @@ static void *worker(void *arg)
 	struct fanout *f = arg;
 
 	current = f;
+	(void)pthread_mutex_lock(&f->mu);
 	for (;;) {
-		size_t i;
+		size_t i = take_next(f);
 
-		(void)pthread_mutex_lock(&f->mu);
-		if (f->stop || f->next >= f->n) {
-			(void)pthread_mutex_unlock(&f->mu);
+		if (i == SIZE_MAX)
 			break;
-		}
-		i = f->order[f->next++];
 		(void)pthread_mutex_unlock(&f->mu);
 		run_one(f, i);
+		(void)pthread_mutex_lock(&f->mu);
+		if (f->jobs[i].server != SIZE_MAX)
+			f->servers[f->jobs[i].server].inflight--;
+		if (f->jobs[i].r == -ENOMEM)
+			f->stop = true;
+		(void)pthread_cond_broadcast(&f->cond);
 	}
+	(void)pthread_cond_broadcast(&f->cond);
+	(void)pthread_mutex_unlock(&f->mu);
 	current = NULL;
 	return NULL;
 }
@@ -126,28 +184,39 @@ static int cmp_rank(const void *a, const void *b)
 	return (x->i > y->i) - (x->i < y->i);
 }
 
-/* Round robin over servers: the k-th share of each server before the (k+1)-th of any. */
-static int make_order(size_t n, const char *const *groups, size_t *order)
+/* The servers, and the order: round robin over servers, the k-th share of each before the
+ * (k+1)-th of any (shares without a server count as servers of their own). */
+static int make_order(struct fanout *f, const char *const *groups)
 {
 	_cleanup_free_ struct keyed *k = NULL;
+	size_t n = f->n;
 
+	for (size_t i = 0; i < n; i++)
+		f->jobs[i].server = SIZE_MAX;
 	if (!groups) {
 		for (size_t i = 0; i < n; i++)
-			order[i] = i;
+			f->order[i] = i;
 		return 0;
 	}
 	k = calloc(n, sizeof(*k));
-	if (!k)
+	f->servers = calloc(n, sizeof(*f->servers));
+	if (!k || !f->servers)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		k[i] = (struct keyed){ .key = groups[i], .i = i };
 	qsort(k, n, sizeof(*k), cmp_key);
-	for (size_t i = 1; i < n; i++)
-		if (k[i].key && k[i - 1].key && strcmp(k[i].key, k[i - 1].key) == 0)
+	for (size_t i = 0; i < n; i++) {
+		if (!k[i].key)
+			continue;
+		if (i > 0 && k[i - 1].key && strcmp(k[i].key, k[i - 1].key) == 0)
 			k[i].rank = k[i - 1].rank + 1;
+		else
+			f->servers[f->n_servers++].key = k[i].key;
+		f->jobs[k[i].i].server = f->n_servers - 1;
+	}
 	qsort(k, n, sizeof(*k), cmp_rank);
 	for (size_t i = 0; i < n; i++)
-		order[i] = k[i].i;
+		f->order[i] = k[i].i;
 	return 0;
 }
 
@@ -167,13 +236,16 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 		return 0;
 	f.order = calloc(n, sizeof(*f.order));
 	f.jobs = calloc(n, sizeof(*f.jobs));
-	if (!f.order || !f.jobs || make_order(n, groups, f.order) < 0) {
+	if (!f.order || !f.jobs || make_order(&f, groups) < 0) {
+		free(f.servers);
 		free(f.order);
 		free(f.jobs);
 		return error_set(-ENOMEM, VOLMOUNT_ERR_INTERNAL, "out of memory");
 	}
 	(void)pthread_mutex_init(&f.mu, NULL);
+	(void)pthread_cond_init(&f.cond, NULL);
 	want = __atomic_load_n(&ctx->max_helpers, __ATOMIC_RELAXED);
+	f.cap = want / 4 > 1 ? (unsigned)(want / 4) : 1;
 	if (want > n)
 		want = n;
 	if (want > 1) {
@@ -203,13 +275,12 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 		if (failed && failed->r == 0 && j->failed.r != 0)
 			*failed = j->failed;
 	}
-	for (size_t d = 0; d < f.n_dead; d++) {
-		free(f.dead[d].key);
-		free(f.dead[d].msg);
-	}
-	free(f.dead);
+	for (size_t g = 0; g < f.n_servers; g++)
+		free(f.servers[g].msg);
+	free(f.servers);
 	free(f.order);
 	free(f.jobs);
+	(void)pthread_cond_destroy(&f.cond);
 	(void)pthread_mutex_destroy(&f.mu);
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "out of memory");
@@ -233,21 +304,34 @@ char *fanout_server_key(const char *driver, const char *export, const char *opti
 	return key;
 }
 
+static int cmp_server(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct server *)elem)->key);
+}
+
+/* Under f->mu: the server called @key in this fan-out, or NULL. servers[] is sorted by key
+ * (make_order() fills it from the sorted keys). */
+static struct server *server_of(struct fanout *f, const char *key)
+{
+	if (!f->servers || f->n_servers == 0)
+		return NULL;
+	return bsearch(key, f->servers, f->n_servers, sizeof(*f->servers), cmp_server);
+}
+
 int fanout_gate_check(const char *key)
 {
 	struct fanout *f = current;
+	struct server *s;
 	int r = 0;
 
 	if (!f || !key)
 		return 0;
 	(void)pthread_mutex_lock(&f->mu);
-	for (size_t d = 0; d < f->n_dead; d++)
-		if (strcmp(f->dead[d].key, key) == 0) {
-			r = error_set(f->dead[d].r, f->dead[d].kind,
-				      "not tried: a helper for another share of the same server failed in this call: %s",
-				      f->dead[d].msg);
-			break;
-		}
+	s = server_of(f, key);
+	if (s && s->dead)
+		r = error_set(s->r, s->kind,
+			      "not tried: a helper for another share of the same server failed in this call: %s",
+			      s->msg ? s->msg : "it did not answer");
 	(void)pthread_mutex_unlock(&f->mu);
 	return r;
 }
@@ -255,30 +339,22 @@ int fanout_gate_check(const char *key)
 void fanout_gate_note(const char *key, int r, enum volmount_errkind kind, const char *msg)
 {
 	struct fanout *f = current;
+	struct server *s;
 
-	if (!f || !key || r >= 0 || (r != -ETIMEDOUT && kind != VOLMOUNT_ERR_HOSTDOWN))
+	if (!f || !key)
 		return;
+	if (r < 0 && r != -ETIMEDOUT && kind != VOLMOUNT_ERR_HOSTDOWN)
+		return; /* a failure of this share, not of its server */
 	(void)pthread_mutex_lock(&f->mu);
-	for (size_t d = 0; d < f->n_dead; d++)
-		if (strcmp(f->dead[d].key, key) == 0)
-			goto out;
-	if (f->n_dead == f->cap_dead) {
-		size_t ncap = f->cap_dead ? f->cap_dead * 2 : 4;
-		struct dead_server *nd = reallocarray(f->dead, ncap, sizeof(*nd));
-
-		if (!nd)
-			goto out; /* only slower: the next share tries the server itself */
-		f->dead = nd;
-		f->cap_dead = ncap;
+	s = server_of(f, key);
+	if (s && r >= 0)
+		s->proven = true;
+	else if (s && !s->dead) {
+		s->dead = true;
+		s->r = r;
+		s->kind = kind;
+		s->msg = msg && msg[0] ? strdup(msg) : NULL; /* NULL: a generic message */
 	}
-	f->dead[f->n_dead] = (struct dead_server){
-		.key = strdup(key), .r = r, .kind = kind, .msg = strdup(msg && msg[0] ? msg : "?"),
-	};
-	if (!f->dead[f->n_dead].key || !f->dead[f->n_dead].msg) {
-		free(f->dead[f->n_dead].key);
-		free(f->dead[f->n_dead].msg);
-	} else
-		f->n_dead++;
-out:
+	(void)pthread_cond_broadcast(&f->cond);
 	(void)pthread_mutex_unlock(&f->mu);
 }

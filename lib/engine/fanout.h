@@ -49,8 +49,9 @@ char *fanout_server_key(const char *driver, const char *export, const char *opti
  * down or unreachable), the shares of that server whose helper has not started yet in the
  * same fan-out fail at once with that cause, instead of each running its own helper into the
  * same deadline. fanout_gate_check() returns 0 (go on) or that failure (set on the thread's
- * slot); fanout_gate_note() records a helper's failure (@r < 0, @kind, @msg). Both are no-ops
- * outside a fan-out and for a NULL @key.
+ * slot); fanout_gate_note() records a helper's failure (@r < 0, @kind, @msg), or with @r >= 0
+ * that it mounted (the server answers: its shares are no longer held back, see fanout.c).
+ * Both are no-ops outside a fan-out and for a NULL @key.
  */
 int fanout_gate_check(const char *key);
 void fanout_gate_note(const char *key, int r, enum volmount_errkind kind, const char *msg);

@@ -271,6 +271,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 	    strcmp(top.fstype, req->spec.fstype) == 0 && strcmp(top.source, req->spec.source) == 0) {
 		*ret_id = top.mnt_id;
 		kview_mount_done(&top);
+		fanout_gate_note(server, 0, VOLMOUNT_ERR_NONE, NULL); /* the server answers */
 		return 0;
 	}
 	if (n <= 0)
