@@ -1222,20 +1222,3 @@ int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_at
 	*ret_n = n;
 	return 0;
 }
-
-int ledger_shares_forget_mounts(struct ledger *l)
-{
-	LEDGER_LOCKED(l);
-	int r = begin(l);
-
-	if (r >= 0) {
-		int rc = sqlite3_exec(l->db,
-				      "UPDATE shares SET state = 'pending', mount_id = 0"
-				      " WHERE state <> 'pending' OR mount_id <> 0",
-				      NULL, NULL, NULL);
-
-		if (rc != SQLITE_OK)
-			r = fail(l, rc, "forget the mount ids of another boot");
-	}
-	return end(l, r);
-}

@@ -129,11 +129,6 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 			  const char *owner, struct ledger_host *ret_host,
 			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining);
 
-/* After a reboot every recorded mount id is another boot's: forget them all in one transaction
- * (every share pending, mount id 0), so a call that dies before it has reconciled a share
- * leaves a row that vouches for no mount; such a row is judged by what is mounted, as after
- * any crash. */
-int ledger_shares_forget_mounts(struct ledger *l);
 /* All shares (ordered by mountpoint), with n_attachments filled. */
 int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n);
 /* Attachments of one share (ordered by volume, owner). */

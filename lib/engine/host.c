@@ -15,18 +15,12 @@
 #include "lock.h"
 #include "cleanup.h"
 
-/* host-up's new state: up, a new generation, this boot. */
+/* host-up's new state, before the reconcile ends: up, a new generation. The boot is recorded
+ * once every share is reconciled. */
 static int publish_up(struct volmount_ctx *ctx, void *arg)
 {
 	(void)arg;
-	return ledger_host_set(ctx->ledger, "up", true, ctx->boot_id);
-}
-
-/* The first call after a reboot: this boot, state and generation kept. */
-static int publish_boot(struct volmount_ctx *ctx, void *arg)
-{
-	(void)arg;
-	return ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+	return ledger_host_set(ctx->ledger, "up", true, NULL);
 }
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
@@ -63,7 +57,9 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		struct ledger_host h;
 		int k = 0;
 
-		if (!hold.published)
+		if (hold.published)
+			k = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		else
 			k = ledger_host_set(ctx->ledger, up ? "up" : "down", up,
 					    up ? ctx->boot_id : NULL);
 		if (k >= 0 && rep)
@@ -110,6 +106,12 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	 * attach and detach refuse it anyway. */
 	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
 		return 0;
+	/* A host-up or first call of another process reconciles right now, and holds the lock
+	 * of every share it has not reconciled yet: this call's share is reconciled by the time
+	 * the call has its lock. Check again next time (the boot is recorded at its end). */
+	r = lock_host_reconciling(ctx->locks);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	/* First call since a reboot (or ever): every recorded mount id is from another boot.
 	 * Reconcile before anyone relies on them; host state and generation are kept. */
 	fd = lock_host(ctx->locks, true, deadline_ms);
@@ -120,11 +122,11 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
 		 * recorded either way. Only a ledger failure is the caller's failure. */
-		struct reconcile_hold hold = { .host_fd = fd, .publish = publish_boot };
+		struct reconcile_hold hold = { .host_fd = fd };
 
 		(void)host_reconcile(ctx, true, false, NULL, &hold);
 		error_clear();
-		r = hold.published ? 0 : ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
 		if (r >= 0)
 			__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
 	}

@@ -494,8 +494,17 @@ int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
 int share_probe_heal(struct volmount_ctx *ctx, const struct ledger_share *row,
 		     struct share_req *req, uint64_t top, struct volmount_report *rep)
 {
-	int err, r;
+	int err;
 	enum health h = probe_one(ctx, row->mountpoint, &err);
+
+	return share_heal_verdict(ctx, row, req, top, h, err, rep);
+}
+
+int share_heal_verdict(struct volmount_ctx *ctx, const struct ledger_share *row,
+		       struct share_req *req, uint64_t top, enum health h, int err,
+		       struct volmount_report *rep)
+{
+	int r;
 
 	if (h == HEALTH_OK || h == HEALTH_UNPROBED)
 		return (int)h;

@@ -54,8 +54,18 @@
  * torn down under it: the plain unmount fails with EBUSY, the share stays as it is, and a later
  * repair finishes the job once the mount is free.
  */
+/* The hint's verdict if it is about the mount @top, else NULL. */
+static const struct probe_hint *hint_for(const struct probe_hint *hint, uint64_t top)
+{
+	return hint && hint->mount_id != 0 && hint->mount_id == top &&
+			       hint->h != HEALTH_UNPROBED ?
+		       hint :
+		       NULL;
+}
+
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
-			    struct share_req *req, bool probe, struct volmount_report *rep)
+			    struct share_req *req, bool probe, const struct probe_hint *hint,
+			    struct volmount_report *rep)
 {
 	uint64_t top = 0;
 	bool force = false;
@@ -73,9 +83,10 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
+		const struct probe_hint *known = hint_for(hint, top);
 		int err;
 
-		force = probe_one(ctx, row->mountpoint, &err) != HEALTH_OK;
+		force = (known ? known->h : probe_one(ctx, row->mountpoint, &err)) != HEALTH_OK;
 	}
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount_force(ctx, row->mountpoint, top, force);
@@ -139,7 +150,8 @@ static int reconcile_adopted(struct volmount_ctx *ctx, const struct ledger_share
 }
 
 static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *row,
-			  struct share_req *req, bool probe, struct volmount_report *rep)
+			  struct share_req *req, bool probe, const struct probe_hint *hint,
+			  struct volmount_report *rep)
 {
 	uint64_t top = 0, id = 0;
 	int obs, r;
@@ -148,7 +160,9 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	if (obs < 0)
 		return obs;
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		int k = share_probe_heal(ctx, row, req, top, rep);
+		const struct probe_hint *known = obs == OBS_OURS ? hint_for(hint, top) : NULL;
+		int k = known ? share_heal_verdict(ctx, row, req, top, known->h, known->err, rep) :
+				share_probe_heal(ctx, row, req, top, rep);
 
 		if (k < 0)
 			return k;
@@ -230,6 +244,13 @@ static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
 int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row_in,
 			 bool new_boot, bool probe, struct volmount_report *rep)
 {
+	return reconcile_one_hinted(ctx, row_in, new_boot, probe, NULL, rep);
+}
+
+int reconcile_one_hinted(struct volmount_ctx *ctx, const struct ledger_share *row_in,
+			 bool new_boot, bool probe, const struct probe_hint *hint,
+			 struct volmount_report *rep)
+{
 	struct share_req req = { .src_fd = -EBADF };
 	struct ledger_share copy = *row_in;
 	const struct ledger_share *row = &copy;
@@ -279,9 +300,9 @@ int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row_in,
 	if (row->adopted && row->n_attachments == 0)
 		r = reconcile_adopted(ctx, row, &req, rep);
 	else if (row->n_attachments > 0)
-		r = reconcile_used(ctx, row, &req, probe, rep);
+		r = reconcile_used(ctx, row, &req, probe, hint, rep);
 	else
-		r = reconcile_unused(ctx, row, &req, probe, rep);
+		r = reconcile_unused(ctx, row, &req, probe, hint, rep);
 	share_req_done(&req);
 	return r;
 }
@@ -430,9 +451,7 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 		}
 	}
 	if (hold && fds) {
-		r = new_boot ? ledger_shares_forget_mounts(ctx->ledger) : 0;
-		if (r >= 0)
-			r = hold->publish(ctx, hold->arg);
+		r = hold->publish ? hold->publish(ctx, hold->arg) : 0;
 		if (r >= 0) {
 			hold->published = true;
 			r = lock_host_downgrade(hold->host_fd);
