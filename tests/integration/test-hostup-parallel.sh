@@ -15,7 +15,9 @@
 #   - the dead server costs one helper: one start for its PER_SERVER shares, the others
 #     reported failed without a helper of their own ("not tried"); all of them reported failed;
 #   - nothing left running: no wrapper, no ssh client of the dead server;
-#   - once the dead server is back, host-up mounts its shares and keeps the others.
+#   - once the dead server is back, host-up mounts its shares and keeps the others;
+#   - repair with the sshfs daemons of two servers' shares stopped (hung): each of them
+#     repaired with one helper, the others kept without one, at most 4 helpers at once.
 # shellcheck disable=SC2317 # functions called through check
 set -u
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -52,7 +54,7 @@ done
 DEAD=$N_SERVERS
 DEAD_PORT=${PORTS[DEAD - 1]}
 
-printf 'max_helpers = %s\ntimeout = 120\n' "$MAX_HELPERS" >"$VT_TMP/volmount.conf"
+printf 'max_helpers = %s\ntimeout = 120\nprobe_timeout = 2\n' "$MAX_HELPERS" >"$VT_TMP/volmount.conf"
 chmod 0644 "$VT_TMP/volmount.conf"
 VM_ARGS+=(--config "$VT_TMP/volmount.conf")
 
@@ -231,6 +233,46 @@ is "$(wc -l <"$W/starts")" "$PER_SERVER" "one helper per share it mounted"
 out=$(stacked_under "$BASE_DIR")
 is "$out" "" "no stacked mount"
 is "$(live_wrappers)" 0 "no helper left running"
+
+# ---- repair of hung shares: every share of servers 1 and 2, its sshfs daemon stopped ----
+HUNG=()
+for s in 1 2; do
+	for k in $(seq "$PER_SERVER"); do
+		for p in $(net_daemon_pids sshfs-real "${MP[$s.$k]}"); do
+			kill -STOP "$p"
+			HUNG+=("$p")
+		done
+	done
+done
+is "${#HUNG[@]}" $((2 * PER_SERVER)) "$((2 * PER_SERVER)) sshfs daemons stopped (one per share)"
+: >"$W/starts"
+t0=$(date +%s%N)
+run_capture vm --json repair
+diag "repair of $((2 * PER_SERVER)) hung shares: $((($(date +%s%N) - t0) / 1000000)) ms (figure only)"
+j=$LAST_OUT
+is "$LAST_RC" 0 "repair of the hung shares succeeds"
+bad=0
+for s in $(seq "$N_SERVERS"); do
+	for k in $(seq "$PER_SERVER"); do
+		a=$(action_of "${MP[$s.$k]}")
+		n=$(starts_of "$s" "$k")
+		if [ "$s" -le 2 ]; then want=repaired wn=1; else want=kept wn=0; fi
+		if [ "$a" != "$want" ] || [ "$n" != "$wn" ] || [ "$(mounts_at "${MP[$s.$k]}")" != 1 ]; then
+			bad=$((bad + 1))
+			diag "share $s.$k: action '$a', $n helper start(s), $(mounts_at "${MP[$s.$k]}") mount(s)"
+		fi
+	done
+done
+is "$bad" 0 "every hung share repaired with one helper, every other one kept without"
+max=$(awk '$1 > m { m = $1 } END { print m + 0 }' "$W/starts")
+check "repair ran at most $MAX_HELPERS helpers at once (saw $max)" test "$max" -le "$MAX_HELPERS"
+out=$(stacked_under "$BASE_DIR")
+is "$out" "" "no stacked mount after the repair"
+is "$(live_wrappers)" 0 "no helper left running after the repair"
+for p in "${HUNG[@]}"; do kill -KILL "$p" 2>/dev/null; done
+expect_exit 0 vm --json check
+is "$(jq '[.shares[] | select(.state != "mounted")] | length' <<<"$LAST_OUT")" 0 \
+	"check: every share healthy"
 
 umount /usr/bin/sshfs
 done_testing
