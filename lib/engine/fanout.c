@@ -20,6 +20,11 @@
  * deadline in total (the helpers already running expire together), not one per share; shares
  * that need no helper (kept, unmounted, forgotten) are never gated.
  *
+ * Shares without a server (bind) are worked on by the calling thread alone, before it helps
+ * with the others: threads gain them nothing (the kernel's mount lock and the ledger's
+ * serialise their work) and would only add contention, so a host of bind shares reconciles
+ * exactly as serially as before.
+ *
  * Reports: each job writes its own report; they are appended in index order at the end, so
  * the report reads as the serial loop's did, whatever order the jobs finished in.
  */
@@ -105,9 +110,12 @@ static bool may_start(const struct fanout *f, size_t i)
 	return s->proven || s->dead || s->inflight < f->cap;
 }
 
-/* Under f->mu: the next job to start, or SIZE_MAX when none is left. Waits while every job
- * left is held back by may_start(). */
-static size_t take_next(struct fanout *f)
+/* Under f->mu: the next job to start, or SIZE_MAX when none is left for this thread. The
+ * calling thread (@caller) takes the jobs without a server (bind shares: no helper, nothing to
+ * wait for, and nothing gained from threads, as the kernel and the ledger serialise their
+ * work) first, then helps with the others; the other threads take only jobs with a server.
+ * Waits while every job left is held back by may_start(). */
+static size_t take_next(struct fanout *f, bool caller)
 {
 	for (;;) {
 		bool left = false;
@@ -116,10 +124,18 @@ static size_t take_next(struct fanout *f)
 			f->next++;
 		if (f->stop)
 			return SIZE_MAX;
+		for (size_t p = f->next; caller && p < f->n; p++) {
+			size_t i = f->order[p];
+
+			if (!f->jobs[i].taken && f->jobs[i].server == SIZE_MAX) {
+				f->jobs[i].taken = true;
+				return i;
+			}
+		}
 		for (size_t p = f->next; p < f->n; p++) {
 			size_t i = f->order[p];
 
-			if (f->jobs[i].taken)
+			if (f->jobs[i].taken || f->jobs[i].server == SIZE_MAX)
 				continue;
 			left = true;
 			if (may_start(f, i)) {
@@ -136,14 +152,12 @@ static size_t take_next(struct fanout *f)
 	}
 }
 
-static void *worker(void *arg)
+static void work(struct fanout *f, bool caller)
 {
-	struct fanout *f = arg;
-
 	current = f;
 	(void)pthread_mutex_lock(&f->mu);
 	for (;;) {
-		size_t i = take_next(f);
+		size_t i = take_next(f, caller);
 
 		if (i == SIZE_MAX)
 			break;
@@ -159,6 +173,11 @@ static void *worker(void *arg)
 	(void)pthread_cond_broadcast(&f->cond);
 	(void)pthread_mutex_unlock(&f->mu);
 	current = NULL;
+}
+
+static void *worker(void *arg)
+{
+	work(arg, false);
 	return NULL;
 }
 
@@ -229,7 +248,7 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 		.n = n,
 	};
 	_cleanup_free_ pthread_t *threads = NULL;
-	size_t want, started = 0;
+	size_t want, started = 0, n_server = 0;
 	int r = 0;
 
 	if (n == 0)
@@ -246,8 +265,11 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 	(void)pthread_cond_init(&f.cond, NULL);
 	want = __atomic_load_n(&ctx->max_helpers, __ATOMIC_RELAXED);
 	f.cap = want / 4 > 1 ? (unsigned)(want / 4) : 1;
-	if (want > n)
-		want = n;
+	/* Threads for the jobs with a server only: the calling thread is one of them. */
+	for (size_t i = 0; i < n; i++)
+		n_server += f.jobs[i].server != SIZE_MAX;
+	if (want > n_server)
+		want = n_server > 0 ? n_server : 1;
 	if (want > 1) {
 		threads = calloc(want - 1, sizeof(*threads));
 		/* Fewer threads than asked (none, even) only makes it slower: the calling thread
@@ -258,7 +280,7 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 			started++;
 		}
 	}
-	(void)worker(&f);
+	work(&f, true);
 	for (size_t t = 0; t < started; t++)
 		(void)pthread_join(threads[t], NULL);
 
