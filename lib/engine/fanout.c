@@ -340,6 +340,11 @@ static struct server *server_of(struct fanout *f, const char *key)
 	return bsearch(key, f->servers, f->n_servers, sizeof(*f->servers), cmp_server);
 }
 
+bool fanout_active(void)
+{
+	return current != NULL;
+}
+
 int fanout_gate_check(const char *key)
 {
 	struct fanout *f = current;

@@ -54,4 +54,6 @@ char *fanout_server_key(const char *driver, const char *export, const char *opti
  * Both are no-ops outside a fan-out and for a NULL @key.
  */
 int fanout_gate_check(const char *key);
+/* Does the calling thread work for a fan-out (so the gate applies)? */
+bool fanout_active(void);
 void fanout_gate_note(const char *key, int r, enum volmount_errkind kind, const char *msg);

@@ -207,7 +207,8 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 	helper = req->spec.argv[0];
 	/* Inside a fan-out (host-up, repair): a server that another share's helper found dead
 	 * in this call is not tried again (fanout.c). */
-	server = fanout_server_key(req->drv->name, req->export, req->opts.canonical);
+	if (fanout_active())
+		server = fanout_server_key(req->drv->name, req->export, req->opts.canonical);
 	r = fanout_gate_check(server);
 	if (r < 0)
 		return r;
