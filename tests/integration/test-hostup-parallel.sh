@@ -17,7 +17,10 @@
 #   - nothing left running: no wrapper, no ssh client of the dead server;
 #   - once the dead server is back, host-up mounts its shares and keeps the others;
 #   - repair with the sshfs daemons of two servers' shares stopped (hung): each of them
-#     repaired with one helper, the others kept without one, at most 4 helpers at once.
+#     repaired with one helper, the others kept without one, at most 4 helpers at once;
+#   - the first call after another "reboot" (an attach, with the dead server stopped again)
+#     reconciles every share the same way: another process's attach to a share it has
+#     reconciled completes while it still waits on the dead server, and the same counts hold.
 # shellcheck disable=SC2317 # functions called through check
 set -u
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -273,6 +276,49 @@ for p in "${HUNG[@]}"; do kill -KILL "$p" 2>/dev/null; done
 expect_exit 0 vm --json check
 is "$(jq '[.shares[] | select(.state != "mounted")] | length' <<<"$LAST_OUT")" 0 \
 	"check: every share healthy"
+
+# ---- the first call after a reboot reconciles by itself, narrowed the same way ----
+for m in $(mounts_under "$BASE_DIR"); do umount "$m" || umount -l "$m"; done
+for p in $(net_live_pids sshfs-real); do kill -KILL "$p"; done
+net_wait_gone sshfs-real 10 || bail_out "sshfs daemons still running after the unmounts"
+ledger_exec "UPDATE host SET boot_id = 'old-boot-2'"
+for _ in $(seq 100); do [ -s "$SSH_DIR/sshd.$DEAD.pid" ] && break; sleep 0.05; done
+DEAD_PID=$(cat "$SSH_DIR/sshd.$DEAD.pid")
+kill -STOP "$DEAD_PID"
+: >"$W/starts"
+# The first call: an attach to share 1.2, which reconciles every share first.
+VM_TIMEOUT=200 attach_one 1 2 first &
+FIRST=$!
+wait_for "the first call has mounted a share of server 1 again" first_live_mounted
+wait_for "the first call runs a helper for the dead server" dead_helper_runs
+attach_one 1 1 second
+is "$?" 0 "another process's attach to a reconciled share completes during the first call"
+check "the first call is still reconciling when it returned" kill -0 "$FIRST"
+check "the dead server's helper still runs when it returned" dead_helper_runs
+kill -KILL "$DEAD_PID"
+wait "$FIRST"
+is "$?" 0 "the first call's own attach succeeds (its share's server is alive)"
+bad=0
+for s in $(seq "$N_SERVERS"); do
+	for k in $(seq "$PER_SERVER"); do
+		want=1
+		[ "$s" = "$DEAD" ] && want=0
+		[ "$(mounts_at "${MP[$s.$k]}")" = "$want" ] || bad=$((bad + 1))
+		[ "$s" = "$DEAD" ] || [ "$(starts_of "$s" "$k")" = 1 ] || bad=$((bad + 1))
+	done
+done
+is "$bad" 0 "every live share mounted again with one helper, no dead one mounted"
+is "$(grep -c -- "port=$DEAD_PORT" "$W/starts")" 1 "the dead server cost one helper"
+max=$(awk '$1 > m { m = $1 } END { print m + 0 }' "$W/starts")
+check "at most $MAX_HELPERS helpers at once (saw $max)" test "$max" -le "$MAX_HELPERS"
+out=$(stacked_under "$BASE_DIR")
+is "$out" "" "no stacked mount"
+is "$(live_wrappers)" 0 "no helper left running"
+is "$(dead_clients | wc -l)" 0 "no client of the dead server left running"
+is "$(ledger_sql "SELECT boot_id FROM host")" "$(cat /proc/sys/kernel/random/boot_id)" \
+	"the first call recorded the boot"
+is "$(ledger_sql "SELECT count(*) FROM attachments")" $((N_SERVERS * PER_SERVER + 3)) \
+	"every attachment kept, the two new ones too"
 
 umount /usr/bin/sshfs
 done_testing
