@@ -444,8 +444,7 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	 * only until that share is reconciled; host-up, host-down and gc still wait for all. */
 	if (hold && n_rows > 0 && n_rows <= share_lock_budget()) {
 		fds = calloc(n_rows, sizeof(*fds));
-		if (fds && !lock_all_shares(ctx, rows, n_rows, fds))
-		{
+		if (fds && !lock_all_shares(ctx, rows, n_rows, fds)) {
 			free(fds);
 			fds = NULL;
 		}
