@@ -25,6 +25,9 @@
  *   6  host-up with 1,000 attachments on 100 shares vs 10,000 on 1,000, each size in a mount
  *      namespace of its own, alternating: everything mounted and healthy; and every mount
  *      taken away behind volmount's back first
+ *   6d host-up with every mount gone: 50 sshfs shares on 5 loopback sshds (run.sh), one of them
+ *      stopped (SIGSTOP: connections accepted, never answered), vs the slowest single share
+ *      and vs the same one share at a time
  *   7  sshfs cold attach against the loopback sshd that run.sh started, vs the helper alone
  *   9  `volmount check` (the CLI, whole process) of 100, 1,000 and 10,000 healthy bind shares,
  *      each size in a mount namespace of its own, alternating; cost per share and its growth.
@@ -88,7 +91,10 @@ static struct {
 	unsigned c9_rounds;   /* case 9: rounds of check at each size */
 	unsigned c9_scale;    /* 1 = the sizes (100, 1,000, 10,000); >1 divides them */
 	unsigned c9_hung;     /* case 9h: hung sshfs shares (of 5 x as many shares in all) */
+	unsigned c6d_rounds;  /* case 6d */
 	const char *ssh_port, *ssh_key, *ssh_known_hosts, *ssh_export;
+	const char *ssh_ports; /* case 6d: five ports, comma-separated; the last one's sshd stops */
+	pid_t ssh_dead_pid;   /* case 6d: the sshd on the last port */
 	const char *profile;  /* "cold" or "warm": loop only that library call, for perf */
 } opt = {
 	.rounds = 21,
@@ -101,6 +107,7 @@ static struct {
 	.c6_reps = 15,
 	.c6_scale = 1,
 	.c7_rounds = 11,
+	.c6d_rounds = 3,
 	.c9_rounds = 11,
 	.c9_scale = 1,
 	.c9_hung = 200,
@@ -405,15 +412,36 @@ static int ns_self(void)
 	return fd;
 }
 
+/* setns()/unshare() of the mount namespace want the process's fs state unshared: a thread
+ * that host-up or repair started (and joined) may still be leaving the kernel for a moment
+ * after pthread_join() returned (its tid is cleared before its fs state is let go). */
+static int ns_retry(int (*fn)(int, int), int a, int b)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (fn(a, b) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -1;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static int do_unshare(int flags, int unused)
+{
+	(void)unused;
+	return unshare(flags);
+}
+
 static void ns_enter(int fd)
 {
-	if (setns(fd, CLONE_NEWNS) < 0)
+	if (ns_retry(setns, fd, CLONE_NEWNS) < 0)
 		die("setns: %s", strerror(errno));
 }
 
 static void ns_new(void)
 {
-	if (unshare(CLONE_NEWNS) < 0)
+	if (ns_retry(do_unshare, CLONE_NEWNS, 0) < 0)
 		die("unshare(CLONE_NEWNS): %s", strerror(errno));
 }
 
@@ -1284,7 +1312,7 @@ struct c6_size {
 	struct volmount_ctx *ctx;
 	char **mps, **exports;
 	double build_s;
-	struct series healthy, remount, floor;
+	struct series healthy, remount, floor, serial;
 };
 
 static unsigned report_count(const struct volmount_report *rep, const char *action)
@@ -1362,7 +1390,7 @@ static double c6_floor_remount(struct c6_size *z)
 /* Everything mounted and healthy (the common restart), or, with @remount, every mount taken
  * away behind volmount's back first (as after the mount namespace was lost): host-up then
  * mounts every share again. The remount's floor is measured just before, in the same state. */
-static void c6_host_up(struct c6_size *z, bool remount, bool keep)
+static void c6_host_up_into(struct c6_size *z, bool remount, bool keep, struct series *into)
 {
 	struct volmount_report *rep = NULL;
 	const char *want_action = remount ? "mounted" : "kept";
@@ -1375,19 +1403,34 @@ static void c6_host_up(struct c6_size *z, bool remount, bool keep)
 
 		c6_umount_all(z);
 		ms = c6_floor_remount(z);
-		if (keep)
+		if (keep && !into)
 			add(&z->floor, ms);
 		c6_umount_all(z);
 	}
 	t0 = now_ns();
 	r = volmount_host_up(z->ctx, &rep);
 	if (keep)
-		add(remount ? &z->remount : &z->healthy, us_since(t0) / 1e3);
+		add(into ? into : remount ? &z->remount : &z->healthy, us_since(t0) / 1e3);
 	check_lib(z->ctx, r, "host-up", "");
 	if (report_count(rep, want_action) != z->shares)
 		die("host-up: %u of %u shares %s", report_count(rep, want_action), z->shares,
 		    want_action);
 	volmount_report_free(rep);
+}
+
+static void c6_host_up(struct c6_size *z, bool remount, bool keep)
+{
+	c6_host_up_into(z, remount, keep, NULL);
+}
+
+/* The remount with one share at a time (max_helpers = 1): the serial path of before. */
+static void c6_host_up_serial(struct c6_size *z, bool keep)
+{
+	if (volmount_ctx_set_max_helpers(z->ctx, 1) < 0)
+		die("volmount_ctx_set_max_helpers");
+	c6_host_up_into(z, true, keep, &z->serial);
+	if (volmount_ctx_set_max_helpers(z->ctx, 16) < 0)
+		die("volmount_ctx_set_max_helpers");
 }
 
 static void c6_free(struct c6_size *z)
@@ -1419,6 +1462,8 @@ static void case_6(int ns_a)
 	for (unsigned i = 0; i <= (opt.c6_reps + 1) / 2; i++) {
 		c6_host_up(i % 2 ? &small : &large, true, i > 0);
 		c6_host_up(i % 2 ? &large : &small, true, i > 0);
+		/* The same remount one share at a time, alternating with the parallel one. */
+		c6_host_up_serial(&large, i > 0);
 	}
 	ns_enter(ns_a);
 
@@ -1448,6 +1493,11 @@ static void case_6(int ns_a)
 		 median(&large.remount) < 1000 ? "yes" : "NO", median(&large.remount),
 		 (median(&large.remount) - median(&large.floor)) /
 			 (median(&small.remount) - median(&small.floor)));
+	snprintf(what, sizeof(what), "host-up, every mount gone: %u shares, max_helpers = 1 (serial)",
+		 large.shares);
+	r = row_add("6r", what, "ms", &large.serial);
+	row_note(r, "the default (16 at once) above is %.2fx this: the parallel path's cost on "
+		    "bind shares", median(&large.remount) / median(&large.serial));
 	snprintf(what, sizeof(what), "ref: floor of the remount: %u bind mounts (open+open_tree+...)",
 		 small.shares);
 	row_add("", what, "ms", &small.floor);
@@ -1990,6 +2040,198 @@ static void case_9(int ns_a)
 	row_add("", "", "", NULL);
 }
 
+/* ---- case 6d: host-up of 50 sshfs shares on 5 servers, one dead ---- */
+
+#define C6D_SERVERS 5
+#define C6D_PER_SERVER 10
+#define C6D_DEADLINE_MS 3000u
+
+struct c6d {
+	struct volmount_ctx *ctx;
+	char *exports[C6D_SERVERS * C6D_PER_SERVER];
+	char *mps[C6D_SERVERS * C6D_PER_SERVER];
+	char *o_port[C6D_SERVERS], *o_key, *o_kh;
+};
+
+static const char *const *c6d_opts(struct c6d *c, unsigned s, const char *o[4])
+{
+	o[0] = c->o_port[s];
+	o[1] = c->o_key;
+	o[2] = c->o_kh;
+	o[3] = "StrictHostKeyChecking=yes";
+	return o;
+}
+
+/* host-up, timed; the report's counts of @a and @b (actions) and of failures "not tried". */
+static double c6d_host_up(struct c6d *c, const char *a, unsigned *na, const char *b, unsigned *nb,
+			 unsigned *not_tried)
+{
+	struct volmount_report *rep = NULL;
+	uint64_t t0 = now_ns();
+	int r = volmount_host_up(c->ctx, &rep);
+	double ms = us_since(t0) / 1e3;
+
+	if (r < 0 && !rep)
+		die("host-up: %s", volmount_ctx_errmsg(c->ctx));
+	*na = report_count(rep, a);
+	if (nb)
+		*nb = report_count(rep, b);
+	if (not_tried) {
+		*not_tried = 0;
+		for (size_t i = 0; i < volmount_report_n_entries(rep); i++)
+			*not_tried += strstr(volmount_report_entry_detail(rep, i), "not tried") != NULL;
+	}
+	volmount_report_free(rep);
+	return ms;
+}
+
+static void c6d_umount(struct c6d *c, unsigned i)
+{
+	if (mounts_at(c->mps[i]) > 0 && umount2(c->mps[i], UMOUNT_NOFOLLOW) < 0)
+		die("umount %s: %s", c->mps[i], strerror(errno));
+}
+
+static void case_6d(int ns_a)
+{
+	const unsigned n = C6D_SERVERS * C6D_PER_SERVER, dead = C6D_SERVERS - 1;
+	const unsigned n_live = n - C6D_PER_SERVER;
+	struct series par = { .n = 0 }, ser = { .n = 0 }, one_live = { .n = 0 },
+		      one_dead = { .n = 0 };
+	unsigned not_tried_par = 0, not_tried_ser = 0, failed = 0;
+	struct c6d c = { .ctx = NULL };
+	char *ports, *save = NULL, *tok;
+	struct row *r;
+	unsigned s = 0;
+
+	if (!opt.ssh_ports || !opt.ssh_key || !opt.ssh_known_hosts || !opt.ssh_export ||
+	    opt.ssh_dead_pid <= 0) {
+		row_add("6d", "sshfs fleet: skipped (no sshd fixture; see run.sh)", "", NULL);
+		return;
+	}
+	ns_enter(ns_a);
+	ports = xasprintf("%s", opt.ssh_ports);
+	for (tok = strtok_r(ports, ",", &save); tok && s < C6D_SERVERS;
+	     tok = strtok_r(NULL, ",", &save))
+		c.o_port[s++] = xasprintf("port=%s", tok);
+	free(ports);
+	if (s != C6D_SERVERS)
+		die("--ssh-ports needs %u ports", C6D_SERVERS);
+	c.o_key = xasprintf("IdentityFile=%s", opt.ssh_key);
+	c.o_kh = xasprintf("UserKnownHostsFile=%s", opt.ssh_known_hosts);
+	c.ctx = make_ctx("c6d", VOLMOUNT_DURABILITY_NORMAL);
+	/* The helper deadline: what the stopped server's shares cost. */
+	if (volmount_ctx_set_timeout(c.ctx, C6D_DEADLINE_MS) < 0)
+		die("volmount_ctx_set_timeout");
+	progress("case 6d: attaching %u sshfs shares on %u servers", n, C6D_SERVERS);
+	for (unsigned i = 0; i < n; i++) {
+		const char *o[4];
+		char *dir = xasprintf("%s/c6d-%u", opt.ssh_export, i);
+		struct volmount_snapshot *snap = NULL;
+
+		xmkdir_p(dir, 0755);
+		c.exports[i] = xasprintf("root@127.0.0.1:%s", dir);
+		free(dir);
+		check_lib(c.ctx, volmount_attach(c.ctx, "sshfs", c.exports[i], "v", "o",
+						 c6d_opts(&c, i / C6D_PER_SERVER, o), 4, NULL),
+			  "attach", c.exports[i]);
+		check_lib(c.ctx, volmount_snapshot_new(c.ctx, &snap), "snapshot", "");
+		for (size_t k = 0; k < volmount_snapshot_n_shares(snap); k++)
+			if (strcmp(volmount_snapshot_share_export(snap, k), c.exports[i]) == 0)
+				c.mps[i] = xasprintf("%s", volmount_snapshot_share_mountpoint(snap, k));
+		volmount_snapshot_free(snap);
+		if (!c.mps[i])
+			die("case 6d: no share for %s", c.exports[i]);
+	}
+
+	for (unsigned round = 0; round <= opt.c6d_rounds; round++) {
+		unsigned a = 0, b = 0, nt = 0;
+		double ms;
+
+		progress("case 6d: round %u/%u", round, opt.c6d_rounds);
+		/* One live share alone (the other 49 kept). */
+		c6d_umount(&c, 0);
+		ms = c6d_host_up(&c, "mounted", &a, NULL, NULL, NULL);
+		if (a != 1)
+			die("case 6d: one live share: %u mounted", a);
+		if (round > 0)
+			add(&one_live, ms);
+
+		/* The server stops. One of its shares alone: its helper's deadline. */
+		kill(opt.ssh_dead_pid, SIGSTOP);
+		c6d_umount(&c, dead * C6D_PER_SERVER);
+		ms = c6d_host_up(&c, "failed", &a, NULL, NULL, NULL);
+		if (a != 1)
+			die("case 6d: one dead share: %u failed", a);
+		if (round > 0)
+			add(&one_dead, ms);
+
+		/* Every mount gone: 40 live shares, 10 of the stopped server. */
+		for (unsigned i = 0; i < n; i++)
+			c6d_umount(&c, i);
+		ms = c6d_host_up(&c, "mounted", &a, "failed", &b, &nt);
+		if (a != n_live || b != C6D_PER_SERVER)
+			die("case 6d: %u mounted (want %u), %u failed (want %u)", a, n_live, b,
+			    C6D_PER_SERVER);
+		if (round > 0) {
+			add(&par, ms);
+			not_tried_par = nt;
+		}
+		failed = b;
+
+		/* The same, one share at a time (max_helpers = 1): in the last round only, it
+		 * costs the sum of the live shares. */
+		if (round == opt.c6d_rounds) {
+			for (unsigned i = 0; i < n; i++)
+				c6d_umount(&c, i);
+			if (volmount_ctx_set_max_helpers(c.ctx, 1) < 0)
+				die("volmount_ctx_set_max_helpers");
+			ms = c6d_host_up(&c, "mounted", &a, "failed", &b, &nt);
+			if (volmount_ctx_set_max_helpers(c.ctx, 16) < 0)
+				die("volmount_ctx_set_max_helpers");
+			if (a != n_live || b != C6D_PER_SERVER)
+				die("case 6d serial: %u mounted, %u failed", a, b);
+			add(&ser, ms);
+			not_tried_ser = nt;
+		}
+
+		/* The server is back: its shares are mounted again for the next round. */
+		kill(opt.ssh_dead_pid, SIGCONT);
+		(void)c6d_host_up(&c, "mounted", &a, NULL, NULL, NULL);
+		if (a != C6D_PER_SERVER)
+			die("case 6d: the server back, %u of its shares mounted", a);
+	}
+
+	r = row_add("6d", "host-up, every mount gone: 50 sshfs shares, 5 servers, 1 stopped", "ms",
+		    &par);
+	row_ratio(r, median(&one_dead), 1.25);
+	row_note(r, "vs the slowest single share (below); %u shares of the stopped server failed, "
+		    "%u of them without a helper of their own", failed, not_tried_par);
+	r = row_add("", "ref: one share of the stopped server alone (3 s helper deadline)", "ms",
+		    &one_dead);
+	r = row_add("", "ref: one live share alone (its sshfs remount in host-up)", "ms", &one_live);
+	r = row_add("6d", "the same, max_helpers = 1 (one share at a time, server gate on)", "ms",
+		    &ser);
+	row_ratio(r, median(&par), 0);
+	row_note(r, "%u of the stopped server's shares not tried; without the gate one after "
+		    "another costs the sum: 40 x %.0f ms + 10 x %.0f ms = %.1f s",
+		 not_tried_ser, median(&one_live), median(&one_dead),
+		 (n_live * median(&one_live) + C6D_PER_SERVER * median(&one_dead)) / 1e3);
+	row_add("", "", "", NULL);
+	/* Leave no sshfs behind: case 9h counts the sshfs daemons it stops. */
+	for (unsigned i = 0; i < n; i++)
+		check_lib(c.ctx, volmount_detach(c.ctx, "sshfs", c.exports[i], "v", "o"), "detach",
+			  c.exports[i]);
+	for (unsigned i = 0; i < n; i++) {
+		free(c.exports[i]);
+		free(c.mps[i]);
+	}
+	for (s = 0; s < C6D_SERVERS; s++)
+		free(c.o_port[s]);
+	free(c.o_key);
+	free(c.o_kh);
+	volmount_ctx_free(c.ctx);
+}
+
 /* ---- profiling: one library path in a loop, nothing else (run under perf or callgrind) ---- */
 
 static void profile_loop(int ns_a)
@@ -2049,6 +2291,8 @@ int main(int argc, char **argv)
 		{ "ssh-key", required_argument, NULL, 'K' },
 		{ "ssh-known-hosts", required_argument, NULL, 'H' },
 		{ "ssh-export", required_argument, NULL, 'E' },
+		{ "ssh-ports", required_argument, NULL, 'Q' },
+		{ "ssh-dead-pid", required_argument, NULL, 'D' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2071,6 +2315,7 @@ int main(int argc, char **argv)
 			opt.c6_reps = 2;
 			opt.c6_scale = 10;
 			opt.c7_rounds = 2;
+			opt.c6d_rounds = 1;
 			opt.c9_rounds = 2;
 			opt.c9_scale = 10;
 			opt.c9_hung = 10;
@@ -2082,6 +2327,8 @@ int main(int argc, char **argv)
 		case 'K': opt.ssh_key = optarg; break;
 		case 'H': opt.ssh_known_hosts = optarg; break;
 		case 'E': opt.ssh_export = optarg; break;
+		case 'Q': opt.ssh_ports = optarg; break;
+		case 'D': opt.ssh_dead_pid = (pid_t)parse_u(optarg, "--ssh-dead-pid"); break;
 		case 'p': opt.profile = optarg; break;
 		default: usage();
 		}
@@ -2132,8 +2379,10 @@ int main(int argc, char **argv)
 		case_5(ns_a);
 	if (want('4'))
 		case_4(ns_a);
-	if (want('6'))
+	if (want('6')) {
 		case_6(ns_a);
+		case_6d(ns_a);
+	}
 	if (want('7'))
 		case_7(ns_a);
 	if (want('9'))

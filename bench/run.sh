@@ -5,7 +5,8 @@
 #
 # Re-executes itself in a private mount+net+pid namespace, so the thousands of mounts the
 # benchmarks make are invisible outside and vanish with it, even after a crash. Inside: lo up,
-# a key-only sshd on 127.0.0.1 for case 7 (skipped if sshd or sshfs is missing), then
+# a key-only sshd on 127.0.0.1 for case 7 and five of them for case 6d (skipped if sshd or sshfs
+# is missing), then
 # BUILD_DIR/bench/volmount-bench. Scratch files live in a directory under /var/tmp (the disk
 # filesystem a production /var/lib/volmount would be on; VOLMOUNT_BENCH_TMPDIR=/dev/shm puts
 # them on a tmpfs instead), removed at the end. The table goes to stdout and to
@@ -112,6 +113,22 @@ EOF
 	chmod 0644 "$d/known_hosts" # volmount refuses a known-hosts file others can write
 	ssh_args=(--ssh-port "$port" --ssh-key "$d/client_key" --ssh-known-hosts "$d/known_hosts"
 		--ssh-export "$work/sshexport")
+	# Case 6d: four more servers, the same sshd on the next ports; the bench stops the last.
+	local ports=$port p s
+	for s in 2 3 4 5; do
+		p=$((port + s - 1))
+		sed -e "s/^Port .*/Port $p/" -e "s|^PidFile .*|PidFile $d/sshd.$s.pid|" \
+			"$d/sshd_config" >"$d/sshd_config.$s"
+		setsid -f /usr/sbin/sshd -f "$d/sshd_config.$s" -E "$d/sshd.$s.log" </dev/null >/dev/null 2>&1
+		for _ in $(seq 500); do
+			[ -s "$d/sshd.$s.pid" ] && ss -ltnH "sport = :$p" 2>/dev/null | grep -q . && break
+			sleep 0.01
+		done
+		[ -s "$d/sshd.$s.pid" ] || { echo "# case 6d: sshd $s did not start" >&2; return 0; }
+		printf '[127.0.0.1]:%s %s\n' "$p" "$(cut -d' ' -f1,2 "$d/host_key.pub")" >>"$d/known_hosts"
+		ports=$ports,$p
+	done
+	ssh_args+=(--ssh-ports "$ports" --ssh-dead-pid "$(cat "$d/sshd.5.pid")")
 }
 ssh_setup || true
 

@@ -122,9 +122,15 @@ int volmount_ctx_set_path_scheme(struct volmount_ctx *ctx, enum volmount_path_sc
 /* Deadline of one liveness probe (check, repair, monitor), in milliseconds; default 5000. */
 int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, unsigned timeout_ms);
 
+/* How many shares host-up, the first call after a reboot and repair work on at once, and so the
+ * most helper programs (mount.nfs, sshfs, ...) they run at once: 1..32, default 16; 1 works
+ * on one share after another. -EINVAL out of range. Since 0.5. */
+int volmount_ctx_set_max_helpers(struct volmount_ctx *ctx, unsigned n);
+
 /*
  * volmount_ctx_load_config() - read a configuration file of "key = value" lines ('#' starts a
  * comment). Keys: state_dir, base_dir, run_dir, timeout (seconds), probe_timeout (seconds),
+ * max_helpers (1..32),
  * durability (normal|full), path_scheme (volmount|nova).
  * The file must be a regular file owned by root and not writable by group or others.
  * If @must_exist is false, a missing file is not an error. Values set here are overridden by

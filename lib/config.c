@@ -16,7 +16,8 @@
  * runs to the end of the line. A value is a single token: no blanks inside, no quoting. Keys:
  * state_dir, base_dir, run_dir (absolute paths), timeout (decimal seconds, > 0 and <= 86400,
  * rounded up to whole milliseconds), probe_timeout (the same), durability (normal | full),
- * path_scheme (volmount | nova: see volmount.h). A key given twice is an error
+ * path_scheme (volmount | nova: see volmount.h), max_helpers (1..32: shares host-up and repair
+ * work on at once, so the most helpers they run at once). A key given twice is an error
  * rather than "last wins": two conflicting settings in a root-owned file are a mistake that
  * should be seen, not silently resolved.
  *
@@ -54,6 +55,7 @@ enum config_key {
 	KEY_DURABILITY,
 	KEY_PROBE_TIMEOUT,
 	KEY_PATH_SCHEME,
+	KEY_MAX_HELPERS,
 	_KEY_MAX
 };
 
@@ -61,6 +63,7 @@ static const char *const key_names[_KEY_MAX] = {
 	[KEY_STATE_DIR] = "state_dir", [KEY_BASE_DIR] = "base_dir",	[KEY_RUN_DIR] = "run_dir",
 	[KEY_TIMEOUT] = "timeout",     [KEY_DURABILITY] = "durability",
 	[KEY_PROBE_TIMEOUT] = "probe_timeout", [KEY_PATH_SCHEME] = "path_scheme",
+	[KEY_MAX_HELPERS] = "max_helpers",
 };
 
 /* What the file says, before anything is applied. Strings point into the file buffer. */
@@ -71,6 +74,7 @@ struct config {
 	unsigned probe_timeout_ms;
 	enum volmount_durability durability;
 	enum volmount_path_scheme path_scheme;
+	unsigned max_helpers;
 };
 
 static const char *errstr(int r)
@@ -146,6 +150,23 @@ static int parse_value(struct volmount_ctx *ctx, const char *file, unsigned line
 				"%s:%u: path_scheme must be 'volmount' or 'nova', not '%.32s'",
 				file, line, value);
 		return 0;
+
+	case KEY_MAX_HELPERS: {
+		unsigned long v = 0;
+		char *end = NULL;
+
+		/* digits only: no sign, no blanks, no base prefix */
+		if (value[0] >= '0' && value[0] <= '9' && strlen(value) <= 9) {
+			errno = 0;
+			v = strtoul(value, &end, 10);
+		}
+		if (!end || *end || errno || v == 0 || v > VOLMOUNT_MAX_HELPERS_MAX)
+			return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG,
+				"%s:%u: max_helpers must be a whole number from 1 to %u, not '%.32s'",
+				file, line, VOLMOUNT_MAX_HELPERS_MAX, value);
+		c->max_helpers = (unsigned)v;
+		return 0;
+	}
 
 	case _KEY_MAX:
 		break;
@@ -363,6 +384,13 @@ static int set_all(struct volmount_ctx *ctx, const struct config *c, enum config
 		r = volmount_ctx_set_durability(ctx, c->durability);
 		if (r < 0) {
 			*ret_failed = KEY_DURABILITY;
+			return r;
+		}
+	}
+	if (c->line_of[KEY_MAX_HELPERS]) {
+		r = volmount_ctx_set_max_helpers(ctx, c->max_helpers);
+		if (r < 0) {
+			*ret_failed = KEY_MAX_HELPERS;
 			return r;
 		}
 	}

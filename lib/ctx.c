@@ -66,6 +66,7 @@ VOLMOUNT_EXPORT int volmount_ctx_new(struct volmount_ctx **ret)
 	ctx->base_fd = -EBADF;
 	ctx->timeout_ms = VOLMOUNT_DEFAULT_TIMEOUT_MS;
 	ctx->probe_timeout_ms = VOLMOUNT_DEFAULT_PROBE_TIMEOUT_MS;
+	ctx->max_helpers = VOLMOUNT_DEFAULT_MAX_HELPERS;
 	ctx->durability = VOLMOUNT_DURABILITY_NORMAL;
 	(void)pthread_mutex_init(&ctx->open_lock, NULL); /* cannot fail with default attrs */
 	if (lock_cache_new(&ctx->locks) < 0) {
@@ -145,6 +146,14 @@ VOLMOUNT_EXPORT int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, uns
 	if (!ctx || timeout_ms == 0 || timeout_ms > 86400000u)
 		return -EINVAL;
 	ctx->probe_timeout_ms = timeout_ms;
+	return 0;
+}
+
+VOLMOUNT_EXPORT int volmount_ctx_set_max_helpers(struct volmount_ctx *ctx, unsigned n)
+{
+	if (!ctx || n == 0 || n > VOLMOUNT_MAX_HELPERS_MAX)
+		return -EINVAL;
+	__atomic_store_n(&ctx->max_helpers, n, __ATOMIC_RELAXED);
 	return 0;
 }
 

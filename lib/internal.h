@@ -23,6 +23,11 @@
 #define VOLMOUNT_DEFAULT_RUN_DIR   "/run/volmount"
 #define VOLMOUNT_DEFAULT_TIMEOUT_MS 30000u
 #define VOLMOUNT_DEFAULT_PROBE_TIMEOUT_MS 5000u
+/* Shares worked on at once by host-up, the first call after a reboot and repair, and so the
+ * most helpers they run at once (volmount_ctx_set_max_helpers()). The ceiling leaves the
+ * executor (EXEC_SLOTS_MAX children per process) room for probes and forced unmounts. */
+#define VOLMOUNT_DEFAULT_MAX_HELPERS 16u
+#define VOLMOUNT_MAX_HELPERS_MAX 32u
 
 
 struct ledger;
@@ -32,6 +37,7 @@ struct volmount_ctx {
 	char *paths[_VOLMOUNT_PATH_MAX];
 	unsigned timeout_ms;
 	unsigned probe_timeout_ms; /* liveness probe deadline (check, repair, monitor) */
+	unsigned max_helpers; /* shares worked on at once by host-up and repair (fanout.c) */
 	enum volmount_durability durability;
 	enum volmount_path_scheme path_scheme; /* how mountpoints are named (engine.h) */
 

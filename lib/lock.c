@@ -30,6 +30,7 @@
 
 #define GATE_BYTE 0
 #define LOCK_BYTE 1
+#define RECONCILE_BYTE 2 /* held by a reconcile whose host lock went down to shared */
 _Static_assert(LOCK_BYTE == GATE_BYTE + 1, "the shared lock takes gate and lock in one range");
 
 /* The lock state of one context (lock.h): its directories, the shared host lock and the
@@ -176,6 +177,43 @@ int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms)
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
 	return TAKE_FD(fd);
+}
+
+int lock_host_downgrade(int fd)
+{
+	int r;
+
+	/* Nobody else takes the reconcile byte but under an exclusive host lock, which we
+	 * hold: it is free. Converting our own write lock never waits: the lock byte first, so
+	 * no exclusive caller can slip in between, then the gate, which lets shared callers
+	 * in. */
+	r = setlk(fd, F_WRLCK, RECONCILE_BYTE);
+	if (r >= 0)
+		r = setlk(fd, F_RDLCK, LOCK_BYTE);
+	if (r >= 0)
+		r = setlk(fd, F_UNLCK, GATE_BYTE);
+	if (r < 0)
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+	return 0;
+}
+
+int lock_host_reconciling(struct lock_cache *lc)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct flock fl = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_start = RECONCILE_BYTE,
+		.l_len = 1,
+	};
+
+	fd = open_lock_file(lc->run_fd, "host.lock");
+	if (fd < 0)
+		return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
+				 lc->run_dir, strerror(-fd));
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(errno));
+	return fl.l_type != F_UNLCK;
 }
 
 /* Is a writer holding (or waiting at) the gate? F_OFD_GETLK reports a conflicting lock of

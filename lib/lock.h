@@ -29,6 +29,13 @@ void lock_cache_free(struct lock_cache *lc);
 /* Returns an fd holding the lock (release with lock_release()), -ETIMEDOUT when @deadline_ms
  * (a now_ms() value) passes, or another -errno. */
 int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms);
+/* Turn the exclusive host lock @fd (lock_host(..., true, ...)) into a shared one without
+ * letting go, and mark a reconcile in progress until @fd is released: attach and detach may
+ * enter again, host-up, host-down and gc still wait. 0 or -errno (set). */
+int lock_host_downgrade(int fd);
+/* Is a reconcile in progress under a downgraded host lock (lock_host_downgrade()) of another
+ * description? 1, 0, or -errno (set). */
+int lock_host_reconciling(struct lock_cache *lc);
 /* The shared host lock of attach and detach, one description per context for all its
  * threads (see lock.c). Returns 0 or -errno; release with lock_host_shared_release(). */
 int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms);

@@ -15,9 +15,18 @@
 #include "lock.h"
 #include "cleanup.h"
 
+/* host-up's new state, before the reconcile ends: up, a new generation. The boot is recorded
+ * once every share is reconciled. */
+static int publish_up(struct volmount_ctx *ctx, void *arg)
+{
+	(void)arg;
+	return ledger_host_set(ctx->ledger, "up", true, NULL);
+}
+
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
 {
 	struct volmount_report *rep = NULL;
+	struct reconcile_hold hold = { .publish = publish_up };
 	uint64_t deadline;
 	int fd, r;
 
@@ -30,22 +39,29 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		volmount_report_free(rep);
 		return fd;
 	}
+	hold.host_fd = fd;
 	if (up) {
 		struct ledger_host before;
 
+		/* The host is marked up, and the lock narrowed to the shares not yet
+		 * reconciled, as soon as every share's lock is held (reconcile.c). */
 		r = ledger_host_get(ctx->ledger, &before);
 		if (r >= 0)
 			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, true,
-					   rep);
+					   rep, &hold);
 	} else
 		r = 0;
 	if (r >= 0 || up) {
 		/* host-up marks the host up even when a share failed: the others are fine, and
 		 * the failure is reported; the caller sees the error. */
 		struct ledger_host h;
-		int k;
+		int k = 0;
 
-		k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, up ? ctx->boot_id : NULL);
+		if (hold.published)
+			k = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		else
+			k = ledger_host_set(ctx->ledger, up ? "up" : "down", up,
+					    up ? ctx->boot_id : NULL);
 		if (k >= 0 && rep)
 			k = ledger_host_get(ctx->ledger, &h);
 		if (k >= 0 && rep)
@@ -90,6 +106,12 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	 * attach and detach refuse it anyway. */
 	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
 		return 0;
+	/* A host-up or first call of another process reconciles right now, and holds the lock
+	 * of every share it has not reconciled yet: this call's share is reconciled by the time
+	 * the call has its lock. Check again next time (the boot is recorded at its end). */
+	r = lock_host_reconciling(ctx->locks);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	/* First call since a reboot (or ever): every recorded mount id is from another boot.
 	 * Reconcile before anyone relies on them; host state and generation are kept. */
 	fd = lock_host(ctx->locks, true, deadline_ms);
@@ -100,7 +122,9 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
 		 * recorded either way. Only a ledger failure is the caller's failure. */
-		(void)host_reconcile(ctx, true, false, NULL);
+		struct reconcile_hold hold = { .host_fd = fd };
+
+		(void)host_reconcile(ctx, true, false, NULL, &hold);
 		error_clear();
 		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
 		if (r >= 0)

@@ -24,6 +24,7 @@
 #include "engine/mountpoint.h"
 #include "engine/probe.h"
 #include "engine/report.h"
+#include "engine/fanout.h"
 #include "internal.h"
 #include "exec.h"
 #include "kview.h"
@@ -192,6 +193,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 			uint64_t *ret_id)
 {
 	_cleanup_close_ int dev = -EBADF, mnt = -EBADF;
+	_cleanup_free_ char *server = NULL;
 	struct exec_result res = {};
 	struct kview_mount top = {};
 	uint64_t mine = 0;
@@ -203,6 +205,13 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		return error_set(-EINVAL, VOLMOUNT_ERR_INTERNAL, "no helper for share '%s'",
 				 req->export);
 	helper = req->spec.argv[0];
+	/* Inside a fan-out (host-up, repair): a server that another share's helper found dead
+	 * in this call is not tried again (fanout.c). */
+	if (fanout_active())
+		server = fanout_server_key(req->drv->name, req->export, req->opts.canonical);
+	r = fanout_gate_check(server);
+	if (r < 0)
+		return r;
 	/* A missing or unsafe helper fails before anything is mounted for it. */
 	r = req->drv->target == DRIVER_TARGET_FUSE_FD ? exec_check_binary(helper, NULL) : 0;
 	if (r >= 0 && req->drv->target == DRIVER_TARGET_FUSE_FD) {
@@ -252,6 +261,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 							      WTERMSIG(res.status),
 				      res.err && res.err[0] ? res.err : "no message");
 		exec_result_done(&res);
+		fanout_gate_note(server, r, volmount_ctx_errkind(ctx), volmount_ctx_errmsg(ctx));
 		return r;
 	}
 	exec_result_done(&res);
@@ -262,6 +272,7 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 	    strcmp(top.fstype, req->spec.fstype) == 0 && strcmp(top.source, req->spec.source) == 0) {
 		*ret_id = top.mnt_id;
 		kview_mount_done(&top);
+		fanout_gate_note(server, 0, VOLMOUNT_ERR_NONE, NULL); /* the server answers */
 		return 0;
 	}
 	if (n <= 0)
@@ -484,8 +495,17 @@ int share_remount(struct volmount_ctx *ctx, const struct ledger_share *row,
 int share_probe_heal(struct volmount_ctx *ctx, const struct ledger_share *row,
 		     struct share_req *req, uint64_t top, struct volmount_report *rep)
 {
-	int err, r;
+	int err;
 	enum health h = probe_one(ctx, row->mountpoint, &err);
+
+	return share_heal_verdict(ctx, row, req, top, h, err, rep);
+}
+
+int share_heal_verdict(struct volmount_ctx *ctx, const struct ledger_share *row,
+		       struct share_req *req, uint64_t top, enum health h, int err,
+		       struct volmount_report *rep)
+{
+	int r;
 
 	if (h == HEALTH_OK || h == HEALTH_UNPROBED)
 		return (int)h;

@@ -59,6 +59,12 @@ int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
 int share_probe_heal(struct volmount_ctx *ctx, const struct ledger_share *row,
 		     struct share_req *req, uint64_t top, struct volmount_report *rep);
 
+/* share_probe_heal() with the verdict @h (@err) of a probe already made of this very mount
+ * @top (repair probes every share at once first). */
+int share_heal_verdict(struct volmount_ctx *ctx, const struct ledger_share *row,
+		       struct share_req *req, uint64_t top, enum health h, int err,
+		       struct volmount_report *rep);
+
 /* A share with attachments whose mount (@top) is ours but stale or hung: unmount it (forced,
  * bounded), verify, mount again, verify, record. @rep may be NULL. */
 int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share *row,

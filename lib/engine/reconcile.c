@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "engine/reconcile.h"
 #include "engine/request.h"
@@ -36,10 +37,12 @@
 #include "engine/report.h"
 #include "engine/mount.h"
 #include "engine/adopt.h"
+#include "engine/fanout.h"
 #include "internal.h"
 #include "exec.h"
 #include "kview.h"
 #include "ledger.h"
+#include "lock.h"
 #include "cleanup.h"
 
 /*
@@ -51,8 +54,18 @@
  * torn down under it: the plain unmount fails with EBUSY, the share stays as it is, and a later
  * repair finishes the job once the mount is free.
  */
+/* The hint's verdict if it is about the mount @top, else NULL. */
+static const struct probe_hint *hint_for(const struct probe_hint *hint, uint64_t top)
+{
+	return hint && hint->mount_id != 0 && hint->mount_id == top &&
+			       hint->h != HEALTH_UNPROBED ?
+		       hint :
+		       NULL;
+}
+
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
-			    struct share_req *req, bool probe, struct volmount_report *rep)
+			    struct share_req *req, bool probe, const struct probe_hint *hint,
+			    struct volmount_report *rep)
 {
 	uint64_t top = 0;
 	bool force = false;
@@ -70,9 +83,10 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
+		const struct probe_hint *known = hint_for(hint, top);
 		int err;
 
-		force = probe_one(ctx, row->mountpoint, &err) != HEALTH_OK;
+		force = (known ? known->h : probe_one(ctx, row->mountpoint, &err)) != HEALTH_OK;
 	}
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount_force(ctx, row->mountpoint, top, force);
@@ -136,7 +150,8 @@ static int reconcile_adopted(struct volmount_ctx *ctx, const struct ledger_share
 }
 
 static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *row,
-			  struct share_req *req, bool probe, struct volmount_report *rep)
+			  struct share_req *req, bool probe, const struct probe_hint *hint,
+			  struct volmount_report *rep)
 {
 	uint64_t top = 0, id = 0;
 	int obs, r;
@@ -145,7 +160,9 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	if (obs < 0)
 		return obs;
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		int k = share_probe_heal(ctx, row, req, top, rep);
+		const struct probe_hint *known = obs == OBS_OURS ? hint_for(hint, top) : NULL;
+		int k = known ? share_heal_verdict(ctx, row, req, top, known->h, known->err, rep) :
+				share_probe_heal(ctx, row, req, top, rep);
 
 		if (k < 0)
 			return k;
@@ -227,6 +244,13 @@ static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
 int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row_in,
 			 bool new_boot, bool probe, struct volmount_report *rep)
 {
+	return reconcile_one_hinted(ctx, row_in, new_boot, probe, NULL, rep);
+}
+
+int reconcile_one_hinted(struct volmount_ctx *ctx, const struct ledger_share *row_in,
+			 bool new_boot, bool probe, const struct probe_hint *hint,
+			 struct volmount_report *rep)
+{
 	struct share_req req = { .src_fd = -EBADF };
 	struct ledger_share copy = *row_in;
 	const struct ledger_share *row = &copy;
@@ -276,9 +300,9 @@ int reconcile_one(struct volmount_ctx *ctx, const struct ledger_share *row_in,
 	if (row->adopted && row->n_attachments == 0)
 		r = reconcile_adopted(ctx, row, &req, rep);
 	else if (row->n_attachments > 0)
-		r = reconcile_used(ctx, row, &req, probe, rep);
+		r = reconcile_used(ctx, row, &req, probe, hint, rep);
 	else
-		r = reconcile_unused(ctx, row, &req, probe, rep);
+		r = reconcile_unused(ctx, row, &req, probe, hint, rep);
 	share_req_done(&req);
 	return r;
 }
@@ -288,32 +312,19 @@ static int cmp_row_mountpoint(const void *key, const void *elem)
 	return strcmp(key, ((const struct ledger_share *)elem)->mountpoint);
 }
 
-int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
-		   struct volmount_report *rep)
+/* The mounts under the base directory that no row accounts for: foreign, or (host-up, nova
+ * scheme) adopted. Runs while the host lock is exclusive: a share attached meanwhile would
+ * look like a mount no row accounts for. */
+static int scan_unknown(struct volmount_ctx *ctx, const struct ledger_share *rows, size_t n_rows,
+			bool adopt, struct volmount_report *rep)
 {
-	struct ledger_share *rows = NULL;
 	struct kview_mount *mounts = NULL;
-	size_t n_rows = 0, n_mounts = 0;
-	struct first_failure failed = {};
+	size_t n_mounts = 0;
 	int r;
 
-	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
+	r = kview_list_under(ctx_base(ctx), &mounts, &n_mounts);
 	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n_rows; i++) {
-		r = reconcile_one(ctx, &rows[i], new_boot, false, rep);
-		if (r == -ENOMEM)
-			break;
-		if (r < 0)
-			/* Keep going: one bad share must not keep the others from their state. */
-			(void)report_failed(ctx, rep, rows[i].mountpoint, r, &failed);
-	}
-	if (r != -ENOMEM) {
-		r = kview_list_under(ctx_base(ctx), &mounts, &n_mounts);
-		if (r < 0)
-			r = error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
-				      strerror(-r));
-	}
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s", strerror(-r));
 	for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
 		bool known = false, seen = false;
 
@@ -337,6 +348,147 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 			       mounts[i].fstype, mounts[i].source);
 	}
 	kview_mounts_free(mounts, n_mounts);
+	return r;
+}
+
+struct reconcile_jobs {
+	const struct ledger_share *rows;
+	int *share_fds; /* held share locks (narrowed), or NULL */
+	bool new_boot;
+};
+
+static int reconcile_job(struct volmount_ctx *ctx, void *arg, size_t i,
+			 struct volmount_report *rep)
+{
+	struct reconcile_jobs *j = arg;
+	int r = reconcile_one(ctx, &j->rows[i], j->new_boot, false, rep);
+
+	if (j->share_fds && j->share_fds[i] >= 0) {
+		/* Reconciled: attach and detach of this share may go on now. */
+		lock_share_release(ctx->locks, j->rows[i].hash, j->share_fds[i]);
+		j->share_fds[i] = -EBADF;
+	}
+	return r;
+}
+
+/* How many share locks the call may hold at once: half the descriptors left to the
+ * process, so a host with more shares than that keeps the exclusive host lock instead. */
+static size_t share_lock_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1024;
+	return rl.rlim_cur > 512 ? (size_t)(rl.rlim_cur - 256) / 2 : 0;
+}
+
+/* Take every row's share lock (nobody holds one: the host lock is exclusive). False, with
+ * nothing held, if one cannot be taken. */
+static bool lock_all_shares(struct volmount_ctx *ctx, const struct ledger_share *rows,
+			    size_t n_rows, int *fds)
+{
+	uint64_t deadline = now_ms() + ctx->timeout_ms;
+
+	for (size_t i = 0; i < n_rows; i++) {
+		fds[i] = lock_share(ctx->locks, rows[i].hash, deadline);
+		if (fds[i] < 0) {
+			for (size_t k = 0; k < i; k++)
+				lock_share_release(ctx->locks, rows[k].hash, fds[k]);
+			error_clear();
+			return false;
+		}
+	}
+	return true;
+}
+
+int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
+		   struct volmount_report *rep, struct reconcile_hold *hold)
+{
+	struct ledger_share *rows = NULL;
+	struct volmount_report *tail = NULL;
+	_cleanup_free_ int *fds = NULL;
+	_cleanup_free_ const char **paths = NULL, **groups = NULL;
+	struct reconcile_jobs jobs = { .new_boot = new_boot };
+	size_t n_rows = 0;
+	struct first_failure failed = {};
+	_cleanup_free_ char *scan_msg = NULL;
+	enum volmount_errkind scan_kind = VOLMOUNT_ERR_INTERNAL;
+	int r, scan_r = 0;
+
+	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
+	if (r < 0)
+		return r;
+	jobs.rows = rows;
+	paths = calloc(n_rows + 1, sizeof(*paths));
+	groups = calloc(n_rows + 1, sizeof(*groups));
+	if (!paths || !groups || (rep && report_new(&tail) < 0)) {
+		r = error_set(-ENOMEM, VOLMOUNT_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* First what no row accounts for, while nothing else can mount; reported after the
+	 * shares, as always. */
+	scan_r = scan_unknown(ctx, rows, n_rows, adopt, tail);
+	if (scan_r == -ENOMEM) {
+		r = scan_r;
+		goto out;
+	}
+	if (scan_r < 0) {
+		/* Kept for the end: the shares are reconciled all the same. */
+		scan_kind = volmount_ctx_errkind(ctx);
+		scan_msg = strdup(volmount_ctx_errmsg(ctx));
+		error_clear();
+	}
+
+	/* Narrow the host lock: hold every share's lock instead, publish the host's new state,
+	 * and let the exclusive host lock go down to shared. Attach and detach of a share wait
+	 * only until that share is reconciled; host-up, host-down and gc still wait for all. */
+	if (hold && n_rows > 0 && n_rows <= share_lock_budget()) {
+		fds = calloc(n_rows, sizeof(*fds));
+		if (fds && !lock_all_shares(ctx, rows, n_rows, fds)) {
+			free(fds);
+			fds = NULL;
+		}
+	}
+	if (hold && fds) {
+		r = hold->publish ? hold->publish(ctx, hold->arg) : 0;
+		if (r >= 0) {
+			hold->published = true;
+			r = lock_host_downgrade(hold->host_fd);
+		}
+		if (r < 0) {
+			for (size_t i = 0; i < n_rows; i++)
+				lock_share_release(ctx->locks, rows[i].hash, fds[i]);
+			goto out;
+		}
+		jobs.share_fds = fds;
+	}
+
+	for (size_t i = 0; i < n_rows; i++) {
+		paths[i] = rows[i].mountpoint;
+		if (driver_find(rows[i].driver) &&
+		    driver_find(rows[i].driver)->kind == DRIVER_KIND_HELPER) {
+			groups[i] = fanout_server_key(rows[i].driver, rows[i].export,
+						      rows[i].options);
+			if (!groups[i]) {
+				r = error_set(-ENOMEM, VOLMOUNT_ERR_INTERNAL, "out of memory");
+				break;
+			}
+		}
+	}
+	if (r >= 0)
+		r = fanout_run(ctx, n_rows, paths, groups, reconcile_job, &jobs, rep, &failed);
+	/* Whatever did not run (out of memory) is released too. */
+	for (size_t i = 0; jobs.share_fds && i < n_rows; i++)
+		if (fds[i] >= 0)
+			lock_share_release(ctx->locks, rows[i].hash, fds[i]);
+	if (r >= 0)
+		r = report_append(rep, TAKE_PTR(tail));
+	if (r >= 0 && scan_r < 0)
+		r = error_set(scan_r, scan_kind, "%s", scan_msg ? scan_msg : "");
+out:
+	for (size_t i = 0; groups && i < n_rows; i++)
+		free((char *)groups[i]);
+	volmount_report_free(tail);
 	ledger_shares_free(rows, n_rows);
 	if (r < 0)
 		return r;

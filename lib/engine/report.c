@@ -92,6 +92,30 @@ int report_add(struct volmount_report *rep, const char *path, const char *action
 	return 0;
 }
 
+int report_append(struct volmount_report *dst, struct volmount_report *src)
+{
+	if (!src)
+		return 0;
+	if (dst && src->n > 0 && dst->cap - dst->n < src->n) {
+		size_t ncap = dst->n + src->n;
+		struct report_entry *ne = reallocarray(dst->e, ncap, sizeof(*ne));
+
+		if (!ne) {
+			volmount_report_free(src);
+			return -ENOMEM;
+		}
+		dst->e = ne;
+		dst->cap = ncap;
+	}
+	if (dst && src->n > 0) {
+		memcpy(dst->e + dst->n, src->e, src->n * sizeof(*src->e));
+		dst->n += src->n;
+		src->n = 0;
+	}
+	volmount_report_free(src);
+	return 0;
+}
+
 int report_failed(struct volmount_ctx *ctx, struct volmount_report *rep, const char *path,
 		  int r, struct first_failure *first)
 {

@@ -26,6 +26,10 @@ void report_set_generation(struct volmount_report *rep, uint64_t generation);
  * error cleared, the context opened, and with @ret a new report. */
 int report_begin(struct volmount_ctx *ctx, struct volmount_report **ret);
 
+/* Move every entry of @src to the end of @dst, in order, and free @src. 0 or -ENOMEM (then
+ * @src is freed with what was not moved). Either may be NULL (@dst NULL: @src is freed). */
+int report_append(struct volmount_report *dst, struct volmount_report *src);
+
 int report_add(struct volmount_report *rep, const char *path, const char *action,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -226,6 +226,45 @@ static void test_good_timeouts(void)
 	expect_timeout("007", 7000);
 }
 
+/* max_helpers: a whole number from 1 to 32, through the file and the setter alike. */
+static void test_max_helpers(void)
+{
+	static const char *const bad[] = { "0", "33", "-1", "+4", "4.0", "abc", "0x10",
+					   "4k", "99999999999999999999" };
+	static const struct {
+		const char *value;
+		unsigned n;
+	} good[] = { { "1", 1 }, { "4", 4 }, { "32", 32 }, { "016", 16 } };
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_free_ char *content = NULL;
+
+		ASSERT_TRUE(asprintf(&content, "max_helpers = %s\n", bad[i]) > 0);
+		expect_bad(content, -EINVAL, ":1: max_helpers must be a whole number from 1 to 32");
+	}
+	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+		_cleanup_free_ char *content = NULL;
+		_cleanup_free_ char *path = NULL;
+
+		ASSERT_EQ(ctx->max_helpers, VOLMOUNT_DEFAULT_MAX_HELPERS);
+		ASSERT_TRUE(asprintf(&content, "max_helpers = %s\n", good[i].value) > 0);
+		path = write_file("timeout.conf", content);
+		ASSERT_OK(volmount_ctx_load_config(ctx, path, true));
+		ASSERT_EQ(ctx->max_helpers, good[i].n);
+	}
+	{
+		_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+
+		ASSERT_EQ(volmount_ctx_set_max_helpers(ctx, 0), -EINVAL);
+		ASSERT_EQ(volmount_ctx_set_max_helpers(ctx, VOLMOUNT_MAX_HELPERS_MAX + 1), -EINVAL);
+		ASSERT_EQ(volmount_ctx_set_max_helpers(NULL, 4), -EINVAL);
+		ASSERT_EQ(ctx->max_helpers, VOLMOUNT_DEFAULT_MAX_HELPERS);
+		ASSERT_OK(volmount_ctx_set_max_helpers(ctx, 1));
+		ASSERT_EQ(ctx->max_helpers, 1u);
+	}
+}
+
 static void test_relative_path(void)
 {
 	expect_bad("state_dir = var/lib/volmount\n", -EINVAL, ":1: state_dir must be an absolute");
@@ -410,6 +449,7 @@ static const struct test tests[] = {
 	{ "syntax errors", test_syntax_errors },
 	{ "bad values", test_bad_values },
 	{ "good timeouts", test_good_timeouts },
+	{ "max_helpers", test_max_helpers },
 	{ "relative path", test_relative_path },
 	{ "overlong path", test_long_path },
 	{ "duplicate key is an error", test_duplicate_key },

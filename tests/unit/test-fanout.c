@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-fanout.c - the fan-out of host-up and repair (lib/engine/fanout.c) with jobs that stand
+ * in for shares: counted, never timed. Jobs of live servers "mount" (a short sleep, the gate
+ * told the server answers), jobs of one dead server "time out" (a longer sleep, the gate told
+ * the server does not answer), jobs without a server (bind shares) only record their thread.
+ * Checked: never more jobs at once than max_helpers; never more than max(1, max_helpers / 4)
+ * of the dead server's in flight; after its first failure its other shares fail at the gate
+ * without running; jobs without a server run in the calling thread; the report holds one
+ * entry per job in index order, whatever order they ran in, and the first failure in index
+ * order decides the result; with max_helpers = 1 everything runs in the calling thread, one
+ * at a time. Also run under ThreadSanitizer (suite tsan).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/fanout.h"
+#include "engine/report.h"
+#include "cleanup.h"
+#include "internal.h"
+#include "test.h"
+#include "volmount.h"
+
+#define N_JOBS	  200
+#define N_LOCAL	  40 /* jobs 0..39 have no server */
+#define N_SERVERS 5  /* the others: server i % 5; server 4 is dead */
+#define DEAD	  4
+
+struct run {
+	const char *groups[N_JOBS];
+	char paths_buf[N_JOBS][32];
+	const char *paths[N_JOBS];
+	pthread_t caller;
+	atomic_int running, peak, dead_running, dead_peak, dead_ran, gated, off_caller;
+};
+
+static const char *const server_keys[N_SERVERS] = { "sshfs\nh0\n", "sshfs\nh1\n", "sshfs\nh2\n",
+						    "sshfs\nh3\n", "sshfs\nh4\n" };
+
+static void nap_us(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void raise_peak(atomic_int *peak, int now)
+{
+	int p = atomic_load(peak);
+
+	while (now > p && !atomic_compare_exchange_weak(peak, &p, now))
+		;
+}
+
+static int job(struct volmount_ctx *ctx, void *arg, size_t i, struct volmount_report *rep)
+{
+	struct run *run = arg;
+	const char *key = run->groups[i];
+	int r;
+
+	(void)ctx;
+	if (!key) {
+		if (!pthread_equal(pthread_self(), run->caller))
+			atomic_fetch_add(&run->off_caller, 1);
+		return report_add(rep, run->paths[i], "kept", "local job %zu", i);
+	}
+	r = fanout_gate_check(key);
+	if (r < 0) {
+		atomic_fetch_add(&run->gated, 1);
+		return r;
+	}
+	raise_peak(&run->peak, atomic_fetch_add(&run->running, 1) + 1);
+	if (key == server_keys[DEAD]) {
+		raise_peak(&run->dead_peak, atomic_fetch_add(&run->dead_running, 1) + 1);
+		atomic_fetch_add(&run->dead_ran, 1);
+		nap_us(20000);
+		atomic_fetch_sub(&run->dead_running, 1);
+		atomic_fetch_sub(&run->running, 1);
+		r = error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL, "helper for job %zu timed out", i);
+		fanout_gate_note(key, r, VOLMOUNT_ERR_TEMPFAIL, "helper timed out");
+		return r;
+	}
+	nap_us(1000);
+	fanout_gate_note(key, 0, VOLMOUNT_ERR_NONE, NULL);
+	atomic_fetch_sub(&run->running, 1);
+	return report_add(rep, run->paths[i], "mounted", "job %zu", i);
+}
+
+static void setup(struct run *run)
+{
+	memset(run, 0, sizeof(*run));
+	run->caller = pthread_self();
+	for (size_t i = 0; i < N_JOBS; i++) {
+		snprintf(run->paths_buf[i], sizeof(run->paths_buf[i]), "/mnt/job%03zu", i);
+		run->paths[i] = run->paths_buf[i];
+		run->groups[i] = i < N_LOCAL ? NULL : server_keys[i % N_SERVERS];
+	}
+}
+
+static size_t n_dead_jobs(void)
+{
+	size_t n = 0;
+
+	for (size_t i = N_LOCAL; i < N_JOBS; i++)
+		n += i % N_SERVERS == DEAD;
+	return n;
+}
+
+static void check_report(struct run *run, struct volmount_report *rep)
+{
+	ASSERT_EQ(volmount_report_n_entries(rep), (size_t)N_JOBS);
+	for (size_t i = 0; i < N_JOBS; i++) {
+		const char *want = i < N_LOCAL		      ? "kept" :
+				   i % N_SERVERS == DEAD ? "failed" :
+							   "mounted";
+
+		ASSERT_STREQ(volmount_report_entry_path(rep, i), run->paths[i]);
+		ASSERT_STREQ(volmount_report_entry_action(rep, i), want);
+	}
+}
+
+static void run_with(unsigned max_helpers, struct run *run)
+{
+	struct volmount_ctx *ctx = NULL;
+	struct volmount_report *rep = NULL;
+	struct first_failure failed = {};
+
+	ASSERT_OK(volmount_ctx_new(&ctx));
+	ASSERT_OK(volmount_ctx_set_max_helpers(ctx, max_helpers));
+	ASSERT_OK(report_new(&rep));
+	setup(run);
+	ASSERT_OK(fanout_run(ctx, N_JOBS, run->paths, run->groups, job, run, rep, &failed));
+	check_report(run, rep);
+	/* The first failure in index order: a dead job (they all fail alike). */
+	ASSERT_EQ(failed.r, -ETIMEDOUT);
+	ASSERT_EQ(failed.kind, VOLMOUNT_ERR_TEMPFAIL);
+	ASSERT_EQ(atomic_load(&run->running), 0);
+	ASSERT_EQ(atomic_load(&run->off_caller), 0);
+	/* Every dead job either ran its "helper" or failed at the gate. */
+	ASSERT_EQ((size_t)(atomic_load(&run->dead_ran) + atomic_load(&run->gated)), n_dead_jobs());
+	ASSERT_TRUE(!fanout_active()); /* the calling thread works for no fan-out any more */
+	volmount_report_free(rep);
+	volmount_ctx_free(ctx);
+}
+
+static void test_bounded_and_gated(void)
+{
+	struct run *run = calloc(1, sizeof(*run));
+
+	ASSERT_TRUE(run != NULL);
+	run_with(8, run);
+	if (atomic_load(&run->peak) > 8)
+		TEST_FAIL("%d jobs at once, max_helpers 8", atomic_load(&run->peak));
+	if (atomic_load(&run->peak) < 2)
+		TEST_FAIL("never more than %d job at once: not parallel", 1);
+	/* An unproven server: at most 8 / 4 in flight; the dead one never proves itself. */
+	if (atomic_load(&run->dead_peak) > 2)
+		TEST_FAIL("%d jobs of the dead server at once (at most 2)",
+			  atomic_load(&run->dead_peak));
+	/* Its first failure gates the rest: at most the ones in flight by then ran. */
+	if (atomic_load(&run->dead_ran) < 1 || atomic_load(&run->dead_ran) > 2)
+		TEST_FAIL("%d of the dead server's jobs ran (1 or 2 expected)",
+			  atomic_load(&run->dead_ran));
+	free(run);
+}
+
+static void test_serial(void)
+{
+	struct run *run = calloc(1, sizeof(*run));
+
+	ASSERT_TRUE(run != NULL);
+	run_with(1, run);
+	ASSERT_EQ(atomic_load(&run->peak), 1);
+	ASSERT_EQ(atomic_load(&run->dead_ran), 1); /* one deadline, then the gate */
+	free(run);
+}
+
+static void test_server_key(void)
+{
+	_cleanup_free_ char *a = fanout_server_key("sshfs", "root@h:/x", "port=2222");
+	_cleanup_free_ char *b = fanout_server_key("sshfs", "root@h:/y", "port=2222");
+	_cleanup_free_ char *c = fanout_server_key("sshfs", "root@h:/x", "port=2223");
+	_cleanup_free_ char *d = fanout_server_key("cifs", "//srv/share", "");
+	_cleanup_free_ char *e = fanout_server_key("cifs", "//srv/other", "");
+	_cleanup_free_ char *f = fanout_server_key("nfs", "srv:/export", "");
+
+	ASSERT_TRUE(a && b && c && d && e && f);
+	ASSERT_STREQ(a, b);	       /* two exports of one server */
+	ASSERT_TRUE(strcmp(a, c) != 0); /* another port: another server */
+	ASSERT_STREQ(d, e);
+	ASSERT_TRUE(strcmp(d, f) != 0);
+	ASSERT_TRUE(fanout_server_key(NULL, "x", "") == NULL);
+	/* Outside a fan-out the gate never stops anyone. */
+	ASSERT_TRUE(!fanout_active());
+	ASSERT_OK(fanout_gate_check(a));
+	fanout_gate_note(a, -ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL, "x");
+	ASSERT_OK(fanout_gate_check(a));
+}
+
+static const struct test tests[] = {
+	{ "bounded, round robin, dead server gated", test_bounded_and_gated },
+	{ "max_helpers = 1: one at a time in the calling thread", test_serial },
+	{ "server keys; no gate outside a fan-out", test_server_key },
+};
+
+int main(void)
+{
+	return test_run(tests, ELEMENTSOF(tests));
+}
