@@ -32,7 +32,8 @@
  *   9  `volmount check` (the CLI, whole process) of 100, 1,000 and 10,000 healthy bind shares,
  *      each size in a mount namespace of its own, alternating; cost per share and its growth.
  *      9h: 200 sshfs shares hung (their daemons SIGSTOPped) among 1,000: the verdict's time
- *      against probe_timeout, and its counts
+ *      against probe_timeout, and its counts; 9r: `repair` of those 200, once, against the
+ *      bound repair.c documents
  *
  * Every series discards a first warm-up round. The process stays single-threaded
  * (setns(CLONE_NEWNS) requires it); case 4's threads live in forked children.
@@ -1831,6 +1832,55 @@ static unsigned running_threads(const char *comm)
 /* 9h: @hung sshfs shares whose daemons are SIGSTOPped (statfs waits on a daemon that never
  * reads), among 5 x @hung shares, the rest bind shares; probe_timeout 2 s. */
 #define C9H_PROBE_S 2
+#define C9R_TIMEOUT_MS 10000u /* case 9r: the helper deadline repair runs with */
+/* 9r: `repair` of case 9h's hung shares (their daemons still stopped, the sshd answering), once:
+ * its time against the bound repair.c documents (probe_timeout + 0.25 s + 2 x timeout, the
+ * forced unmounts aside), and what a `check` finds after it. */
+static void c9r_repair(struct volmount_ctx *ctx, struct c9_size *z, unsigned n_bind,
+		       const char *out)
+{
+	struct series one = { .n = 0 };
+	struct volmount_report *rep = NULL;
+	unsigned repaired, failed, hung_after, ok_after;
+	double bound = C9H_PROBE_S * 1000.0 + 250.0 + 2.0 * C9R_TIMEOUT_MS;
+	char what[96];
+	struct row *r;
+	uint64_t t0;
+	int k;
+
+	if (volmount_ctx_set_timeout(ctx, C9R_TIMEOUT_MS) < 0)
+		die("volmount_ctx_set_timeout");
+	progress("case 9r: repair of %u hung shares", opt.c9_hung);
+	t0 = now_ns();
+	k = volmount_repair(ctx, &rep);
+	add(&one, us_since(t0) / 1e3);
+	if (k < 0 && !rep)
+		die("case 9r: repair: %s", volmount_ctx_errmsg(ctx));
+	repaired = report_count(rep, "repaired");
+	failed = report_count(rep, "failed");
+	for (size_t i = 0; i < volmount_report_n_entries(rep); i++)
+		if (strcmp(volmount_report_entry_action(rep, i), "failed") == 0) {
+			progress("case 9r: first failure: %s", volmount_report_entry_detail(rep, i));
+			break;
+		}
+	volmount_report_free(rep);
+	(void)c9_check(z, out, repaired == opt.c9_hung ? 0 : 69);
+	hung_after = count_state_lines(out, "hung");
+	ok_after = count_state_lines(out, "mounted");
+	snprintf(what, sizeof(what), "`repair` of %u hung sshfs shares among %u, once",
+		 opt.c9_hung, z->shares);
+	r = row_add("9r", what, "ms", &one);
+	r->base = bound;
+	r->ratio = r->med / r->base;
+	snprintf(r->target, sizeof(r->target), "<= %.0f ms", bound);
+	r->v = r->med <= bound ? V_PASS : V_FAIL;
+	row_note(r, "base = the documented bound (probe_timeout %d s + 0.25 s + 2 x timeout %u s); "
+		    "%u repaired, %u failed or not tried; check after: %u mounted, %u hung",
+		 C9H_PROBE_S, C9R_TIMEOUT_MS / 1000, repaired, failed, ok_after, hung_after);
+	if (ok_after != n_bind + repaired)
+		die("case 9r: %u mounted after repair, not %u + %u", ok_after, n_bind, repaired);
+}
+
 static void case_9h(int ns_a)
 {
 	struct c9_size z = { .shares = 5 * opt.c9_hung };
@@ -1965,6 +2015,7 @@ static void case_9h(int ns_a)
 		r->ratio = r->med / r->base;
 		r->v = V_INFO;
 	}
+	c9r_repair(ctx, &z, n_bind, out);
 	/* The daemons die with their connections; the mounts with the namespace. */
 	(void)signal_comm("sshfs", SIGKILL, false);
 	volmount_ctx_free(ctx);

@@ -17,7 +17,7 @@ in_private_ns "$0" "$@"
 out=$VT_TMP/bench.txt
 expect_exit 0 env VOLMOUNT_BENCH_OUT="$out" "$VOLMOUNT_SRCDIR/bench/run.sh" "$VOLMOUNT_BUILDDIR" \
 	--quick
-for c in 1 1t 2 2f 3 3k 5 5s 4 6 6r 6d 7 9 9h; do
+for c in 1 1t 2 2f 3 3k 5 5s 4 6 6r 6d 7 9 9h 9r; do
 	check "case $c printed a row" grep -qE "^$c +[^ ]" "$out"
 done
 check "case 1's ratio to its floor is computed" grep -qE '^1 +cold attach .* [0-9.]+x <= 3x' "$out"
