@@ -55,6 +55,8 @@ enum stmt_id {
 	ST_SHARE_COUNT,
 	ST_SCHEME_SET,
 	ST_SHARE_CLAIM,
+	ST_ATT_WARM,
+	ST_HOST_SHARE_LEFT,
 	_ST_MAX
 };
 
@@ -97,6 +99,19 @@ static const char *const stmt_sql[_ST_MAX] = {
 	[ST_SCHEME_SET] = "UPDATE host SET path_scheme = ?1 WHERE id = 1",
 	[ST_SHARE_CLAIM] = "UPDATE shares SET adopted = 0, options = coalesce(?2, options)"
 			   " WHERE hash = ?1",
+	/* The warm attach's read folded into its write: the attachment is added only if the
+	 * host is up and the share is mounted, with mount id ?4 and options ?5, and not
+	 * adopted. No row changed: the attachment was there already, or the share is not warm
+	 * (ST_HOST_SHARE_WARM then tells which, in the same transaction). */
+	[ST_ATT_WARM] = "INSERT OR IGNORE INTO attachments (hash, volume, owner)"
+			" SELECT ?1, ?2, ?3 FROM host h JOIN shares s ON s.hash = ?1"
+			" WHERE h.id = 1 AND h.state = 'up' AND s.state = 'mounted'"
+			" AND s.mount_id = ?4 AND s.options = ?5 AND s.adopted = 0",
+	/* After a detach's delete, in its transaction: what it depends on, and how many
+	 * attachments are left. */
+	[ST_HOST_SHARE_LEFT] = "SELECT h.state, h.generation, s.state, s.adopted,"
+			       " (SELECT count(*) FROM attachments a WHERE a.hash = ?1)"
+			       " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
 };
 
 /* Append-only: entry N brings the schema from version N-1 to N. */
@@ -133,7 +148,9 @@ static const char *const migrations[] = {
 
 struct ledger {
 	/* One connection serves every thread of its context: each public function holds this
-	 * (recursive) mutex for its one transaction, never across a mount (design note 2). */
+	 * mutex for its one transaction, never across a mount (design note 2). It is not
+	 * recursive: public functions never call each other, only the unlocked helpers that
+	 * run inside a transaction (named *_in, or documented "Inside a transaction"). */
 	pthread_mutex_t mu;
 	sqlite3 *db;
 	unsigned busy_timeout_ms;
@@ -157,7 +174,8 @@ static void ledger_unlockp(struct ledger **l)
 		(void)pthread_mutex_unlock(&(*l)->mu);
 }
 
-/* First statement of every public function that touches the connection. */
+/* First statement of every public function that touches the connection; never of a helper
+ * another function calls with the mutex held (it would deadlock: the mutex is plain). */
 #define LEDGER_LOCKED(l) \
 	_cleanup_(ledger_unlockp) __attribute__((unused)) struct ledger *_ledger_held = ledger_lock(l)
 
@@ -469,14 +487,7 @@ int ledger_open(int state_fd, const char *state_dir,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	{
-		pthread_mutexattr_t a;
-
-		(void)pthread_mutexattr_init(&a);
-		(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-		(void)pthread_mutex_init(&l->mu, &a); /* cannot fail with these attributes */
-		(void)pthread_mutexattr_destroy(&a);
-	}
+	(void)pthread_mutex_init(&l->mu, NULL); /* cannot fail with default attributes */
 	l->pid = getpid();
 	l->dir_fd = fcntl(state_fd, F_DUPFD_CLOEXEC, 3);
 	if (l->dir_fd < 0) {
@@ -758,9 +769,9 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 	return r;
 }
 
-int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
+/* Inside a transaction: the share's whole row, or -ENOENT. */
+static int share_get_in(struct ledger *l, const char *hash, struct ledger_share *ret)
 {
-	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = query_row(l, ST_SHARE_GET, hash, false, "read share", &s);
 
@@ -769,6 +780,12 @@ int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *re
 	r = read_share(s, ret);
 	stmt_done(s);
 	return r;
+}
+
+int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
+{
+	LEDGER_LOCKED(l);
+	return share_get_in(l, hash, ret);
 }
 
 /* Inside a transaction: how many shares there are (a scan: only for error messages). */
@@ -953,36 +970,26 @@ static int insert_attachment(struct ledger *l, const char *hash, const char *vol
 	return r < 0 ? r : 0;
 }
 
-int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
-		  const char *owner, bool *ret_added)
+/* Inside a transaction: the attachment, and with @mount_id the share's mount; with @options
+ * the share is claimed (no longer adopted) with these options. */
+static int attach_claim_in(struct ledger *l, const char *hash, uint64_t mount_id,
+			   const char *options, const char *volume, const char *owner,
+			   bool *ret_added)
 {
-	LEDGER_LOCKED(l);
-	return ledger_attach_claim(l, hash, mount_id, NULL, volume, owner, ret_added);
-}
-
-int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
-			const char *options, const char *volume, const char *owner,
-			bool *ret_added)
-{
-	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
-	int r = begin(l);
+	int r = stmt(l, ST_SHARE_CLAIM, &s);
 
 	if (r < 0)
 		return r;
-	r = stmt(l, ST_SHARE_CLAIM, &s);
-	if (r >= 0) {
-		r = bind_text(l, s, 1, hash);
-		if (r >= 0 && options)
-			r = bind_text(l, s, 2, options); /* unbound ?2 is NULL: options kept */
-		if (r >= 0)
-			r = step_done(l, s, "claim share");
-		else
-			stmt_done(s);
+	r = bind_text(l, s, 1, hash);
+	if (r >= 0 && options)
+		r = bind_text(l, s, 2, options); /* unbound ?2 is NULL: options kept */
+	if (r < 0) {
+		stmt_done(s);
+		return r;
 	}
-	if (r < 0)
-		return end(l, r);
-	if (mount_id != 0) {
+	r = step_done(l, s, "claim share");
+	if (r >= 0 && mount_id != 0) {
 		r = stmt(l, ST_SHARE_SET, &s);
 		if (r >= 0) {
 			r = bind_text(l, s, 1, hash);
@@ -996,57 +1003,86 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 	}
 	if (r >= 0)
 		r = insert_attachment(l, hash, volume, owner, ret_added);
-	return end(l, r);
+	return r;
 }
 
+int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
+		  const char *owner, bool *ret_added)
+{
+	return ledger_attach_claim(l, hash, mount_id, NULL, volume, owner, ret_added);
+}
+
+int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
+			const char *options, const char *volume, const char *owner,
+			bool *ret_added)
+{
+	LEDGER_LOCKED(l);
+	int r = begin(l);
+
+	if (r < 0)
+		return r;
+	return end(l, attach_claim_in(l, hash, mount_id, options, volume, owner, ret_added));
+}
+
+/* Inside a transaction: is the share warm (host up; share mounted with @mount_id and
+ * @options, not adopted)? 1 or 0, -EHOSTDOWN (with *ret_host), or an error. */
+static int warm_check_in(struct ledger *l, const char *hash, uint64_t mount_id,
+			 const char *options, struct ledger_host *ret_host)
+{
+	sqlite3_stmt *s = NULL;
+	const char *state, *opts;
+	int r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
+
+	if (r < 0)
+		return r;
+	host_from_row(s, ret_host, false);
+	state = (const char *)sqlite3_column_text(s, 2);
+	opts = (const char *)sqlite3_column_text(s, 4);
+	if (strcmp(ret_host->state, "up") != 0)
+		r = -EHOSTDOWN;
+	else
+		r = state && opts && strcmp(state, LEDGER_MOUNTED) == 0 &&
+		    (uint64_t)sqlite3_column_int64(s, 3) == mount_id &&
+		    strcmp(opts, options) == 0 && sqlite3_column_int(s, 5) == 0;
+	stmt_done(s);
+	return r;
+}
 
 int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
 		       const char *volume, const char *owner, struct ledger_host *ret_host)
 {
 	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
-	bool warm = false;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
-	if (r < 0)
-		return end(l, r);
-	{
-		const char *state = (const char *)sqlite3_column_text(s, 2);
-		const char *opts = (const char *)sqlite3_column_text(s, 4);
-
-		host_from_row(s, ret_host, false);
-		if (strcmp(ret_host->state, "up") != 0)
-			r = -EHOSTDOWN;
+	/* One statement checks and writes (the common case); the read alone runs only when it
+	 * changed nothing, to tell "already attached" from "not warm" and "host down". */
+	r = stmt(l, ST_ATT_WARM, &s);
+	if (r >= 0) {
+		r = bind_text(l, s, 1, hash);
+		r = r < 0 ? r : bind_text(l, s, 2, volume);
+		r = r < 0 ? r : bind_text(l, s, 3, owner);
+		r = r < 0 ? r : bind_u64(l, s, 4, mount_id);
+		r = r < 0 ? r : bind_text(l, s, 5, options);
+		if (r >= 0)
+			r = step_done(l, s, "insert attachment");
 		else
-			warm = state && opts && strcmp(state, LEDGER_MOUNTED) == 0 &&
-			       (uint64_t)sqlite3_column_int64(s, 3) == mount_id &&
-			       strcmp(opts, options) == 0 && sqlite3_column_int(s, 5) == 0;
+			stmt_done(s);
 	}
-	stmt_done(s);
-	if (r >= 0 && warm)
-		r = insert_attachment(l, hash, volume, owner, NULL);
 	if (r >= 0)
-		r = warm ? 1 : 0;
+		r = sqlite3_changes(l->db) > 0 ? 1 :
+						  warm_check_in(l, hash, mount_id, options, ret_host);
 	return end(l, r);
 }
 
-/* Inside a transaction: the detach's statements. */
-static int detach_in(struct ledger *l, const char *hash, const char *volume, const char *owner,
-		     bool *ret_removed, size_t *ret_remaining)
+/* Inside a transaction: mark the share unmounting (its last attachment is gone). */
+static int mark_unmounting(struct ledger *l, const char *hash)
 {
 	sqlite3_stmt *s = NULL;
-	int r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
+	int r = stmt(l, ST_SHARE_SET_STATE, &s);
 
-	if (r < 0)
-		return r;
-	*ret_removed = r > 0;
-	r = count_attachments(l, hash, ret_remaining);
-	if (r < 0 || *ret_remaining > 0)
-		return r;
-	r = stmt(l, ST_SHARE_SET_STATE, &s);
 	if (r < 0)
 		return r;
 	r = bind_text(l, s, 1, hash);
@@ -1056,6 +1092,21 @@ static int detach_in(struct ledger *l, const char *hash, const char *volume, con
 		return r;
 	}
 	return step_done(l, s, "mark share unmounting");
+}
+
+/* Inside a transaction: the detach's statements. */
+static int detach_in(struct ledger *l, const char *hash, const char *volume, const char *owner,
+		     bool *ret_removed, size_t *ret_remaining)
+{
+	int r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
+
+	if (r < 0)
+		return r;
+	*ret_removed = r > 0;
+	r = count_attachments(l, hash, ret_remaining);
+	if (r < 0 || *ret_remaining > 0)
+		return r;
+	return mark_unmounting(l, hash);
 }
 
 int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
@@ -1078,27 +1129,51 @@ int ledger_detach(struct ledger *l, const char *hash, const char *volume, const 
 	return 0;
 }
 
-/* Inside a transaction: the host and, if it exists, the share's state and adopted flag
- * (the columns the warm paths decide on). Returns 0, or -ENOENT if there is no such share. */
-static int host_share_brief(struct ledger *l, const char *hash, struct ledger_host *ret_host,
-			    char *ret_state, size_t size, bool *ret_adopted)
+/*
+ * Inside a transaction, after the detach's delete: the host, the share's state and adopted
+ * flag (what the detach depends on) and the attachments left, in one read. Returns 0,
+ * -EHOSTDOWN (with *ret_host), or -ENOENT if there is no such share or it is adopted (kept
+ * for its owner's consumers: no attachment of ours uses it). On an error the caller rolls
+ * the delete back, so the detach changes nothing.
+ */
+static int detach_left_in(struct ledger *l, const char *hash, struct ledger_host *ret_host,
+			  char *ret_state, size_t size, size_t *ret_remaining)
 {
 	sqlite3_stmt *s = NULL;
 	const char *state;
-	int r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
+	int r = query_row(l, ST_HOST_SHARE_LEFT, hash, true, "read host and share", &s);
 
 	if (r < 0)
 		return r;
 	host_from_row(s, ret_host, false);
 	state = (const char *)sqlite3_column_text(s, 2);
-	if (state) {
-		(void)snprintf(ret_state, size, "%s", state);
-		*ret_adopted = sqlite3_column_int(s, 5) != 0;
-		r = 0;
-	} else
+	if (strcmp(ret_host->state, "up") != 0)
+		r = -EHOSTDOWN;
+	else if (!state || sqlite3_column_int(s, 3) != 0)
 		r = -ENOENT;
+	else {
+		(void)snprintf(ret_state, size, "%s", state);
+		*ret_remaining = (size_t)sqlite3_column_int64(s, 4);
+		r = 0;
+	}
 	stmt_done(s);
 	return r;
+}
+
+/* Inside a transaction: the last attachment is gone; mark the share unmounting and read its
+ * whole row, with its state as it was before. */
+static int detach_last_in(struct ledger *l, const char *hash, const char *state,
+			  struct ledger_share *ret)
+{
+	int r = mark_unmounting(l, hash);
+
+	if (r >= 0)
+		r = share_get_in(l, hash, ret);
+	if (r < 0)
+		return r;
+	free(ret->state);
+	ret->state = strdup(state);
+	return ret->state ? 0 : -ENOMEM;
 }
 
 int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
@@ -1109,28 +1184,21 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 	struct ledger_share row = {};
 	char state[16] = "";
 	size_t remaining = 0;
-	bool removed = false, adopted = false;
+	bool removed = false;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = host_share_brief(l, hash, ret_host, state, sizeof(state), &adopted);
-	if ((r >= 0 || r == -ENOENT) && strcmp(ret_host->state, "up") != 0)
-		r = -EHOSTDOWN;
-	else if (r >= 0 && adopted)
-		r = -ENOENT; /* kept for its owner's consumers: no attachment of ours uses it */
-	if (r >= 0)
-		r = detach_in(l, hash, volume, owner, &removed, &remaining);
-	/* The whole row only for the last detach, which unmounts; its state as it was before. */
-	if (r >= 0 && remaining == 0) {
-		r = ledger_share_get(l, hash, &row);
-		if (r >= 0) {
-			free(row.state);
-			row.state = strdup(state);
-			if (!row.state)
-				r = -ENOMEM;
-		}
+	/* Delete first, then read what the delete depends on: the common case is two
+	 * statements, and any refusal below rolls the delete back. */
+	r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
+	if (r >= 0) {
+		removed = r > 0;
+		r = detach_left_in(l, hash, ret_host, state, sizeof(state), &remaining);
 	}
+	/* The whole row only for the last detach, which unmounts. */
+	if (r >= 0 && remaining == 0)
+		r = detach_last_in(l, hash, state, &row);
 	r = end(l, r);
 	if (r < 0) {
 		ledger_share_done(&row);
