@@ -13,6 +13,10 @@
  * (4) Durability NORMAL = WAL + synchronous=NORMAL: every commit survives a process crash;
  *     FULL = synchronous=FULL: a commit also survives power loss.
  * (5) The schema version is PRAGMA user_version; migrations are append-only.
+ * (6) The warm paths (an attach to a share already mounted, a detach that is not the last)
+ *     run the statements of the change alone, BEGIN IMMEDIATE, one INSERT or DELETE, COMMIT,
+ *     when the database is provably as this connection's previous warm call left it (struct
+ *     warm_cache); otherwise they read host and share first, in the same transaction.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,8 +59,6 @@ enum stmt_id {
 	ST_SHARE_COUNT,
 	ST_SCHEME_SET,
 	ST_SHARE_CLAIM,
-	ST_ATT_WARM,
-	ST_HOST_SHARE_LEFT,
 	_ST_MAX
 };
 
@@ -70,7 +72,10 @@ static const char *const stmt_sql[_ST_MAX] = {
 			      " s.mount_id, s.dir_created, s.adopted,"
 			      " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
 			      " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
-	[ST_HOST_SHARE_WARM] = "SELECT h.state, h.generation, s.state, s.mount_id, s.options, s.adopted"
+	/* What a warm attach and a detach decide on, in one read: the host, the share's state,
+	 * mount id, options and adopted flag, and its number of attachments. */
+	[ST_HOST_SHARE_WARM] = "SELECT h.state, h.generation, s.state, s.mount_id, s.options, s.adopted,"
+			       " (SELECT count(*) FROM attachments a WHERE a.hash = ?1)"
 			       " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
 	[ST_HOST_SET] = "UPDATE host SET state = ?1 WHERE id = 1",
 	[ST_HOST_BUMP] = "UPDATE host SET generation = generation + 1 WHERE id = 1",
@@ -99,19 +104,6 @@ static const char *const stmt_sql[_ST_MAX] = {
 	[ST_SCHEME_SET] = "UPDATE host SET path_scheme = ?1 WHERE id = 1",
 	[ST_SHARE_CLAIM] = "UPDATE shares SET adopted = 0, options = coalesce(?2, options)"
 			   " WHERE hash = ?1",
-	/* The warm attach's read folded into its write: the attachment is added only if the
-	 * host is up and the share is mounted, with mount id ?4 and options ?5, and not
-	 * adopted. No row changed: the attachment was there already, or the share is not warm
-	 * (ST_HOST_SHARE_WARM then tells which, in the same transaction). */
-	[ST_ATT_WARM] = "INSERT OR IGNORE INTO attachments (hash, volume, owner)"
-			" SELECT ?1, ?2, ?3 FROM host h JOIN shares s ON s.hash = ?1"
-			" WHERE h.id = 1 AND h.state = 'up' AND s.state = 'mounted'"
-			" AND s.mount_id = ?4 AND s.options = ?5 AND s.adopted = 0",
-	/* After a detach's delete, in its transaction: what it depends on, and how many
-	 * attachments are left. */
-	[ST_HOST_SHARE_LEFT] = "SELECT h.state, h.generation, s.state, s.adopted,"
-			       " (SELECT count(*) FROM attachments a WHERE a.hash = ?1)"
-			       " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
 };
 
 /* Append-only: entry N brings the schema from version N-1 to N. */
@@ -146,6 +138,24 @@ static const char *const migrations[] = {
 
 #define LEDGER_SCHEMA_VERSION ((int)ELEMENTSOF(migrations) - 1)
 
+/*
+ * The warm paths' read, kept (design note 6): what the last warm attach or detach of one
+ * share read or wrote, valid only while SQLite's data version (SQLITE_FCNTL_DATA_VERSION) is
+ * the one it had after that call's own commit. The version moves with every commit of this
+ * connection and, seen from a transaction, with every change another connection made, so a
+ * transaction that finds it unchanged knows the database is exactly as this connection left
+ * it. Only a share that exists, is not adopted, on a host that is up, is kept.
+ */
+struct warm_cache {
+	bool valid;
+	unsigned version;
+	char hash[65];
+	bool mounted; /* state "mounted" */
+	uint64_t mount_id;
+	char *options;
+	size_t n_attachments;
+};
+
 struct ledger {
 	/* One connection serves every thread of its context: each public function holds this
 	 * mutex for its one transaction, never across a mount (design note 2). It is not
@@ -160,6 +170,7 @@ struct ledger {
 	int dir_fd;     /* the pinned state directory SQLite reaches the files through */
 	sqlite3_stmt *st[_ST_MAX];
 	const char *scheme; /* static string; NULL: inserts are not checked */
+	struct warm_cache warm;
 };
 
 static struct ledger *ledger_lock(struct ledger *l)
@@ -269,6 +280,9 @@ static int begin(struct ledger *l)
  * Safe to call when begin() itself failed. */
 static int end(struct ledger *l, int r)
 {
+	/* Whatever was written, the warm paths' read is out of date: they keep it again
+	 * after their own commit (warm_keep()). */
+	l->warm.valid = false;
 	if (r >= 0) {
 		int k = exec_id(l, ST_COMMIT, "commit");
 
@@ -594,6 +608,7 @@ void ledger_close(struct ledger *l)
 	checkpoint_on_close(l);
 	for (int i = 0; i < _ST_MAX; i++)
 		(void)sqlite3_finalize(l->st[i]);
+	free(l->warm.options);
 	(void)sqlite3_close(l->db);
 	if (l->dir_fd > 0)
 		(void)close(l->dir_fd);
@@ -1024,10 +1039,35 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 	return end(l, attach_claim_in(l, hash, mount_id, options, volume, owner, ret_added));
 }
 
-/* Inside a transaction: is the share warm (host up; share mounted with @mount_id and
- * @options, not adopted)? 1 or 0, -EHOSTDOWN (with *ret_host), or an error. */
-static int warm_check_in(struct ledger *l, const char *hash, uint64_t mount_id,
-			 const char *options, struct ledger_host *ret_host)
+/* What the warm paths decide on (ST_HOST_SHARE_WARM). */
+struct warm_read {
+	struct ledger_host host;
+	bool up;        /* host state "up" */
+	bool exists;    /* the share has a row */
+	char state[16]; /* the share's state */
+	uint64_t mount_id;
+	bool adopted;
+	size_t n_attachments;
+};
+
+static unsigned data_version(struct ledger *l)
+{
+	unsigned v = 0;
+
+	(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_DATA_VERSION, &v);
+	return v;
+}
+
+/* Inside a transaction: is the kept read of @hash current? */
+static bool warm_hit(struct ledger *l, const char *hash)
+{
+	return l->warm.valid && strcmp(l->warm.hash, hash) == 0 &&
+	       data_version(l) == l->warm.version;
+}
+
+/* Inside a transaction: read host and share into *ret, and keep the share's columns in the
+ * cache (validated by warm_keep() after the commit) when host and share qualify. */
+static int warm_read_in(struct ledger *l, const char *hash, struct warm_read *ret)
 {
 	sqlite3_stmt *s = NULL;
 	const char *state, *opts;
@@ -1035,46 +1075,86 @@ static int warm_check_in(struct ledger *l, const char *hash, uint64_t mount_id,
 
 	if (r < 0)
 		return r;
-	host_from_row(s, ret_host, false);
+	memset(ret, 0, sizeof(*ret));
+	host_from_row(s, &ret->host, false);
+	ret->up = strcmp(ret->host.state, "up") == 0;
 	state = (const char *)sqlite3_column_text(s, 2);
 	opts = (const char *)sqlite3_column_text(s, 4);
-	if (strcmp(ret_host->state, "up") != 0)
-		r = -EHOSTDOWN;
-	else
-		r = state && opts && strcmp(state, LEDGER_MOUNTED) == 0 &&
-		    (uint64_t)sqlite3_column_int64(s, 3) == mount_id &&
-		    strcmp(opts, options) == 0 && sqlite3_column_int(s, 5) == 0;
+	ret->exists = state && opts;
+	if (ret->exists) {
+		(void)snprintf(ret->state, sizeof(ret->state), "%s", state);
+		ret->mount_id = (uint64_t)sqlite3_column_int64(s, 3);
+		ret->adopted = sqlite3_column_int(s, 5) != 0;
+		ret->n_attachments = (size_t)sqlite3_column_int64(s, 6);
+	}
+	if (ret->up && ret->exists && !ret->adopted && strlen(hash) < sizeof(l->warm.hash)) {
+		char *o = strdup(opts);
+
+		if (o) {
+			free(l->warm.options);
+			l->warm.options = o;
+			(void)snprintf(l->warm.hash, sizeof(l->warm.hash), "%s", hash);
+			l->warm.mounted = strcmp(state, LEDGER_MOUNTED) == 0;
+			l->warm.mount_id = ret->mount_id;
+			l->warm.n_attachments = ret->n_attachments;
+			l->warm.options = o;
+		} else
+			l->warm.hash[0] = '\0'; /* nothing kept */
+	} else
+		l->warm.hash[0] = '\0';
 	stmt_done(s);
-	return r;
+	return 0;
+}
+
+/* After a warm path's successful commit: the kept read of @hash, with @n attachments, is
+ * current from now on. */
+static void warm_keep(struct ledger *l, const char *hash, size_t n)
+{
+	if (strcmp(l->warm.hash, hash) != 0)
+		return;
+	l->warm.n_attachments = n;
+	l->warm.version = data_version(l);
+	l->warm.valid = true;
 }
 
 int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
 		       const char *volume, const char *owner, struct ledger_host *ret_host)
 {
 	LEDGER_LOCKED(l);
-	sqlite3_stmt *s = NULL;
+	bool added = false, warm;
+	size_t n = 0;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	/* One statement checks and writes (the common case); the read alone runs only when it
-	 * changed nothing, to tell "already attached" from "not warm" and "host down". */
-	r = stmt(l, ST_ATT_WARM, &s);
-	if (r >= 0) {
-		r = bind_text(l, s, 1, hash);
-		r = r < 0 ? r : bind_text(l, s, 2, volume);
-		r = r < 0 ? r : bind_text(l, s, 3, owner);
-		r = r < 0 ? r : bind_u64(l, s, 4, mount_id);
-		r = r < 0 ? r : bind_text(l, s, 5, options);
-		if (r >= 0)
-			r = step_done(l, s, "insert attachment");
-		else
-			stmt_done(s);
+	if (warm_hit(l, hash)) {
+		/* Host up, share not adopted (or it would not be kept). */
+		warm = l->warm.mounted && l->warm.mount_id == mount_id &&
+		       strcmp(l->warm.options, options) == 0;
+		n = l->warm.n_attachments;
+	} else {
+		struct warm_read w;
+
+		r = warm_read_in(l, hash, &w);
+		if (r >= 0 && !w.up) {
+			*ret_host = w.host;
+			r = -EHOSTDOWN;
+		}
+		/* Kept (with its options) exactly when it exists, is not adopted and the host
+		 * is up. */
+		warm = r >= 0 && strcmp(l->warm.hash, hash) == 0 &&
+		       strcmp(w.state, LEDGER_MOUNTED) == 0 && w.mount_id == mount_id &&
+		       strcmp(l->warm.options, options) == 0;
+		n = w.n_attachments;
 	}
+	if (r >= 0 && warm)
+		r = insert_attachment(l, hash, volume, owner, &added);
 	if (r >= 0)
-		r = sqlite3_changes(l->db) > 0 ? 1 :
-						  warm_check_in(l, hash, mount_id, options, ret_host);
-	return end(l, r);
+		r = warm ? 1 : 0;
+	r = end(l, r);
+	if (r >= 0)
+		warm_keep(l, hash, n + (added ? 1 : 0));
+	return r;
 }
 
 /* Inside a transaction: mark the share unmounting (its last attachment is gone). */
@@ -1129,51 +1209,13 @@ int ledger_detach(struct ledger *l, const char *hash, const char *volume, const 
 	return 0;
 }
 
-/*
- * Inside a transaction, after the detach's delete: the host, the share's state and adopted
- * flag (what the detach depends on) and the attachments left, in one read. Returns 0,
- * -EHOSTDOWN (with *ret_host), or -ENOENT if there is no such share or it is adopted (kept
- * for its owner's consumers: no attachment of ours uses it). On an error the caller rolls
- * the delete back, so the detach changes nothing.
- */
-static int detach_left_in(struct ledger *l, const char *hash, struct ledger_host *ret_host,
-			  char *ret_state, size_t size, size_t *ret_remaining)
+/* Inside a transaction: the last attachment is gone; read the share's whole row (its state
+ * as it was) and mark it unmounting. */
+static int detach_last_in(struct ledger *l, const char *hash, struct ledger_share *ret)
 {
-	sqlite3_stmt *s = NULL;
-	const char *state;
-	int r = query_row(l, ST_HOST_SHARE_LEFT, hash, true, "read host and share", &s);
+	int r = share_get_in(l, hash, ret);
 
-	if (r < 0)
-		return r;
-	host_from_row(s, ret_host, false);
-	state = (const char *)sqlite3_column_text(s, 2);
-	if (strcmp(ret_host->state, "up") != 0)
-		r = -EHOSTDOWN;
-	else if (!state || sqlite3_column_int(s, 3) != 0)
-		r = -ENOENT;
-	else {
-		(void)snprintf(ret_state, size, "%s", state);
-		*ret_remaining = (size_t)sqlite3_column_int64(s, 4);
-		r = 0;
-	}
-	stmt_done(s);
-	return r;
-}
-
-/* Inside a transaction: the last attachment is gone; mark the share unmounting and read its
- * whole row, with its state as it was before. */
-static int detach_last_in(struct ledger *l, const char *hash, const char *state,
-			  struct ledger_share *ret)
-{
-	int r = mark_unmounting(l, hash);
-
-	if (r >= 0)
-		r = share_get_in(l, hash, ret);
-	if (r < 0)
-		return r;
-	free(ret->state);
-	ret->state = strdup(state);
-	return ret->state ? 0 : -ENOMEM;
+	return r < 0 ? r : mark_unmounting(l, hash);
 }
 
 int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
@@ -1182,28 +1224,46 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 {
 	LEDGER_LOCKED(l);
 	struct ledger_share row = {};
-	char state[16] = "";
 	size_t remaining = 0;
-	bool removed = false;
+	bool removed = false, hit;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	/* Delete first, then read what the delete depends on: the common case is two
-	 * statements, and any refusal below rolls the delete back. */
+	/* Delete first, then decide (from the kept read, or a read of host and share): any
+	 * refusal rolls the delete back, so a refused detach changes nothing. */
+	hit = warm_hit(l, hash);
 	r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
 	if (r >= 0) {
 		removed = r > 0;
-		r = detach_left_in(l, hash, ret_host, state, sizeof(state), &remaining);
+		r = 0;
+	}
+	if (r >= 0 && hit)
+		/* Host up, share there and not adopted (or it would not be kept). */
+		remaining = l->warm.n_attachments - (removed ? 1 : 0);
+	else if (r >= 0) {
+		struct warm_read w;
+
+		r = warm_read_in(l, hash, &w);
+		if (r >= 0 && !w.up) {
+			*ret_host = w.host;
+			r = -EHOSTDOWN;
+		} else if (r >= 0 && (!w.exists || w.adopted))
+			/* No such share, or kept for its owner's consumers: no attachment of
+			 * ours uses it. */
+			r = -ENOENT;
+		remaining = w.n_attachments; /* read after the delete */
 	}
 	/* The whole row only for the last detach, which unmounts. */
 	if (r >= 0 && remaining == 0)
-		r = detach_last_in(l, hash, state, &row);
+		r = detach_last_in(l, hash, &row);
 	r = end(l, r);
 	if (r < 0) {
 		ledger_share_done(&row);
 		return r;
 	}
+	if (remaining > 0)
+		warm_keep(l, hash, remaining);
 	*ret_row = row;
 	*ret_removed = removed;
 	*ret_remaining = remaining;
