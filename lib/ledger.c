@@ -458,47 +458,44 @@ static bool process_holds(dev_t dev, ino_t ino)
 
 void (*ledger_test_before_sqlite)(int state_fd);
 
-int ledger_open(int state_fd, const char *state_dir,
-		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
+/*
+ * Create the ledger file ourselves so its mode is 0600 whatever the umask, and check what is
+ * there on the fd: a regular file of ours, not a symlink planted in its place. *ret_st is the
+ * file checked. The fd is closed before SQLite opens the file, never after: closing any fd on
+ * a file drops every POSIX lock this process holds on it, SQLite's included. Without its lock
+ * on the database, another process closing its connection believes it is the last one, and
+ * checkpoints and deletes the WAL under us: our later commits then go to an unlinked file and
+ * are lost (seen as share rows vanishing in the SIGKILL churn test).
+ */
+static int ledger_file_check(int state_fd, const char *state_dir, struct stat *ret_st)
 {
-	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	struct ledger *l;
-	struct stat st;
-	int rc, r;
 
-	(void)pthread_once(&pinned_vfs_once, pinned_vfs_register);
-	if (pinned_vfs_rc != SQLITE_OK)
-		return error_set(-EIO, VOLMOUNT_ERR_INTERNAL,
-				 "ledger: cannot register SQLite's pinned-directory VFS: %s",
-				 sqlite3_errstr(pinned_vfs_rc));
-	/* Create the file ourselves so its mode is 0600 whatever the umask, and check what
-	 * is there on the fd: a regular file of ours, not a symlink planted in its place. */
 	fd = openat(state_fd, "ledger.db", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 		    0600);
 	if (fd < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
 				 state_dir, strerror(errno));
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, ret_st) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect ledger in '%s': %s",
 				 state_dir, strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+	if (!S_ISREG(ret_st->st_mode) || ret_st->st_uid != geteuid())
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
 				 state_dir, (unsigned)geteuid());
-	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+	if ((ret_st->st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot chmod ledger in '%s': %s",
 				 state_dir, strerror(errno));
-	/*
-	 * Close our fd before SQLite opens the file, never after: closing any fd on a file drops
-	 * every POSIX lock this process holds on it, SQLite's included. Without its lock on the
-	 * database, another process closing its connection believes it is the last one, and
-	 * checkpoints and deletes the WAL under us: our later commits then go to an unlinked
-	 * file and are lost (seen as share rows vanishing in the SIGKILL churn test).
-	 */
-	(void)close(TAKE_FD(fd));
+	return 0;
+}
 
-	l = calloc(1, sizeof(*l));
+/* A struct ledger with no connection yet, holding its own descriptor of the state directory
+ * (the pinned directory SQLite reaches the files through). */
+static int ledger_new(int state_fd, const char *state_dir, struct ledger **ret)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+	int r;
+
 	if (!l)
 		return -ENOMEM;
 	(void)pthread_mutex_init(&l->mu, NULL); /* cannot fail with default attributes */
@@ -510,31 +507,45 @@ int ledger_open(int state_fd, const char *state_dir,
 		ledger_close(l);
 		return r;
 	}
-	if (asprintf(&path, "/proc/self/fd/%d/ledger.db", l->dir_fd) < 0) {
-		ledger_close(l);
+	*ret = l;
+	return 0;
+}
+
+/*
+ * Open the connection through the pinned directory. SQLite opens the database file at once:
+ * some fd of ours must then refer to the file @checked, or SQLite was handed another one
+ * (replaced in the directory meanwhile, which only root can do there). The file we checked and
+ * closed is otherwise held only by another connection of this process to this same ledger,
+ * which is then no decoy.
+ */
+static int ledger_connect(struct ledger *l, int state_fd, const char *state_dir,
+			  const struct stat *checked)
+{
+	_cleanup_free_ char *path = NULL;
+	int rc;
+
+	if (asprintf(&path, "/proc/self/fd/%d/ledger.db", l->dir_fd) < 0)
 		return -ENOMEM;
-	}
 	if (ledger_test_before_sqlite)
 		ledger_test_before_sqlite(state_fd);
 	rc = sqlite3_open_v2(path, &l->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
 				     SQLITE_OPEN_NOMUTEX,
 			     pinned_vfs.zName);
-	if (rc != SQLITE_OK) {
-		r = fail(l, rc, "open");
-		ledger_close(l);
-		return r;
-	}
-	/* SQLite opens the database file at once: some fd of ours now refers to the file we
-	 * checked, or SQLite was handed another one (replaced in the directory meanwhile, which
-	 * only root can do there). The file we checked and closed is otherwise held only by
-	 * another connection of this process to this same ledger, which is then no decoy. */
-	if (!process_holds(st.st_dev, st.st_ino)) {
-		ledger_close(l);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "open");
+	if (!process_holds(checked->st_dev, checked->st_ino))
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' changed while it was being opened: SQLite opened another file than the one checked",
 				 state_dir);
-	}
+	return 0;
+}
+
+/* The connection's settings that are not SQL: safety, waiting, checkpoints. */
+static void ledger_configure(struct ledger *l, unsigned busy_timeout_ms)
+{
+	int one = 1;
+
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	/* Our own busy handler: SQLite's default sleeps 1, 2, 5, 10 ms... between tries, far
@@ -546,17 +557,21 @@ int ledger_open(int state_fd, const char *state_dir,
 	 * and delete the WAL every time, and the next call would rebuild it (about 1 ms each).
 	 * Checkpoints still happen, automatically, as the WAL grows. */
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	{
-		int one = 1;
-
-		(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-	}
+	(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	(void)sqlite3_wal_hook(l->db, wal_hook, l);
-	/* On a new ledger (still in rollback mode) the switch to WAL is a write, begun inside the
-	 * pragma's read: while another connection holds the write lock, SQLite answers
-	 * SQLITE_BUSY at once, without the busy handler (waiting could deadlock). Processes that
-	 * open a new ledger together meet exactly this (seen in the VM tests' concurrent first
-	 * attaches): wait and retry within the same bound as any other wait. */
+}
+
+/*
+ * WAL, the durability's synchronous mode, foreign keys. On a new ledger (still in rollback
+ * mode) the switch to WAL is a write, begun inside the pragma's read: while another connection
+ * holds the write lock, SQLite answers SQLITE_BUSY at once, without the busy handler (waiting
+ * could deadlock). Processes that open a new ledger together meet exactly this (seen in the VM
+ * tests' concurrent first attaches): wait and retry within the same bound as any other wait.
+ */
+static int ledger_set_modes(struct ledger *l, enum volmount_durability d)
+{
+	int rc;
+
 	for (int tries = 0;; tries++) {
 		rc = sqlite3_exec(l->db,
 				  d == VOLMOUNT_DURABILITY_FULL ?
@@ -568,12 +583,34 @@ int ledger_open(int state_fd, const char *state_dir,
 		if ((rc & 0xff) != SQLITE_BUSY || !busy_wait(l, tries))
 			break;
 	}
-	if (rc != SQLITE_OK) {
-		r = fail(l, rc, "configure");
-		ledger_close(l);
+	return rc == SQLITE_OK ? 0 : fail(l, rc, "configure");
+}
+
+int ledger_open(int state_fd, const char *state_dir,
+		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
+{
+	struct ledger *l = NULL;
+	struct stat st;
+	int r;
+
+	(void)pthread_once(&pinned_vfs_once, pinned_vfs_register);
+	if (pinned_vfs_rc != SQLITE_OK)
+		return error_set(-EIO, VOLMOUNT_ERR_INTERNAL,
+				 "ledger: cannot register SQLite's pinned-directory VFS: %s",
+				 sqlite3_errstr(pinned_vfs_rc));
+	r = ledger_file_check(state_fd, state_dir, &st);
+	if (r < 0)
 		return r;
+	r = ledger_new(state_fd, state_dir, &l);
+	if (r < 0 || !l)
+		return r < 0 ? r : -ENOMEM;
+	r = ledger_connect(l, state_fd, state_dir, &st);
+	if (r >= 0) {
+		ledger_configure(l, busy_timeout_ms);
+		r = ledger_set_modes(l, d);
 	}
-	r = migrate(l);
+	if (r >= 0)
+		r = migrate(l);
 	if (r < 0) {
 		ledger_close(l);
 		return r;
