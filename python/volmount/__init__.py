@@ -474,7 +474,11 @@ class Context:
             arr = ffi.new("const char *[]", c_opts) if c_opts else ffi.NULL
             n = len(c_opts)
         out = ffi.new(_CHAR_PP)
-        args = _args4(driver, export, volume, owner)
+        if driver.__class__ is str and export.__class__ is str and volume.__class__ is str and \
+           owner.__class__ is str:  # _args4(), its common case written out
+            args = _encode4(driver, export, volume, owner) or _args4(driver, export, volume, owner)
+        else:
+            args = _args4(driver, export, volume, owner)
         mu = self._mu
         with mu:  # self._enter(), written out: a warm pair is a few microseconds
             ptr = self._ptr
@@ -501,7 +505,11 @@ class Context:
         removes its mountpoint (a directory volmount did not make is kept). Returns True when
         the attachment was removed, False when there was no such attachment (nothing
         changed)."""
-        args = _args4(driver, export, volume, owner)
+        if driver.__class__ is str and export.__class__ is str and volume.__class__ is str and \
+           owner.__class__ is str:  # _args4(), its common case written out
+            args = _encode4(driver, export, volume, owner) or _args4(driver, export, volume, owner)
+        else:
+            args = _args4(driver, export, volume, owner)
         mu = self._mu
         with mu:  # self._enter(), written out
             ptr = self._ptr
