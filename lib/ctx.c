@@ -299,6 +299,92 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 	return create ? TAKE_FD(fd) : 0;
 }
 
+/* State, base and run directories: all three checked before any is created, so a refusal
+ * changes nothing. */
+static int check_dirs(struct volmount_ctx *ctx)
+{
+	static const char *const what[_VOLMOUNT_PATH_MAX] = {
+		[VOLMOUNT_PATH_STATE_DIR] = "state directory",
+		[VOLMOUNT_PATH_BASE_DIR] = "base directory",
+		[VOLMOUNT_PATH_RUN_DIR] = "run directory",
+	};
+
+	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
+		int r = open_secure_dir(ctx, ctx->paths[i], i == VOLMOUNT_PATH_BASE_DIR ? 0755 : 0700,
+					what[i], false);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Mountpoints are compared with what the kernel reports, which is canonical: name them under
+ * the canonical base (its parents may be symlinks). Published atomically; the configured
+ * string stays valid for readers that got it. A retry after a failed open (a refused path
+ * scheme, say) publishes again: a reader may hold the old string, so it is retired, not
+ * freed, until the end.
+ */
+static int publish_canonical_base(struct volmount_ctx *ctx)
+{
+	char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL), *old;
+
+	if (!canon)
+		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
+				 "cannot resolve base directory '%s': %s",
+				 ctx->paths[VOLMOUNT_PATH_BASE_DIR], strerror(errno));
+	old = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
+	if (old && strcmp(old, canon) == 0)
+		free(canon);
+	else {
+		__atomic_store_n(&ctx->base_canon, canon, __ATOMIC_RELEASE);
+		if (old) {
+			free(ctx->base_canon_retired);
+			ctx->base_canon_retired = old;
+		}
+	}
+	return 0;
+}
+
+/* <run>/locks, made if needed and checked as the run directory is. */
+static int open_locks_dir(struct volmount_ctx *ctx)
+{
+	_cleanup_free_ char *locks = NULL;
+
+	if (asprintf(&locks, "%s/locks", ctx->paths[VOLMOUNT_PATH_RUN_DIR]) < 0)
+		return -ENOMEM;
+	return open_secure_dir(ctx, locks, 0700, "lock directory", true);
+}
+
+/* The ledger, refused when its shares were made with another path scheme: mountpoints of
+ * both schemes in one ledger would be two layouts to reconcile, gc and reason about. */
+static int open_ledger(struct volmount_ctx *ctx, int state_fd, struct ledger **ret)
+{
+	const char *want = path_scheme_name(ctx->path_scheme);
+	struct ledger *ledger = NULL;
+	char recorded[16] = "";
+	size_t n = 0;
+	int r;
+
+	r = ledger_open(state_fd, ctx->paths[VOLMOUNT_PATH_STATE_DIR], ctx->durability,
+			ctx->timeout_ms, &ledger);
+	if (r < 0)
+		return r;
+	ledger_set_scheme(ledger, want);
+	r = ledger_scheme_claim(ledger, recorded, sizeof(recorded), &n);
+	if (r == -EXDEV)
+		r = error_set(-EXDEV, VOLMOUNT_ERR_CONFIG,
+			      "the ledger in '%s' holds %zu share(s) made with path scheme '%s', but the configured path scheme is '%s'; use '%s' (or detach every volume first)",
+			      ctx->paths[VOLMOUNT_PATH_STATE_DIR], n, recorded, want, recorded);
+	if (r < 0) {
+		ledger_close(ledger);
+		return r;
+	}
+	*ret = ledger;
+	return 0;
+}
+
 static int do_open(struct volmount_ctx *ctx)
 {
 	_cleanup_close_ int state_fd = -EBADF, run_fd = -EBADF, base_fd = -EBADF,
@@ -310,18 +396,9 @@ static int do_open(struct volmount_ctx *ctx)
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot read the boot id: %s",
 				 strerror(-r));
-	/* All three checked before any is created: a refusal changes nothing. */
-	for (int i = 0; i < _VOLMOUNT_PATH_MAX; i++) {
-		static const char *const what[_VOLMOUNT_PATH_MAX] = {
-			[VOLMOUNT_PATH_STATE_DIR] = "state directory",
-			[VOLMOUNT_PATH_BASE_DIR] = "base directory",
-			[VOLMOUNT_PATH_RUN_DIR] = "run directory",
-		};
-		r = open_secure_dir(ctx, ctx->paths[i], i == VOLMOUNT_PATH_BASE_DIR ? 0755 : 0700,
-				    what[i], false);
-		if (r < 0)
-			return r;
-	}
+	r = check_dirs(ctx);
+	if (r < 0)
+		return r;
 	state_fd = open_secure_dir(ctx, ctx->paths[VOLMOUNT_PATH_STATE_DIR], 0700,
 				   "state directory", true);
 	if (state_fd < 0)
@@ -334,62 +411,15 @@ static int do_open(struct volmount_ctx *ctx)
 				  "base directory", true);
 	if (base_fd < 0)
 		return base_fd;
-	{
-		/* Mountpoints are compared with what the kernel reports, which is canonical:
-		 * name them under the canonical base (its parents may be symlinks). Published
-		 * atomically; the configured string stays valid for readers that got it. */
-		char *canon = realpath(ctx->paths[VOLMOUNT_PATH_BASE_DIR], NULL);
-
-		if (!canon)
-			return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
-					 "cannot resolve base directory '%s': %s",
-					 ctx->paths[VOLMOUNT_PATH_BASE_DIR], strerror(errno));
-		char *old = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
-
-		/* A retry after a failed open (a refused path scheme, say) publishes again: a
-		 * reader may hold the old string, so it is retired, not freed, until the end. */
-		if (old && strcmp(old, canon) == 0)
-			free(canon);
-		else {
-			__atomic_store_n(&ctx->base_canon, canon, __ATOMIC_RELEASE);
-			if (old) {
-				free(ctx->base_canon_retired);
-				ctx->base_canon_retired = old;
-			}
-		}
-	}
-	{
-		_cleanup_free_ char *locks = NULL;
-
-		if (asprintf(&locks, "%s/locks", ctx->paths[VOLMOUNT_PATH_RUN_DIR]) < 0)
-			return -ENOMEM;
-		locks_fd = open_secure_dir(ctx, locks, 0700, "lock directory", true);
-		if (locks_fd < 0)
-			return locks_fd;
-	}
-	r = ledger_open(state_fd, ctx->paths[VOLMOUNT_PATH_STATE_DIR], ctx->durability,
-			ctx->timeout_ms, &ledger);
+	r = publish_canonical_base(ctx);
 	if (r < 0)
 		return r;
-	{
-		/* Mountpoints of both schemes in one ledger would be two layouts to reconcile,
-		 * gc and reason about: a ledger with shares keeps the scheme they were made with. */
-		const char *want = path_scheme_name(ctx->path_scheme);
-		char recorded[16] = "";
-		size_t n = 0;
-
-		ledger_set_scheme(ledger, want);
-		r = ledger_scheme_claim(ledger, recorded, sizeof(recorded), &n);
-		if (r == -EXDEV)
-			r = error_set(-EXDEV, VOLMOUNT_ERR_CONFIG,
-				      "the ledger in '%s' holds %zu share(s) made with path scheme '%s', but the configured path scheme is '%s'; use '%s' (or detach every volume first)",
-				      ctx->paths[VOLMOUNT_PATH_STATE_DIR], n, recorded, want,
-				      recorded);
-		if (r < 0) {
-			ledger_close(ledger);
-			return r;
-		}
-	}
+	locks_fd = open_locks_dir(ctx);
+	if (locks_fd < 0)
+		return locks_fd;
+	r = open_ledger(ctx, state_fd, &ledger);
+	if (r < 0)
+		return r;
 	r = lock_cache_set_dirs(ctx->locks, run_fd, locks_fd, ctx->paths[VOLMOUNT_PATH_RUN_DIR],
 				ctx->timeout_ms);
 	if (r < 0) {

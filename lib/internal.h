@@ -50,6 +50,7 @@ struct volmount_ctx {
 	char *base_canon;
 	char *base_canon_retired; /* the one before, if a failed open was retried */
 	int base_fd;  /* O_PATH of the base directory, checked root-owned and not writable by others */
+	uint64_t base_mnt_id; /* the unique id of base_fd's mount (fixed for the fd); 0: unknown */
 	struct lock_cache *locks; /* lock.c's state: host lock, share-lock descriptions */
 	char boot_id[40];
 	bool boot_checked; /* the ledger's boot id matched ours once (atomic) */

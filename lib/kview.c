@@ -759,6 +759,49 @@ static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t 
 	return 1;
 }
 
+int kview_fd_mnt_id(int fd, uint64_t *ret_id)
+{
+	struct statx stx;
+
+	if (fd < 0 || !ret_id)
+		return -EINVAL;
+	if (!use_statmount())
+		return -EOPNOTSUPP;
+	if (statx(fd, "", STATX_FLAGS | AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) < 0)
+		return -errno;
+	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return -EOPNOTSUPP;
+	*ret_id = stx.stx_mnt_id;
+	return 0;
+}
+
+int kview_at_id_on(int dfd, const char *rel, uint64_t parent_id, uint64_t *ret_top_id)
+{
+	struct kv_statmount sm;
+	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
+	struct statx stx;
+
+	if (dfd < 0 || !rel || !*rel || rel[0] == '/' || !parent_id || !ret_top_id)
+		return -EINVAL;
+	if (!use_statmount())
+		return 2;
+	if (statx(dfd, rel, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : 2;
+	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
+		return 2; /* the full look says -ELOOP */
+	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return 2;
+	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return 0;
+	req.mnt_id = stx.stx_mnt_id;
+	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0 ||
+	    !(sm.mask & STATMOUNT_MNT_BASIC) || sm.mnt_id != stx.stx_mnt_id ||
+	    sm.mnt_parent_id != parent_id)
+		return 2;
+	*ret_top_id = sm.mnt_id;
+	return 1;
+}
+
 static int at_id(int dfd, const char *name, const char *path, uint64_t dir_id,
 		 uint64_t *ret_top_id)
 {

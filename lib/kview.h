@@ -91,6 +91,23 @@ int kview_at_id_under(int dfd, uint64_t dir_id, const char *name, const char *pa
 		      uint64_t *ret_top_id);
 
 /*
+ * kview_fd_mnt_id() - the unique id of the mount @fd is on (statmount back-end only, else
+ * -EOPNOTSUPP).
+ */
+int kview_fd_mnt_id(int fd, uint64_t *ret_id);
+
+/*
+ * kview_at_id_on() - the quickest form of "is exactly one mount at @rel (relative to @dfd),
+ * mounted directly on the mount @parent_id?", in two calls: 1 with its id in *ret_top_id when
+ * the top mount at @rel is a mount root whose parent is @parent_id (then it is the only mount
+ * there: the mount it would have to be stacked on, @parent_id itself, cannot be moved inside
+ * its own tree); 0 when nothing is mounted there; 2 when it cannot tell (another parent, a
+ * symlink as last component, no statmount): ask kview_at_id(). Directories on the way are
+ * looked up as statx() does: @rel must lie below directories the caller made and keeps.
+ */
+int kview_at_id_on(int dfd, const char *rel, uint64_t parent_id, uint64_t *ret_top_id);
+
+/*
  * kview_of_fd() - the mount that contains the object @fd refers to (any fd, O_PATH included).
  */
 int kview_of_fd(int fd, struct kview_mount *ret);

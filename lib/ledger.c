@@ -13,6 +13,10 @@
  * (4) Durability NORMAL = WAL + synchronous=NORMAL: every commit survives a process crash;
  *     FULL = synchronous=FULL: a commit also survives power loss.
  * (5) The schema version is PRAGMA user_version; migrations are append-only.
+ * (6) The warm paths (an attach to a share already mounted, a detach that is not the last)
+ *     run the statements of the change alone, BEGIN IMMEDIATE, one INSERT or DELETE, COMMIT,
+ *     when the database is provably as this connection's previous warm call left it (struct
+ *     warm_cache); otherwise they read host and share first, in the same transaction.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,7 +72,10 @@ static const char *const stmt_sql[_ST_MAX] = {
 			      " s.mount_id, s.dir_created, s.adopted,"
 			      " (SELECT count(*) FROM attachments a WHERE a.hash = s.hash)"
 			      " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
-	[ST_HOST_SHARE_WARM] = "SELECT h.state, h.generation, s.state, s.mount_id, s.options, s.adopted"
+	/* What a warm attach and a detach decide on, in one read: the host, the share's state,
+	 * mount id, options and adopted flag, and its number of attachments. */
+	[ST_HOST_SHARE_WARM] = "SELECT h.state, h.generation, s.state, s.mount_id, s.options, s.adopted,"
+			       " (SELECT count(*) FROM attachments a WHERE a.hash = ?1)"
 			       " FROM host h LEFT JOIN shares s ON s.hash = ?1 WHERE h.id = 1",
 	[ST_HOST_SET] = "UPDATE host SET state = ?1 WHERE id = 1",
 	[ST_HOST_BUMP] = "UPDATE host SET generation = generation + 1 WHERE id = 1",
@@ -127,13 +134,54 @@ static const char *const migrations[] = {
 	      "  CHECK (adopted IN (0, 1));"
 	      "ALTER TABLE host ADD COLUMN path_scheme TEXT NOT NULL DEFAULT 'volmount'"
 	      "  CHECK (path_scheme IN ('volmount', 'nova'));",
+	/* The shares keyed by their hash alone (WITHOUT ROWID): a lookup by hash is one
+	 * b-tree instead of an index and the table, and inserting or deleting a share writes
+	 * two pages instead of three (bench case 1). Rebuilt as SQLite's ALTER TABLE
+	 * procedure says, with foreign keys off (migrate() runs before they are switched on):
+	 * dropping the old table must not cascade into the attachments. */
+	[3] = "CREATE TABLE shares_v3 ("
+	      "  hash TEXT PRIMARY KEY,"
+	      "  driver TEXT NOT NULL,"
+	      "  export TEXT NOT NULL,"
+	      "  mountpoint TEXT NOT NULL UNIQUE,"
+	      "  options TEXT NOT NULL,"
+	      "  state TEXT NOT NULL CHECK (state IN ('pending', 'mounted', 'unmounting')),"
+	      "  mount_id INTEGER NOT NULL DEFAULT 0,"
+	      "  dir_created INTEGER NOT NULL,"
+	      "  adopted INTEGER NOT NULL DEFAULT 0 CHECK (adopted IN (0, 1))) STRICT, WITHOUT ROWID;"
+	      "INSERT INTO shares_v3 (hash, driver, export, mountpoint, options, state, mount_id,"
+	      "  dir_created, adopted)"
+	      "  SELECT hash, driver, export, mountpoint, options, state, mount_id, dir_created,"
+	      "  adopted FROM shares;"
+	      "DROP TABLE shares;"
+	      "ALTER TABLE shares_v3 RENAME TO shares;",
 };
 
 #define LEDGER_SCHEMA_VERSION ((int)ELEMENTSOF(migrations) - 1)
 
+/*
+ * The warm paths' read, kept (design note 6): what the last warm attach or detach of one
+ * share read or wrote, valid only while SQLite's data version (SQLITE_FCNTL_DATA_VERSION) is
+ * the one it had after that call's own commit. The version moves with every commit of this
+ * connection and, seen from a transaction, with every change another connection made, so a
+ * transaction that finds it unchanged knows the database is exactly as this connection left
+ * it. Only a share that exists, is not adopted, on a host that is up, is kept.
+ */
+struct warm_cache {
+	bool valid;
+	unsigned version;
+	char hash[65];
+	bool mounted; /* state "mounted" */
+	uint64_t mount_id;
+	char *options;
+	size_t n_attachments;
+};
+
 struct ledger {
 	/* One connection serves every thread of its context: each public function holds this
-	 * (recursive) mutex for its one transaction, never across a mount (design note 2). */
+	 * mutex for its one transaction, never across a mount (design note 2). It is not
+	 * recursive: public functions never call each other, only the unlocked helpers that
+	 * run inside a transaction (named *_in, or documented "Inside a transaction"). */
 	pthread_mutex_t mu;
 	sqlite3 *db;
 	unsigned busy_timeout_ms;
@@ -143,6 +191,7 @@ struct ledger {
 	int dir_fd;     /* the pinned state directory SQLite reaches the files through */
 	sqlite3_stmt *st[_ST_MAX];
 	const char *scheme; /* static string; NULL: inserts are not checked */
+	struct warm_cache warm;
 };
 
 static struct ledger *ledger_lock(struct ledger *l)
@@ -157,7 +206,8 @@ static void ledger_unlockp(struct ledger **l)
 		(void)pthread_mutex_unlock(&(*l)->mu);
 }
 
-/* First statement of every public function that touches the connection. */
+/* First statement of every public function that touches the connection; never of a helper
+ * another function calls with the mutex held (it would deadlock: the mutex is plain). */
 #define LEDGER_LOCKED(l) \
 	_cleanup_(ledger_unlockp) __attribute__((unused)) struct ledger *_ledger_held = ledger_lock(l)
 
@@ -251,6 +301,9 @@ static int begin(struct ledger *l)
  * Safe to call when begin() itself failed. */
 static int end(struct ledger *l, int r)
 {
+	/* Whatever was written, the warm paths' read is out of date: they keep it again
+	 * after their own commit (warm_keep()). */
+	l->warm.valid = false;
 	if (r >= 0) {
 		int k = exec_id(l, ST_COMMIT, "commit");
 
@@ -426,57 +479,47 @@ static bool process_holds(dev_t dev, ino_t ino)
 
 void (*ledger_test_before_sqlite)(int state_fd);
 
-int ledger_open(int state_fd, const char *state_dir,
-		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
+/*
+ * Create the ledger file ourselves so its mode is 0600 whatever the umask, and check what is
+ * there on the fd: a regular file of ours, not a symlink planted in its place. *ret_st is the
+ * file checked. The fd is closed before SQLite opens the file, never after: closing any fd on
+ * a file drops every POSIX lock this process holds on it, SQLite's included. Without its lock
+ * on the database, another process closing its connection believes it is the last one, and
+ * checkpoints and deletes the WAL under us: our later commits then go to an unlinked file and
+ * are lost (seen as share rows vanishing in the SIGKILL churn test).
+ */
+static int ledger_file_check(int state_fd, const char *state_dir, struct stat *ret_st)
 {
-	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -EBADF;
-	struct ledger *l;
-	struct stat st;
-	int rc, r;
 
-	(void)pthread_once(&pinned_vfs_once, pinned_vfs_register);
-	if (pinned_vfs_rc != SQLITE_OK)
-		return error_set(-EIO, VOLMOUNT_ERR_INTERNAL,
-				 "ledger: cannot register SQLite's pinned-directory VFS: %s",
-				 sqlite3_errstr(pinned_vfs_rc));
-	/* Create the file ourselves so its mode is 0600 whatever the umask, and check what
-	 * is there on the fd: a regular file of ours, not a symlink planted in its place. */
 	fd = openat(state_fd, "ledger.db", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
 		    0600);
 	if (fd < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
 				 state_dir, strerror(errno));
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, ret_st) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect ledger in '%s': %s",
 				 state_dir, strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+	if (!S_ISREG(ret_st->st_mode) || ret_st->st_uid != geteuid())
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
 				 state_dir, (unsigned)geteuid());
-	if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+	if ((ret_st->st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot chmod ledger in '%s': %s",
 				 state_dir, strerror(errno));
-	/*
-	 * Close our fd before SQLite opens the file, never after: closing any fd on a file drops
-	 * every POSIX lock this process holds on it, SQLite's included. Without its lock on the
-	 * database, another process closing its connection believes it is the last one, and
-	 * checkpoints and deletes the WAL under us: our later commits then go to an unlinked
-	 * file and are lost (seen as share rows vanishing in the SIGKILL churn test).
-	 */
-	(void)close(TAKE_FD(fd));
+	return 0;
+}
 
-	l = calloc(1, sizeof(*l));
+/* A struct ledger with no connection yet, holding its own descriptor of the state directory
+ * (the pinned directory SQLite reaches the files through). */
+static int ledger_new(int state_fd, const char *state_dir, struct ledger **ret)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+	int r;
+
 	if (!l)
 		return -ENOMEM;
-	{
-		pthread_mutexattr_t a;
-
-		(void)pthread_mutexattr_init(&a);
-		(void)pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-		(void)pthread_mutex_init(&l->mu, &a); /* cannot fail with these attributes */
-		(void)pthread_mutexattr_destroy(&a);
-	}
+	(void)pthread_mutex_init(&l->mu, NULL); /* cannot fail with default attributes */
 	l->pid = getpid();
 	l->dir_fd = fcntl(state_fd, F_DUPFD_CLOEXEC, 3);
 	if (l->dir_fd < 0) {
@@ -485,31 +528,45 @@ int ledger_open(int state_fd, const char *state_dir,
 		ledger_close(l);
 		return r;
 	}
-	if (asprintf(&path, "/proc/self/fd/%d/ledger.db", l->dir_fd) < 0) {
-		ledger_close(l);
+	*ret = l;
+	return 0;
+}
+
+/*
+ * Open the connection through the pinned directory. SQLite opens the database file at once:
+ * some fd of ours must then refer to the file @checked, or SQLite was handed another one
+ * (replaced in the directory meanwhile, which only root can do there). The file we checked and
+ * closed is otherwise held only by another connection of this process to this same ledger,
+ * which is then no decoy.
+ */
+static int ledger_connect(struct ledger *l, int state_fd, const char *state_dir,
+			  const struct stat *checked)
+{
+	_cleanup_free_ char *path = NULL;
+	int rc;
+
+	if (asprintf(&path, "/proc/self/fd/%d/ledger.db", l->dir_fd) < 0)
 		return -ENOMEM;
-	}
 	if (ledger_test_before_sqlite)
 		ledger_test_before_sqlite(state_fd);
 	rc = sqlite3_open_v2(path, &l->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE |
 				     SQLITE_OPEN_NOMUTEX,
 			     pinned_vfs.zName);
-	if (rc != SQLITE_OK) {
-		r = fail(l, rc, "open");
-		ledger_close(l);
-		return r;
-	}
-	/* SQLite opens the database file at once: some fd of ours now refers to the file we
-	 * checked, or SQLite was handed another one (replaced in the directory meanwhile, which
-	 * only root can do there). The file we checked and closed is otherwise held only by
-	 * another connection of this process to this same ledger, which is then no decoy. */
-	if (!process_holds(st.st_dev, st.st_ino)) {
-		ledger_close(l);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "open");
+	if (!process_holds(checked->st_dev, checked->st_ino))
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' changed while it was being opened: SQLite opened another file than the one checked",
 				 state_dir);
-	}
+	return 0;
+}
+
+/* The connection's settings that are not SQL: safety, waiting, checkpoints. */
+static void ledger_configure(struct ledger *l, unsigned busy_timeout_ms)
+{
+	int one = 1;
+
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	/* Our own busy handler: SQLite's default sleeps 1, 2, 5, 10 ms... between tries, far
@@ -521,34 +578,61 @@ int ledger_open(int state_fd, const char *state_dir,
 	 * and delete the WAL every time, and the next call would rebuild it (about 1 ms each).
 	 * Checkpoints still happen, automatically, as the WAL grows. */
 	(void)sqlite3_db_config(l->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	{
-		int one = 1;
-
-		(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-	}
+	(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 	(void)sqlite3_wal_hook(l->db, wal_hook, l);
-	/* On a new ledger (still in rollback mode) the switch to WAL is a write, begun inside the
-	 * pragma's read: while another connection holds the write lock, SQLite answers
-	 * SQLITE_BUSY at once, without the busy handler (waiting could deadlock). Processes that
-	 * open a new ledger together meet exactly this (seen in the VM tests' concurrent first
-	 * attaches): wait and retry within the same bound as any other wait. */
+}
+
+/*
+ * WAL and the durability's synchronous mode (foreign keys come after the migrations, which
+ * must run without them). On a new ledger (still in rollback
+ * mode) the switch to WAL is a write, begun inside the pragma's read: while another connection
+ * holds the write lock, SQLite answers SQLITE_BUSY at once, without the busy handler (waiting
+ * could deadlock). Processes that open a new ledger together meet exactly this (seen in the VM
+ * tests' concurrent first attaches): wait and retry within the same bound as any other wait.
+ */
+static int ledger_set_modes(struct ledger *l, enum volmount_durability d)
+{
+	int rc;
+
 	for (int tries = 0;; tries++) {
 		rc = sqlite3_exec(l->db,
 				  d == VOLMOUNT_DURABILITY_FULL ?
-					  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-					  " PRAGMA foreign_keys=ON;" :
-					  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-					  " PRAGMA foreign_keys=ON;",
+					  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" :
+					  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 				  NULL, NULL, NULL);
 		if ((rc & 0xff) != SQLITE_BUSY || !busy_wait(l, tries))
 			break;
 	}
-	if (rc != SQLITE_OK) {
-		r = fail(l, rc, "configure");
-		ledger_close(l);
+	return rc == SQLITE_OK ? 0 : fail(l, rc, "configure");
+}
+
+int ledger_open(int state_fd, const char *state_dir,
+		enum volmount_durability d, unsigned busy_timeout_ms, struct ledger **ret)
+{
+	struct ledger *l = NULL;
+	struct stat st;
+	int r;
+
+	(void)pthread_once(&pinned_vfs_once, pinned_vfs_register);
+	if (pinned_vfs_rc != SQLITE_OK)
+		return error_set(-EIO, VOLMOUNT_ERR_INTERNAL,
+				 "ledger: cannot register SQLite's pinned-directory VFS: %s",
+				 sqlite3_errstr(pinned_vfs_rc));
+	r = ledger_file_check(state_fd, state_dir, &st);
+	if (r < 0)
 		return r;
+	r = ledger_new(state_fd, state_dir, &l);
+	if (r < 0 || !l)
+		return r < 0 ? r : -ENOMEM;
+	r = ledger_connect(l, state_fd, state_dir, &st);
+	if (r >= 0) {
+		ledger_configure(l, busy_timeout_ms);
+		r = ledger_set_modes(l, d);
 	}
-	r = migrate(l);
+	if (r >= 0)
+		r = migrate(l);
+	if (r >= 0 && sqlite3_exec(l->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
+		r = fail(l, sqlite3_errcode(l->db), "configure");
 	if (r < 0) {
 		ledger_close(l);
 		return r;
@@ -583,6 +667,7 @@ void ledger_close(struct ledger *l)
 	checkpoint_on_close(l);
 	for (int i = 0; i < _ST_MAX; i++)
 		(void)sqlite3_finalize(l->st[i]);
+	free(l->warm.options);
 	(void)sqlite3_close(l->db);
 	if (l->dir_fd > 0)
 		(void)close(l->dir_fd);
@@ -758,9 +843,9 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 	return r;
 }
 
-int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
+/* Inside a transaction: the share's whole row, or -ENOENT. */
+static int share_get_in(struct ledger *l, const char *hash, struct ledger_share *ret)
 {
-	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
 	int r = query_row(l, ST_SHARE_GET, hash, false, "read share", &s);
 
@@ -769,6 +854,12 @@ int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *re
 	r = read_share(s, ret);
 	stmt_done(s);
 	return r;
+}
+
+int ledger_share_get(struct ledger *l, const char *hash, struct ledger_share *ret)
+{
+	LEDGER_LOCKED(l);
+	return share_get_in(l, hash, ret);
 }
 
 /* Inside a transaction: how many shares there are (a scan: only for error messages). */
@@ -953,36 +1044,26 @@ static int insert_attachment(struct ledger *l, const char *hash, const char *vol
 	return r < 0 ? r : 0;
 }
 
-int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
-		  const char *owner, bool *ret_added)
+/* Inside a transaction: the attachment, and with @mount_id the share's mount; with @options
+ * the share is claimed (no longer adopted) with these options. */
+static int attach_claim_in(struct ledger *l, const char *hash, uint64_t mount_id,
+			   const char *options, const char *volume, const char *owner,
+			   bool *ret_added)
 {
-	LEDGER_LOCKED(l);
-	return ledger_attach_claim(l, hash, mount_id, NULL, volume, owner, ret_added);
-}
-
-int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
-			const char *options, const char *volume, const char *owner,
-			bool *ret_added)
-{
-	LEDGER_LOCKED(l);
 	sqlite3_stmt *s = NULL;
-	int r = begin(l);
+	int r = stmt(l, ST_SHARE_CLAIM, &s);
 
 	if (r < 0)
 		return r;
-	r = stmt(l, ST_SHARE_CLAIM, &s);
-	if (r >= 0) {
-		r = bind_text(l, s, 1, hash);
-		if (r >= 0 && options)
-			r = bind_text(l, s, 2, options); /* unbound ?2 is NULL: options kept */
-		if (r >= 0)
-			r = step_done(l, s, "claim share");
-		else
-			stmt_done(s);
+	r = bind_text(l, s, 1, hash);
+	if (r >= 0 && options)
+		r = bind_text(l, s, 2, options); /* unbound ?2 is NULL: options kept */
+	if (r < 0) {
+		stmt_done(s);
+		return r;
 	}
-	if (r < 0)
-		return end(l, r);
-	if (mount_id != 0) {
+	r = step_done(l, s, "claim share");
+	if (r >= 0 && mount_id != 0) {
 		r = stmt(l, ST_SHARE_SET, &s);
 		if (r >= 0) {
 			r = bind_text(l, s, 1, hash);
@@ -996,57 +1077,151 @@ int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
 	}
 	if (r >= 0)
 		r = insert_attachment(l, hash, volume, owner, ret_added);
-	return end(l, r);
+	return r;
 }
 
+int ledger_attach(struct ledger *l, const char *hash, uint64_t mount_id, const char *volume,
+		  const char *owner, bool *ret_added)
+{
+	return ledger_attach_claim(l, hash, mount_id, NULL, volume, owner, ret_added);
+}
+
+int ledger_attach_claim(struct ledger *l, const char *hash, uint64_t mount_id,
+			const char *options, const char *volume, const char *owner,
+			bool *ret_added)
+{
+	LEDGER_LOCKED(l);
+	int r = begin(l);
+
+	if (r < 0)
+		return r;
+	return end(l, attach_claim_in(l, hash, mount_id, options, volume, owner, ret_added));
+}
+
+/* What the warm paths decide on (ST_HOST_SHARE_WARM). */
+struct warm_read {
+	struct ledger_host host;
+	bool up;        /* host state "up" */
+	bool exists;    /* the share has a row */
+	char state[16]; /* the share's state */
+	uint64_t mount_id;
+	bool adopted;
+	size_t n_attachments;
+};
+
+static unsigned data_version(struct ledger *l)
+{
+	unsigned v = 0;
+
+	(void)sqlite3_file_control(l->db, "main", SQLITE_FCNTL_DATA_VERSION, &v);
+	return v;
+}
+
+/* Inside a transaction: is the kept read of @hash current? */
+static bool warm_hit(struct ledger *l, const char *hash)
+{
+	return l->warm.valid && strcmp(l->warm.hash, hash) == 0 &&
+	       data_version(l) == l->warm.version;
+}
+
+/* Inside a transaction: read host and share into *ret, and keep the share's columns in the
+ * cache (validated by warm_keep() after the commit) when host and share qualify. */
+static int warm_read_in(struct ledger *l, const char *hash, struct warm_read *ret)
+{
+	sqlite3_stmt *s = NULL;
+	const char *state, *opts;
+	int r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
+
+	if (r < 0)
+		return r;
+	memset(ret, 0, sizeof(*ret));
+	host_from_row(s, &ret->host, false);
+	ret->up = strcmp(ret->host.state, "up") == 0;
+	state = (const char *)sqlite3_column_text(s, 2);
+	opts = (const char *)sqlite3_column_text(s, 4);
+	ret->exists = state && opts;
+	if (ret->exists) {
+		(void)snprintf(ret->state, sizeof(ret->state), "%s", state);
+		ret->mount_id = (uint64_t)sqlite3_column_int64(s, 3);
+		ret->adopted = sqlite3_column_int(s, 5) != 0;
+		ret->n_attachments = (size_t)sqlite3_column_int64(s, 6);
+	}
+	if (ret->up && ret->exists && !ret->adopted && strlen(hash) < sizeof(l->warm.hash)) {
+		char *o = strdup(opts);
+
+		if (o) {
+			free(l->warm.options);
+			l->warm.options = o;
+			(void)snprintf(l->warm.hash, sizeof(l->warm.hash), "%s", hash);
+			l->warm.mounted = strcmp(state, LEDGER_MOUNTED) == 0;
+			l->warm.mount_id = ret->mount_id;
+			l->warm.n_attachments = ret->n_attachments;
+			l->warm.options = o;
+		} else
+			l->warm.hash[0] = '\0'; /* nothing kept */
+	} else
+		l->warm.hash[0] = '\0';
+	stmt_done(s);
+	return 0;
+}
+
+/* After a warm path's successful commit: the kept read of @hash, with @n attachments, is
+ * current from now on. */
+static void warm_keep(struct ledger *l, const char *hash, size_t n)
+{
+	if (strcmp(l->warm.hash, hash) != 0)
+		return;
+	l->warm.n_attachments = n;
+	l->warm.version = data_version(l);
+	l->warm.valid = true;
+}
 
 int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, const char *options,
 		       const char *volume, const char *owner, struct ledger_host *ret_host)
 {
 	LEDGER_LOCKED(l);
-	sqlite3_stmt *s = NULL;
-	bool warm = false;
+	bool added = false, warm;
+	size_t n = 0;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
-	if (r < 0)
-		return end(l, r);
-	{
-		const char *state = (const char *)sqlite3_column_text(s, 2);
-		const char *opts = (const char *)sqlite3_column_text(s, 4);
+	if (warm_hit(l, hash)) {
+		/* Host up, share not adopted (or it would not be kept). */
+		warm = l->warm.mounted && l->warm.mount_id == mount_id &&
+		       strcmp(l->warm.options, options) == 0;
+		n = l->warm.n_attachments;
+	} else {
+		struct warm_read w;
 
-		host_from_row(s, ret_host, false);
-		if (strcmp(ret_host->state, "up") != 0)
+		r = warm_read_in(l, hash, &w);
+		if (r >= 0 && !w.up) {
+			*ret_host = w.host;
 			r = -EHOSTDOWN;
-		else
-			warm = state && opts && strcmp(state, LEDGER_MOUNTED) == 0 &&
-			       (uint64_t)sqlite3_column_int64(s, 3) == mount_id &&
-			       strcmp(opts, options) == 0 && sqlite3_column_int(s, 5) == 0;
+		}
+		/* Kept (with its options) exactly when it exists, is not adopted and the host
+		 * is up. */
+		warm = r >= 0 && strcmp(l->warm.hash, hash) == 0 &&
+		       strcmp(w.state, LEDGER_MOUNTED) == 0 && w.mount_id == mount_id &&
+		       strcmp(l->warm.options, options) == 0;
+		n = w.n_attachments;
 	}
-	stmt_done(s);
 	if (r >= 0 && warm)
-		r = insert_attachment(l, hash, volume, owner, NULL);
+		r = insert_attachment(l, hash, volume, owner, &added);
 	if (r >= 0)
 		r = warm ? 1 : 0;
-	return end(l, r);
+	r = end(l, r);
+	if (r >= 0)
+		warm_keep(l, hash, n + (added ? 1 : 0));
+	return r;
 }
 
-/* Inside a transaction: the detach's statements. */
-static int detach_in(struct ledger *l, const char *hash, const char *volume, const char *owner,
-		     bool *ret_removed, size_t *ret_remaining)
+/* Inside a transaction: mark the share unmounting (its last attachment is gone). */
+static int mark_unmounting(struct ledger *l, const char *hash)
 {
 	sqlite3_stmt *s = NULL;
-	int r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
+	int r = stmt(l, ST_SHARE_SET_STATE, &s);
 
-	if (r < 0)
-		return r;
-	*ret_removed = r > 0;
-	r = count_attachments(l, hash, ret_remaining);
-	if (r < 0 || *ret_remaining > 0)
-		return r;
-	r = stmt(l, ST_SHARE_SET_STATE, &s);
 	if (r < 0)
 		return r;
 	r = bind_text(l, s, 1, hash);
@@ -1056,6 +1231,21 @@ static int detach_in(struct ledger *l, const char *hash, const char *volume, con
 		return r;
 	}
 	return step_done(l, s, "mark share unmounting");
+}
+
+/* Inside a transaction: the detach's statements. */
+static int detach_in(struct ledger *l, const char *hash, const char *volume, const char *owner,
+		     bool *ret_removed, size_t *ret_remaining)
+{
+	int r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
+
+	if (r < 0)
+		return r;
+	*ret_removed = r > 0;
+	r = count_attachments(l, hash, ret_remaining);
+	if (r < 0 || *ret_remaining > 0)
+		return r;
+	return mark_unmounting(l, hash);
 }
 
 int ledger_detach(struct ledger *l, const char *hash, const char *volume, const char *owner,
@@ -1078,27 +1268,13 @@ int ledger_detach(struct ledger *l, const char *hash, const char *volume, const 
 	return 0;
 }
 
-/* Inside a transaction: the host and, if it exists, the share's state and adopted flag
- * (the columns the warm paths decide on). Returns 0, or -ENOENT if there is no such share. */
-static int host_share_brief(struct ledger *l, const char *hash, struct ledger_host *ret_host,
-			    char *ret_state, size_t size, bool *ret_adopted)
+/* Inside a transaction: the last attachment is gone; read the share's whole row (its state
+ * as it was) and mark it unmounting. */
+static int detach_last_in(struct ledger *l, const char *hash, struct ledger_share *ret)
 {
-	sqlite3_stmt *s = NULL;
-	const char *state;
-	int r = query_row(l, ST_HOST_SHARE_WARM, hash, true, "read host and share", &s);
+	int r = share_get_in(l, hash, ret);
 
-	if (r < 0)
-		return r;
-	host_from_row(s, ret_host, false);
-	state = (const char *)sqlite3_column_text(s, 2);
-	if (state) {
-		(void)snprintf(ret_state, size, "%s", state);
-		*ret_adopted = sqlite3_column_int(s, 5) != 0;
-		r = 0;
-	} else
-		r = -ENOENT;
-	stmt_done(s);
-	return r;
+	return r < 0 ? r : mark_unmounting(l, hash);
 }
 
 int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
@@ -1107,35 +1283,46 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 {
 	LEDGER_LOCKED(l);
 	struct ledger_share row = {};
-	char state[16] = "";
 	size_t remaining = 0;
-	bool removed = false, adopted = false;
+	bool removed = false, hit;
 	int r = begin(l);
 
 	if (r < 0)
 		return r;
-	r = host_share_brief(l, hash, ret_host, state, sizeof(state), &adopted);
-	if ((r >= 0 || r == -ENOENT) && strcmp(ret_host->state, "up") != 0)
-		r = -EHOSTDOWN;
-	else if (r >= 0 && adopted)
-		r = -ENOENT; /* kept for its owner's consumers: no attachment of ours uses it */
-	if (r >= 0)
-		r = detach_in(l, hash, volume, owner, &removed, &remaining);
-	/* The whole row only for the last detach, which unmounts; its state as it was before. */
-	if (r >= 0 && remaining == 0) {
-		r = ledger_share_get(l, hash, &row);
-		if (r >= 0) {
-			free(row.state);
-			row.state = strdup(state);
-			if (!row.state)
-				r = -ENOMEM;
-		}
+	/* Delete first, then decide (from the kept read, or a read of host and share): any
+	 * refusal rolls the delete back, so a refused detach changes nothing. */
+	hit = warm_hit(l, hash);
+	r = attachment_stmt(l, ST_ATT_DELETE, hash, volume, owner, "delete attachment");
+	if (r >= 0) {
+		removed = r > 0;
+		r = 0;
 	}
+	if (r >= 0 && hit)
+		/* Host up, share there and not adopted (or it would not be kept). */
+		remaining = l->warm.n_attachments - (removed ? 1 : 0);
+	else if (r >= 0) {
+		struct warm_read w;
+
+		r = warm_read_in(l, hash, &w);
+		if (r >= 0 && !w.up) {
+			*ret_host = w.host;
+			r = -EHOSTDOWN;
+		} else if (r >= 0 && (!w.exists || w.adopted))
+			/* No such share, or kept for its owner's consumers: no attachment of
+			 * ours uses it. */
+			r = -ENOENT;
+		remaining = w.n_attachments; /* read after the delete */
+	}
+	/* The whole row only for the last detach, which unmounts. */
+	if (r >= 0 && remaining == 0)
+		r = detach_last_in(l, hash, &row);
 	r = end(l, r);
 	if (r < 0) {
 		ledger_share_done(&row);
 		return r;
 	}
+	if (remaining > 0)
+		warm_keep(l, hash, remaining);
 	*ret_row = row;
 	*ret_removed = removed;
 	*ret_remaining = remaining;

@@ -21,6 +21,7 @@ os-brick RemoteFsClient whose mounts are reference-counted).
 
 import collections
 import collections.abc
+import functools
 import os
 import threading
 
@@ -213,6 +214,32 @@ def _bytes(name, value):
     return b
 
 
+@functools.lru_cache(maxsize=1024)
+def _encode4(driver, export, volume, owner):
+    """The four str arguments of attach and detach, encoded; None if one holds a NUL byte
+    (_bytes() then says which). Cached: a host's callers repeat the same few shares and
+    owners, and a warm pair through the binding is a few microseconds of Python."""
+    out = (driver.encode("utf-8", "surrogateescape"), export.encode("utf-8", "surrogateescape"),
+           volume.encode("utf-8", "surrogateescape"), owner.encode("utf-8", "surrogateescape"))
+    for b in out:
+        if b"\0" in b:
+            return None
+    return out
+
+
+def _args4(driver, export, volume, owner):
+    if driver.__class__ is str and export.__class__ is str and volume.__class__ is str and \
+       owner.__class__ is str:
+        args = _encode4(driver, export, volume, owner)
+        if args is not None:
+            return args
+    return (_bytes("driver", driver), _bytes("export", export), _bytes("volume", volume),
+            _bytes("owner", owner))
+
+
+_CHAR_PP = ffi.typeof("char **")
+
+
 def _options(options):
     if options is None:
         return []
@@ -306,7 +333,8 @@ class Context:
     def __init__(self, state_dir=None, base_dir=None, run_dir=None, timeout=None,
                  path_scheme=None, *, probe_timeout=None, durability=None, config=None):
         self._ptr = None
-        self._cond = threading.Condition()
+        self._mu = threading.Lock()  # taken directly on every call: the fast path
+        self._cond = threading.Condition(self._mu)  # close() waits on it
         self._busy = 0
         self._closing = False
         p = ffi.new("struct volmount_ctx **")
@@ -359,16 +387,17 @@ class Context:
     # -- the call protocol: count calls in flight so close() never frees under one --
 
     def _enter(self):
-        with self._cond:
+        # attach() and detach() have these two written out; keep them in step.
+        with self._mu:
             if self._ptr is None or self._closing:
                 raise ValueError("operation on a closed volmount.Context")
             self._busy += 1
             return self._ptr
 
     def _leave(self):
-        with self._cond:
+        with self._mu:
             self._busy -= 1
-            if self._busy == 0:
+            if self._busy == 0 and self._closing:
                 self._cond.notify_all()
 
     def _fail(self, ptr, r, report=None):
@@ -440,38 +469,64 @@ class Context:
         InputError. Attaching an existing pair again changes nothing. With the nova path
         scheme, a matching mount made by Nova or os-brick is adopted instead of refused.
         """
-        opts = _options(options)
-        c_opts = [ffi.new("char[]", o) for o in opts]
-        arr = ffi.new("const char *[]", c_opts) if c_opts else ffi.NULL
-        out = ffi.new("char **")
-        args = (_bytes("driver", driver), _bytes("export", export), _bytes("volume", volume),
-                _bytes("owner", owner))
-        ptr = self._enter()
+        if options is None:
+            arr, n = ffi.NULL, 0
+        else:
+            c_opts = [ffi.new("char[]", o) for o in _options(options)]
+            arr = ffi.new("const char *[]", c_opts) if c_opts else ffi.NULL
+            n = len(c_opts)
+        out = ffi.new(_CHAR_PP)
+        if driver.__class__ is str and export.__class__ is str and volume.__class__ is str and \
+           owner.__class__ is str:  # _args4(), its common case written out
+            args = _encode4(driver, export, volume, owner) or _args4(driver, export, volume, owner)
+        else:
+            args = _args4(driver, export, volume, owner)
+        mu = self._mu
+        with mu:  # self._enter(), written out: a warm pair is a few microseconds
+            ptr = self._ptr
+            if ptr is None or self._closing:
+                raise ValueError("operation on a closed volmount.Context")
+            self._busy += 1
         try:
-            r = lib.volmount_attach(ptr, *args, arr, len(c_opts), out)
+            r = lib.volmount_attach(ptr, *args, arr, n, out)
             if r < 0:
                 self._fail(ptr, r)
         finally:
-            self._leave()
+            with mu:  # self._leave()
+                self._busy -= 1
+                if self._closing and not self._busy:
+                    self._cond.notify_all()
+        p = out[0]
         try:
-            return _str(out[0])
+            return ffi.string(p).decode("utf-8", "surrogateescape")
         finally:
-            lib.free(out[0])
+            lib.free(p)
 
     def detach(self, driver, export, volume, owner):
         """Detach (volume, owner) from the share; the last detach unmounts the share and
         removes its mountpoint (a directory volmount did not make is kept). Returns True when
         the attachment was removed, False when there was no such attachment (nothing
         changed)."""
-        args = (_bytes("driver", driver), _bytes("export", export), _bytes("volume", volume),
-                _bytes("owner", owner))
-        ptr = self._enter()
+        if driver.__class__ is str and export.__class__ is str and volume.__class__ is str and \
+           owner.__class__ is str:  # _args4(), its common case written out
+            args = _encode4(driver, export, volume, owner) or _args4(driver, export, volume, owner)
+        else:
+            args = _args4(driver, export, volume, owner)
+        mu = self._mu
+        with mu:  # self._enter(), written out
+            ptr = self._ptr
+            if ptr is None or self._closing:
+                raise ValueError("operation on a closed volmount.Context")
+            self._busy += 1
         try:
             r = lib.volmount_detach(ptr, *args)
             if r < 0:
                 self._fail(ptr, r)
         finally:
-            self._leave()
+            with mu:  # self._leave()
+                self._busy -= 1
+                if self._closing and not self._busy:
+                    self._cond.notify_all()
         return r == 0
 
     def share_path(self, driver, export):

@@ -9,7 +9,8 @@
  * (a symlink as last component, a path into volmount's own directories, a source removed) are
  * refused with nothing created, not even a lock file; a share whose lock file vanished still
  * attaches and detaches; a host that is down refuses the warm attach; a mount taken away is
- * mounted again, a covered one refused. Exits 77 (skip) when it may not create a mount
+ * mounted again, a covered one refused; what another context changes between two warm calls
+ * (attachments, host state, a new mount) is seen by the next. Exits 77 (skip) when it may not create a mount
  * namespace.
  */
 #ifndef _GNU_SOURCE
@@ -237,6 +238,52 @@ static void test_host_down(void)
 	ASSERT_EQ(kview_at(mp, NULL), 0);
 }
 
+/*
+ * The warm paths keep what they read of a share between calls (ledger.c, struct warm_cache),
+ * valid only while no other connection changed the ledger. Every change another context makes
+ * in between is seen: its attachments counted (so the last detach still unmounts), its
+ * host-down refused, its remount's new mount id noticed.
+ */
+static void test_other_context_changes(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = new_ctx();
+	_cleanup_free_ char *d1 = attach(a, e1, "v1"), *mp = mountpoint_of(d1);
+	_cleanup_free_ char *d2 = attach(a, e1, "v2"), *d3 = NULL, *d4 = NULL;
+	char *dev = NULL;
+
+	/* a's warm detach and attach keep the share's count (now 2). */
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v2", "o"), 0);
+	d2 = (free(d2), attach(a, e1, "v2"));
+	/* b adds one and removes one of a's: a's next detaches count 3 - 1 = 2 left, then 1. */
+	d3 = attach(b, e1, "v3");
+	ASSERT_EQ(volmount_detach(b, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	ASSERT_EQ(n_attachments(a, e1), 1);
+	/* b takes the host down: a's warm attach and detach are refused, nothing changes. */
+	ASSERT_OK(volmount_host_down(b));
+	ASSERT_EQ(volmount_attach(a, "bind", e1, "v4", "o", NULL, 0, &dev), -EHOSTDOWN);
+	ASSERT_TRUE(dev == NULL);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v3", "o"), -EHOSTDOWN);
+	ASSERT_OK(volmount_host_up(b, NULL));
+	ASSERT_EQ(n_attachments(a, e1), 1);
+	/* The mount taken away and made again by b: a attaches to the new mount, once. */
+	ASSERT_OK(umount2(mp, 0) < 0 ? -errno : 0);
+	d4 = attach(b, e1, "v4");
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	d2 = (free(d2), attach(a, e1, "v2"));
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	ASSERT_EQ(n_attachments(a, e1), 3);
+	/* The last detach, by a, after b's: unmounted. */
+	ASSERT_EQ(volmount_detach(b, "bind", e1, "v4", "o"), 0);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v3", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+	ASSERT_EQ(n_shares(a), 0);
+}
+
 /* The mount taken away behind volmount's back: the warm path must not answer from the
  * ledger alone; the general path mounts it again. */
 static void test_mount_gone(void)
@@ -329,6 +376,7 @@ static const struct test tests[] = {
 	{ "mount gone or covered", test_mount_gone },
 	{ "a spelling that comes to name another directory", test_spelling_changes_meaning },
 	{ "source removed under a mounted share", test_source_removed },
+	{ "another context's changes between warm calls", test_other_context_changes },
 };
 
 static void setup(void)

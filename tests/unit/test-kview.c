@@ -367,6 +367,60 @@ static void test_beneath(void)
 	ASSERT_EQ(at_both(dir, NULL), 0);
 }
 
+/*
+ * kview_at_id_on(): "one mount at @rel, directly on @parent_id" in two calls. Nothing there is
+ * 0; a mount on the directory's own mount is 1 with its id; one stacked on top, or one with a
+ * mount slipped beneath it, has another parent and is 2 (the caller then asks kview_at_id(),
+ * which counts them); so is a symlink; the mountinfo back-end always says 2.
+ */
+static void test_at_id_on(void)
+{
+	_cleanup_free_ char *dir = mkdir_base("on"), *sub = at_base("on/sub");
+	_cleanup_free_ char *src = mkdir_base("on-src"), *link = at_base("on/link");
+	_cleanup_close_ int dfd = -EBADF, tree = -EBADF;
+	uint64_t parent = 0, id = 0, top = 0;
+
+	ASSERT_EQ(mkdir(sub, 0755), 0);
+	ASSERT_EQ(symlink(sub, link), 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dfd >= 0);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", 0, &id), -EINVAL);
+	ASSERT_EQ(kview_at_id_on(dfd, "/abs", 1, &id), -EINVAL);
+	if (use(KVIEW_BACKEND_MOUNTINFO)) {
+		ASSERT_EQ(kview_fd_mnt_id(dfd, &parent), -EOPNOTSUPP);
+		ASSERT_EQ(kview_at_id_on(dfd, "sub", 1, &id), 2);
+	}
+	if (!use(KVIEW_BACKEND_STATMOUNT))
+		return;
+	ASSERT_EQ(kview_fd_mnt_id(dfd, &parent), 0);
+	ASSERT_TRUE(parent != 0);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent, &id), 0);
+	ASSERT_EQ(kview_at_id_on(dfd, "missing", parent, &id), 0);
+	mount_tmpfs("alone", sub);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent, &id), 1);
+	ASSERT_EQ(kview_at_id(sub, &top), 1);
+	ASSERT_EQ(id, top);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent + 1, &id), 2); /* another parent */
+	ASSERT_EQ(kview_at_id_on(dfd, "link", parent, &id), 2);    /* a symlink */
+	mount_tmpfs("on-top", sub);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent, &id), 2);
+	ASSERT_EQ(kview_at_id(sub, &top), 2);
+	ASSERT_EQ(umount2(sub, MNT_DETACH), 0);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent, &id), 1);
+	/* A mount slipped beneath ours: the top keeps its id, its parent is the newcomer. */
+	mount_tmpfs("beneath", src);
+	tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_TRUE(tree >= 0);
+	ASSERT_EQ(move_mount(tree, "", AT_FDCWD, sub, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH),
+		  0);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent, &top), 2);
+	ASSERT_EQ(kview_at_id(sub, &top), 2);
+	ASSERT_EQ(umount2(sub, MNT_DETACH), 0);
+	ASSERT_EQ(umount2(sub, MNT_DETACH), 0);
+	ASSERT_EQ(umount2(src, MNT_DETACH), 0);
+	ASSERT_EQ(kview_at_id_on(dfd, "sub", parent, &id), 0);
+}
+
 /* Per-mount flags: the same MOUNT_ATTR_* bits from statmount's mnt_attr and from mountinfo's
  * option field, for every flag volmount sets and each atime mode; a bind mount has its own. */
 static void test_mount_flags(void)
@@ -727,6 +781,7 @@ static const struct test tests[] = {
 	{ "bind of a subdirectory", test_bind_subdir },
 	{ "stacked and hidden mounts", test_stacked },
 	{ "a mount slipped beneath", test_beneath },
+	{ "one mount directly on a known parent, in two calls", test_at_id_on },
 	{ "mount flags", test_mount_flags },
 	{ "symlink", test_symlink },
 	{ "escaped names", test_odd_names },

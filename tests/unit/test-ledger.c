@@ -1021,6 +1021,101 @@ static void test_newer_schema_refused(void)
 	volmount_ctx_free(open_ctx(root));
 }
 
+/*
+ * A ledger of schema 2 (shares a rowid table) with shares and attachments, as an older
+ * volmount left it, opened by this one: migrated to the WITHOUT ROWID shares table with every
+ * row and attachment kept, and the foreign key still in force (a share's delete cascades, an
+ * attachment of no share is refused).
+ */
+static void test_migrate_from_v2(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_free_ char *state = test_path(root, "state");
+	_cleanup_free_ char *db = test_path(root, "state/ledger.db");
+	static const char v2[] =
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE host (id INTEGER PRIMARY KEY CHECK (id = 1),"
+		"  state TEXT NOT NULL CHECK (state IN ('up', 'down')), generation INTEGER NOT NULL,"
+		"  boot_id TEXT NOT NULL) STRICT;"
+		"INSERT INTO host (id, state, generation, boot_id) VALUES (1, 'up', 7, '');"
+		"CREATE TABLE shares (hash TEXT PRIMARY KEY, driver TEXT NOT NULL,"
+		"  export TEXT NOT NULL, mountpoint TEXT NOT NULL UNIQUE, options TEXT NOT NULL,"
+		"  state TEXT NOT NULL CHECK (state IN ('pending', 'mounted', 'unmounting')),"
+		"  mount_id INTEGER NOT NULL DEFAULT 0, dir_created INTEGER NOT NULL) STRICT;"
+		"CREATE TABLE attachments (hash TEXT NOT NULL REFERENCES shares (hash) ON DELETE CASCADE,"
+		"  volume TEXT NOT NULL, owner TEXT NOT NULL,"
+		"  PRIMARY KEY (hash, volume, owner)) STRICT, WITHOUT ROWID;"
+		"ALTER TABLE shares ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0"
+		"  CHECK (adopted IN (0, 1));"
+		"ALTER TABLE host ADD COLUMN path_scheme TEXT NOT NULL DEFAULT 'volmount'"
+		"  CHECK (path_scheme IN ('volmount', 'nova'));"
+		"INSERT INTO shares VALUES ('a', 'bind', '/srv/a', '/mnt/a', 'nosuid,nodev', 'mounted',"
+		"  11, 1, 0);"
+		"INSERT INTO shares VALUES ('b', 'bind', '/srv/b', '/mnt/b', 'ro', 'pending', 0, 0, 1);"
+		"INSERT INTO attachments VALUES ('a', 'v1', 'o'), ('a', 'v2', 'o'), ('b', 'v1', 'p');"
+		"PRAGMA user_version = 2;";
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = NULL;
+	struct ledger_share row = {};
+	struct ledger_attachment *a = NULL;
+	struct ledger_host h = {};
+	bool added = true;
+	size_t n = 99;
+	sqlite3 *d = NULL;
+	sqlite3_stmt *q = NULL;
+
+	ASSERT_OK(mkdir(state, 0700) < 0 ? -errno : 0);
+	ASSERT_EQ(sqlite3_open_v2(db, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+		  SQLITE_OK);
+	ASSERT_EQ(sqlite3_exec(d, v2, NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_close(d), SQLITE_OK);
+
+	ctx = open_ctx(root);
+	ASSERT_TRUE(user_version(db) >= 3);
+	ASSERT_OK(ledger_host_get(ctx->ledger, &h));
+	ASSERT_EQ(h.generation, 7);
+	ASSERT_OK(ledger_share_get(ctx->ledger, "a", &row));
+	ASSERT_STREQ(row.export, "/srv/a");
+	ASSERT_STREQ(row.mountpoint, "/mnt/a");
+	ASSERT_STREQ(row.options, "nosuid,nodev");
+	ASSERT_STREQ(row.state, LEDGER_MOUNTED);
+	ASSERT_EQ(row.mount_id, 11);
+	ASSERT_TRUE(row.dir_created && !row.adopted);
+	ASSERT_EQ(row.n_attachments, 2);
+	ledger_share_done(&row);
+	ASSERT_OK(ledger_share_get(ctx->ledger, "b", &row));
+	ASSERT_STREQ(row.state, LEDGER_PENDING);
+	ASSERT_TRUE(!row.dir_created && row.adopted);
+	ASSERT_EQ(row.n_attachments, 1);
+	ledger_share_done(&row);
+
+	/* The foreign key holds: no attachment without its share; a delete cascades. */
+	ASSERT_TRUE(ledger_attach(ctx->ledger, "none", 0, "v", "o", &added) < 0);
+	ASSERT_OK(ledger_share_delete(ctx->ledger, "a"));
+	ASSERT_OK(ledger_attachments_list(ctx->ledger, "a", &a, &n));
+	ASSERT_EQ(n, 0);
+	ledger_attachments_free(a, n);
+	ASSERT_OK(ledger_attachments_list(ctx->ledger, "b", &a, &n));
+	ASSERT_EQ(n, 1);
+	ledger_attachments_free(a, n);
+
+	/* The table is the new one, and nothing is left of the rebuild. */
+	ASSERT_EQ(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ASSERT_EQ(sqlite3_prepare_v2(d, "SELECT sql FROM sqlite_schema WHERE name = 'shares'", -1,
+				     &q, NULL),
+		  SQLITE_OK);
+	ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+	if (!strstr((const char *)sqlite3_column_text(q, 0), "WITHOUT ROWID"))
+		TEST_FAIL("shares not rebuilt: %s", (const char *)sqlite3_column_text(q, 0));
+	(void)sqlite3_finalize(q);
+	ASSERT_EQ(sqlite3_prepare_v2(d, "SELECT count(*) FROM sqlite_schema WHERE name = 'shares_v3'",
+				     -1, &q, NULL),
+		  SQLITE_OK);
+	ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+	ASSERT_EQ(sqlite3_column_int(q, 0), 0);
+	(void)sqlite3_finalize(q);
+	(void)sqlite3_close(d);
+}
+
 static void test_two_connections(void)
 {
 	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
@@ -1208,6 +1303,7 @@ static const struct test tests[] = {
 	{ "ledger swapped before SQLite's open refused", test_swapped_ledger_refused },
 	{ "ledger files reached through the pinned directory", test_files_through_pinned_dir },
 	{ "newer schema refused", test_newer_schema_refused },
+	{ "a schema 2 ledger migrated with its rows", test_migrate_from_v2 },
 	{ "two connections", test_two_connections },
 	{ "a new ledger opened while another holds its write lock", test_new_ledger_while_locked },
 	{ "threads share one connection", test_threads_one_connection },
