@@ -140,8 +140,12 @@ int main(void) { printf("%u\n", volmount_version_number()); return 0; }
 C
 pcdir=$(dirname "$pc")
 flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --define-variable=prefix="$P" --cflags --libs libvolmount)
+# The build's own compiler, and its sanitizer: a sanitized library needs a sanitized program.
+cc=$(meson introspect "$B" --targets | jq -r '[.[] | .target_sources[]? | select(.language == "c") | .compiler[0]][0]')
+san=$(meson introspect "$B" --buildoptions | jq -r '.[] | select(.name == "b_sanitize") | .value')
+[ "$san" = none ] || flags="$flags -fsanitize=$san"
 # shellcheck disable=SC2086 # $flags is pkg-config's word list
-check "cc \$(pkg-config --cflags --libs libvolmount) builds" cc -o "$VT_TMP/v" "$VT_TMP/v.c" $flags
+check "cc \$(pkg-config --cflags --libs libvolmount) builds" "$cc" -o "$VT_TMP/v" "$VT_TMP/v.c" $flags
 IFS=. read -r major minor patch < <("$VOLMOUNT_BIN" -V | cut -d' ' -f2)
 is "$(LD_LIBRARY_PATH=$(dirname "$lib") "$VT_TMP/v")" "$((major * 10000 + minor * 100 + patch))" \
 	"it runs with the installed libvolmount.so.0"
