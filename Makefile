@@ -7,6 +7,10 @@ DEPS = meson ninja-build gcc clang pkg-config libmount-dev libsqlite3-dev sqlite
        sshfs openssh-server openssh-client fuse3 nftables glusterfs-server glusterfs-client strace
 # The Python binding (cffi, API mode) and the Nova and os-brick code its tests drive.
 DEPS += python3-cffi python3-dev python3-nova python3-os-brick
+# Installing it like a system tool (issue 13): man pages (scdoc, rendered by man-db), the
+# units verified by systemd-analyze, bash completion; the Debian package built, checked by
+# lintian and installed into a debootstrapped root (tests/integration/test-debian-package.sh).
+DEPS += scdoc man-db systemd bash-completion debhelper dpkg-dev fakeroot lintian debootstrap python3-yaml
 # make check-vm: qemu for the guest, and what builds its image from Debian packages
 VM_DEPS = qemu-system-x86 debootstrap cpio zstd
 
@@ -24,6 +28,7 @@ deps:
 	fi
 
 $(BUILD)/build.ninja:
+	@command -v meson >/dev/null || { echo "make: meson is not installed: run 'make deps' (as root) first" >&2; exit 1; }
 	meson setup $(BUILD)
 
 build: $(BUILD)/build.ninja

@@ -22,6 +22,7 @@
 
 #include "cmds.h"
 #include "exit.h"
+#include "notify.h"
 #include "output.h"
 
 /* How many shares of @s are not as they should be; the library says what healthy means. */
@@ -130,6 +131,22 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* systemd's watchdog (WatchdogSec=): fed at half its interval, from the naps between checks
+ * and after each check. A check is bounded by --timeout, so WatchdogSec= in the unit must be
+ * more than twice --timeout (volmount-monitor.service). */
+static uint64_t watchdog_usec;
+static double watchdog_fed;
+
+static void feed_watchdog(void)
+{
+	double now = now_s();
+
+	if (watchdog_usec && now - watchdog_fed >= (double)watchdog_usec / 2e6) {
+		(void)notify_send("WATCHDOG=1");
+		watchdog_fed = now;
+	}
+}
+
 /* Sleep @ms, waking early when a stop is requested. */
 static void nap(unsigned ms)
 {
@@ -137,6 +154,7 @@ static void nap(unsigned ms)
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000000L };
 
 		(void)nanosleep(&ts, NULL); /* EINTR from the stop signal ends the nap early */
+		feed_watchdog();
 	}
 }
 
@@ -160,8 +178,9 @@ static size_t log_unhealthy(const struct volmount_snapshot *s)
 static void repair(struct volmount_ctx *ctx, struct output_monitor_counters *c)
 {
 	struct volmount_report *rep = NULL;
+	uint64_t before = c->repairs_ok + c->repairs_failed;
+	int r = volmount_repair(ctx, &rep);
 
-	(void)volmount_repair(ctx, &rep);
 	for (size_t i = 0; i < volmount_report_n_entries(rep); i++) {
 		switch (volmount_report_entry_action_id(rep, i)) {
 		case VOLMOUNT_ACTION_REPAIRED:
@@ -181,6 +200,13 @@ static void repair(struct volmount_ctx *ctx, struct output_monitor_counters *c)
 			   volmount_report_entry_detail(rep, i));
 	}
 	volmount_report_free(rep);
+	/* the audit line of a repair, as `volmount repair` leaves one, when it changed or
+	 * failed anything */
+	if (r < 0)
+		output_audit("repair", NULL, NULL, NULL, NULL,
+			     exit_status(volmount_ctx_errkind(ctx)), volmount_ctx_errmsg(ctx));
+	else if (c->repairs_ok + c->repairs_failed > before)
+		output_audit("repair", NULL, NULL, NULL, NULL, 0, NULL);
 }
 
 int cmd_monitor(struct volmount_ctx *ctx, const struct monitor_args *a)
@@ -191,8 +217,11 @@ int cmd_monitor(struct volmount_ctx *ctx, const struct monitor_args *a)
 	(void)sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
+	watchdog_usec = notify_watchdog_usec();
+	watchdog_fed = now_s();
 	output_log(OUTPUT_LOG_INFO, "checking every %u ms%s", a->interval_ms,
 		   a->repair ? ", repairing" : "");
+	(void)notify_send("READY=1");
 	while (!stop_requested) {
 		struct volmount_snapshot *s = NULL;
 		double t0 = now_s();
@@ -223,8 +252,10 @@ int cmd_monitor(struct volmount_ctx *ctx, const struct monitor_args *a)
 					   strerror(-r));
 		}
 		volmount_snapshot_free(s);
+		feed_watchdog();
 		nap(a->interval_ms);
 	}
+	(void)notify_send("STOPPING=1");
 	output_log(OUTPUT_LOG_INFO, "stopped");
 	return EX_OK;
 }

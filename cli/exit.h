@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sysexits.h> /* EX_OK, EX_USAGE, ...: the statuses commands return */
 
@@ -14,6 +15,12 @@
 
 /* Name the command being run ("attach", ...), for every later failure line; NULL: none yet. */
 void exit_set_command(const char *verb);
+
+/* With --json, every failure is also a JSON error object on stdout. */
+void exit_set_json(bool on);
+
+/* The message of the last failure reported here, or NULL (for the audit line). */
+const char *exit_last_message(void);
 
 /* The exit status for a library failure of kind @kind. */
 int exit_status(enum volmount_errkind kind);

@@ -5,7 +5,8 @@
  * shape of the command line (which options, how many), never the meaning of an export,
  * volume or owner, which is the library's job. Its failures go through exit.c, like every
  * command's, so each is exactly one line on stderr with the status DESIGN.md gives it; it
- * prints nothing else but --help and --version.
+ * prints nothing else but --help and --version. With --json a failure is also a JSON object
+ * on stdout (exit.c).
  *
  * Dependencies point down only: main.c -> cmd-share.c, cmd-health.c -> output.c, exit.c ->
  * libvolmount (exit.c also prints through output.c). No file in cli/ includes main.c's
@@ -17,7 +18,12 @@
  *
  * Adding a command: write "int cmd_x(struct volmount_ctx *ctx, const struct cmd_args *a)" in
  * the cmd-*.c file of its family, declare it in cmds.h, and add one row to verbs[] saying
- * which command options it accepts and requires.
+ * which command options it accepts and requires. Adding an option: one row in opts[], which
+ * is all that getopt, the global help and each command's help know of options.
+ *
+ * The commands that change the host (attach, detach, repair, host-up, host-down) leave one
+ * audit line each in syslog(3), written here once the command has returned: the library
+ * never logs.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* secure_getenv() */
@@ -66,7 +72,11 @@ static const char *arg_interval; /* monitor */
 static const char *arg_metrics;
 static bool arg_repair;
 
-/* Command options, as bits, so a command's table row can say which it takes. */
+/* What an option handler returns to go on parsing; anything else is the exit status. */
+#define GO_ON (-1)
+
+/* Where an option is taken: before COMMAND, anywhere, or by the commands whose row in verbs[]
+ * has its bit in accepts (and requires). */
 enum {
 	OPT_TYPE = 1u << 0,
 	OPT_EXPORT = 1u << 1,
@@ -76,36 +86,34 @@ enum {
 	OPT_INTERVAL = 1u << 5,
 	OPT_METRICS = 1u << 6,
 	OPT_REPAIR = 1u << 7,
-};
-
-/* getopt values of long-only options; above every char so they never look like "-x". */
-enum {
-	ARG_STATE_DIR = 0x100,
-	ARG_BASE_DIR,
-	ARG_RUN_DIR,
-	ARG_CONFIG,
-	ARG_TIMEOUT,
-	ARG_JSON,
-	ARG_VERSION,
-	ARG_TYPE,
-	ARG_EXPORT,
-	ARG_VOLUME,
-	ARG_OWNER,
-	ARG_OPTION,
-	ARG_INTERVAL,
-	ARG_METRICS,
-	ARG_REPAIR,
-	ARG_PATH_SCHEME,
+	OPT_GLOBAL = 1u << 30,
+	OPT_ANYWHERE = 1u << 31,
 };
 
 struct verb {
 	const char *name;
-	const char *synopsis; /* its options, for --help */
 	const char *summary;
 	unsigned accepts; /* OPT_* bits */
 	unsigned requires;
+	bool audit; /* changes the host: one syslog(3) line */
 	/* returns an exit status */
 	int (*run)(struct volmount_ctx *ctx, const struct cmd_args *a);
+};
+
+/*
+ * Every option in one table: what getopt is given, where the value goes, how it is checked,
+ * and what the global and per-command help say of it. @set returns GO_ON or an exit status
+ * (0 after --help and --version).
+ */
+struct opt {
+	const char *name;
+	char short_name;     /* or 0 */
+	const char *metavar; /* NULL: takes no value */
+	unsigned where;      /* OPT_* */
+	const char *help;
+	const char **slot; /* a value given at most once */
+	bool *flag;        /* a switch */
+	int (*set)(const struct opt *o, const char *value);
 };
 
 /* Drivers the library knows, for --help. Add a row when a driver is added to the library. */
@@ -122,6 +130,8 @@ static const struct {
 	{ "quobyte", "[quobyte://]host[:port]/volume" },
 	{ "cephfs", "mon[:port][,mon...]:/path   (secretfile=FILE, root-owned 0600)" },
 };
+
+static const struct verb *current_verb; /* NULL while the global options are parsed */
 
 static void ctx_freep(struct volmount_ctx **ctx)
 {
@@ -149,148 +159,67 @@ static int verb_monitor(struct volmount_ctx *ctx, const struct cmd_args *args)
 #define OPTS_ATTACHMENT (OPT_TYPE | OPT_EXPORT | OPT_VOLUME | OPT_OWNER)
 
 static const struct verb verbs[] = {
-	{
-		.name = "attach",
-		.synopsis = "--type DRIVER --export EXPORT --volume NAME --owner ID "
-			    "[--option OPT[=VAL]]...",
-		.summary = "attach a volume, mounting its share if needed; prints the device path",
-		.accepts = OPTS_ATTACHMENT | OPT_OPTION,
-		.requires = OPTS_ATTACHMENT,
-		.run = cmd_attach,
-	},
-	{
-		.name = "detach",
-		.synopsis = "--type DRIVER --export EXPORT --volume NAME --owner ID",
-		.summary = "detach a volume, unmounting its share after the last one",
-		.accepts = OPTS_ATTACHMENT,
-		.requires = OPTS_ATTACHMENT,
-		.run = cmd_detach,
-	},
-	{
-		.name = "path",
-		.synopsis = "--type DRIVER --export EXPORT",
-		.summary = "print the mountpoint of a share; changes nothing",
-		.accepts = OPTS_SHARE,
-		.requires = OPTS_SHARE,
-		.run = cmd_path,
-	},
-	{
-		.name = "list",
-		.synopsis = "",
-		.summary = "list shares, their state and attachments",
-		.run = cmd_list,
-	},
-	{
-		.name = "status",
-		.synopsis = "",
-		.summary = "show host state (up/down), generation and counts",
-		.run = cmd_status,
-	},
-	{
-		.name = "host-up",
-		.synopsis = "",
-		.summary = "reconcile the ledger with the kernel and mark the host up",
-		.run = cmd_host_up,
-	},
-	{
-		.name = "check",
-		.synopsis = "",
-		.summary = "probe every share (with a deadline); exit 0 only if all are healthy",
-		.run = cmd_check,
-	},
-	{
-		.name = "repair",
-		.synopsis = "",
-		.summary = "bring every share to its desired state (remount stale or hung mounts)",
-		.run = cmd_repair,
-	},
-	{
-		.name = "gc",
-		.synopsis = "",
-		.summary = "remove leftover mountpoint directories no share owns",
-		.run = cmd_gc,
-	},
-	{
-		.name = "monitor",
-		.synopsis = "[--interval SEC] [--metrics FILE] [--repair]",
-		.summary = "check in a loop, optionally repair, write Prometheus metrics; stops on SIGTERM",
-		.accepts = OPT_INTERVAL | OPT_METRICS | OPT_REPAIR,
-		.run = verb_monitor,
-	},
-	{
-		.name = "host-down",
-		.synopsis = "",
-		.summary = "drain operations and mark the host down (mounts are kept)",
-		.run = cmd_host_down,
-	},
+	{ "attach", "attach a volume, mounting its share if needed; prints the device path",
+	  OPTS_ATTACHMENT | OPT_OPTION, OPTS_ATTACHMENT, true, cmd_attach },
+	{ "detach", "detach a volume, unmounting its share after the last one", OPTS_ATTACHMENT,
+	  OPTS_ATTACHMENT, true, cmd_detach },
+	{ "path", "print the mountpoint of a share; changes nothing", OPTS_SHARE, OPTS_SHARE,
+	  false, cmd_path },
+	{ "list", "list shares, their state and attachments", 0, 0, false, cmd_list },
+	{ "status", "show host state (up/down), generation and counts", 0, 0, false, cmd_status },
+	{ "host-up", "reconcile the ledger with the kernel and mark the host up", 0, 0, true,
+	  cmd_host_up },
+	{ "check", "probe every share (with a deadline); exit 0 only if all are healthy", 0, 0,
+	  false, cmd_check },
+	{ "repair", "bring every share to its desired state (remount stale or hung mounts)", 0,
+	  0, true, cmd_repair },
+	{ "gc", "remove leftover mountpoint directories no share owns", 0, 0, false, cmd_gc },
+	{ "monitor",
+	  "check in a loop, optionally repair, write Prometheus metrics; stops on SIGTERM",
+	  OPT_INTERVAL | OPT_METRICS | OPT_REPAIR, 0, false, verb_monitor },
+	{ "host-down", "drain operations and mark the host down (mounts are kept)", 0, 0, true,
+	  cmd_host_down },
 };
 
-static void help(void)
+static int set_once(const struct opt *o, const char *value)
 {
-	printf("Usage: volmount [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
-	       "\n"
-	       "Mount shared filesystem exports once per host: a share is mounted when its first\n"
-	       "volume is attached and unmounted when its last one is detached.\n"
-	       "\nCommands:\n");
-	for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-		printf("  %s%s%s\n", verbs[i].name, verbs[i].synopsis[0] ? " " : "",
-		       verbs[i].synopsis);
-		printf("      %s\n", verbs[i].summary);
-	}
-	printf("\nGlobal options (before COMMAND):\n"
-	       "  --state-dir DIR  ledger directory (default /var/lib/volmount)\n"
-	       "  --base-dir DIR   where mountpoints are made (default /var/lib/volmount/mnt)\n"
-	       "  --run-dir DIR    lock files (default /run/volmount)\n"
-	       "  --config FILE    configuration file (default " DEFAULT_CONFIG ", optional)\n"
-	       "  --timeout SEC    bound for every wait, in decimal seconds (default 30)\n"
-	       "  --path-scheme volmount|nova\n"
-	       "                   mountpoints: <base>/<driver>/<sha256> (volmount, default) or\n"
-	       "                   <base>/<md5 of export> as Nova and os-brick name them (nova;\n"
-	       "                   host-up then adopts the shares they mounted)\n"
-	       "  --json           print one JSON document (also accepted after COMMAND)\n"
-	       "  -h, --help       show this help\n"
-	       "  --version        show the version\n"
-	       "\nEnvironment: VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR,\n"
-	       "VOLMOUNT_PATH_SCHEME and VOLMOUNT_CONFIG override the configuration file;\n"
-	       "options override both.\n"
-	       "\nDrivers (--type):\n");
-	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
-		printf("  %-10s EXPORT is %s\n", drivers[i].name, drivers[i].export);
-	printf("\nExit status:\n"
-	       "  0 ok, 64 usage, 65 invalid input, 69 host down or server unreachable,\n"
-	       "  70 internal error, 73 mountpoint cannot be created or is occupied,\n"
-	       "  74 I/O error, 75 temporary failure (timeout, busy), 77 permission denied,\n"
-	       "  78 bad configuration\n");
+	if (*o->slot)
+		return exit_error(EX_USAGE, "option '--%s' given twice", o->name);
+	*o->slot = value;
+	return GO_ON;
 }
 
-static void version(void)
+static int set_dir(const struct opt *o, const char *value)
 {
-	unsigned v = volmount_version_number();
+	int r = set_once(o, value);
 
-	printf("volmount %d.%d.%d (libvolmount %u.%u.%u)\n", VOLMOUNT_VERSION_MAJOR,
-	       VOLMOUNT_VERSION_MINOR, VOLMOUNT_VERSION_PATCH, v / 10000, v / 100 % 100, v % 100);
+	if (r == GO_ON && value[0] != '/')
+		r = exit_error(EX_USAGE, "--%s '%s' is not an absolute path", o->name, value);
+	return r;
 }
 
-/* getopt() reported '?' or ':' for argv[optind - 1] (or the short option optopt). */
-static int usage_error(int c, char **argv)
+static int set_config(const struct opt *o, const char *value)
 {
-	const char *arg = argv[optind - 1];
-	char shortopt[3] = { '-', (char)optopt, '\0' };
+	int r = set_once(o, value);
 
-	if (optopt > 0 && optopt < 0x100)
-		arg = shortopt;
-	if (c == ':')
-		return exit_error(EX_USAGE, "option '%s' requires a value", arg);
-	return exit_error(EX_USAGE, "unrecognized option '%s'", arg);
+	if (r == GO_ON && !value[0])
+		r = exit_error(EX_USAGE, "--config needs a file name");
+	return r;
 }
 
-static int set_once(const char **slot, const char *value, const char *name)
+static int set_timeout(const struct opt *o, const char *value)
 {
-	if (*slot) {
-		return exit_error(EX_USAGE, "option '--%s' given twice", name);
-	}
-	*slot = value;
-	return EX_OK;
+	static bool given;
+
+	if (given)
+		return exit_error(EX_USAGE, "option '--timeout' given twice");
+	given = true;
+	if (parse_seconds(value, &arg_timeout_ms) < 0)
+		return exit_error(EX_USAGE,
+				  "--timeout '%s' is not a number of seconds more than 0 and at "
+				  "most %.0f",
+				  value, TIMEOUT_MAX_SEC);
+	return GO_ON;
 }
 
 /* "volmount" or "nova" into *ret (may be NULL); -EINVAL for anything else. */
@@ -309,185 +238,264 @@ static int parse_path_scheme(const char *value, enum volmount_path_scheme *ret)
 	return 0;
 }
 
-static int check_dir(const char *value, const char *name)
+static int set_path_scheme(const struct opt *o, const char *value)
 {
-	if (value[0] != '/') {
-		return exit_error(EX_USAGE, "--%s '%s' is not an absolute path", name, value);
+	int r = set_once(o, value);
+
+	if (r == GO_ON && parse_path_scheme(value, NULL) < 0)
+		r = exit_error(EX_USAGE, "--path-scheme '%s' must be 'volmount' or 'nova'", value);
+	return r;
+}
+
+static int set_flag(const struct opt *o, const char *value)
+{
+	*o->flag = true;
+	if (o->flag == &arg_json)
+		exit_set_json(true);
+	return GO_ON;
+}
+
+static int add_option(const struct opt *o, const char *value)
+{
+	if (arg_n_options >= N_OPTIONS_MAX)
+		return exit_error(EX_USAGE, "too many --option (at most %d)", N_OPTIONS_MAX);
+	arg_options[arg_n_options++] = value;
+	return GO_ON;
+}
+
+static int show_help(const struct opt *o, const char *value);
+static int show_version(const struct opt *o, const char *value);
+
+static const struct opt opts[] = {
+	{ "state-dir", 0, "DIR", OPT_GLOBAL, "ledger directory (default /var/lib/volmount)",
+	  &arg_state_dir, NULL, set_dir },
+	{ "base-dir", 0, "DIR", OPT_GLOBAL,
+	  "where mountpoints are made (default /var/lib/volmount/mnt)", &arg_base_dir, NULL,
+	  set_dir },
+	{ "run-dir", 0, "DIR", OPT_GLOBAL, "lock files (default /run/volmount)", &arg_run_dir,
+	  NULL, set_dir },
+	{ "config", 0, "FILE", OPT_GLOBAL,
+	  "configuration file (default " DEFAULT_CONFIG ", optional)", &arg_config, NULL,
+	  set_config },
+	{ "timeout", 0, "SEC", OPT_GLOBAL, "bound for every wait, in decimal seconds (default 30)",
+	  NULL, NULL, set_timeout },
+	{ "path-scheme", 0, "volmount|nova", OPT_GLOBAL,
+	  "mountpoints: <base>/<driver>/<sha256> (volmount, default) or\n"
+	  "<base>/<md5 of export> as Nova and os-brick name them (nova;\n"
+	  "host-up then adopts the shares they mounted)",
+	  &arg_path_scheme, NULL, set_path_scheme },
+	{ "type", 0, "DRIVER", OPT_TYPE, "the driver (see Drivers in volmount --help)", &arg_type,
+	  NULL, set_once },
+	{ "export", 0, "EXPORT", OPT_EXPORT, "the export, as its driver spells it", &arg_export,
+	  NULL, set_once },
+	{ "volume", 0, "NAME", OPT_VOLUME, "the volume: a directory in the share", &arg_volume,
+	  NULL, set_once },
+	{ "owner", 0, "ID", OPT_OWNER, "who holds the attachment (an instance, a pod)",
+	  &arg_owner, NULL, set_once },
+	{ "option", 0, "OPT[=VAL]", OPT_OPTION,
+	  "a mount option of the driver; may repeat (at most 64)", NULL, NULL, add_option },
+	{ "interval", 0, "SEC", OPT_INTERVAL, "seconds between checks (default 30)",
+	  &arg_interval, NULL, set_once },
+	{ "metrics", 0, "FILE", OPT_METRICS,
+	  "write Prometheus metrics to FILE after every check", &arg_metrics, NULL, set_once },
+	{ "repair", 0, NULL, OPT_REPAIR, "repair what a check found unhealthy", NULL, &arg_repair,
+	  set_flag },
+	{ "json", 0, NULL, OPT_ANYWHERE,
+	  "print one JSON document; a failure: {\"error\": {kind, message, exit_code}}", NULL,
+	  &arg_json, set_flag },
+	{ "help", 'h', NULL, OPT_ANYWHERE, "show this help", NULL, NULL, show_help },
+	{ "version", 'V', NULL, OPT_ANYWHERE, "show the version", NULL, NULL, show_version },
+};
+
+/* Does the level being parsed (global, or current_verb) take @o? */
+static bool takes(const struct opt *o)
+{
+	if (o->where == OPT_ANYWHERE)
+		return true;
+	if (!current_verb)
+		return o->where == OPT_GLOBAL;
+	return (current_verb->accepts & o->where) != 0;
+}
+
+/* "  -h, --name METAVAR" padded to the help column, then its help, for each option the
+ * level being parsed takes. */
+static void print_options(void)
+{
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++) {
+		const struct opt *o = &opts[i];
+		char head[64];
+		int n;
+
+		if (!takes(o))
+			continue;
+		if (o->short_name)
+			n = snprintf(head, sizeof(head), "-%c, --%s", o->short_name, o->name);
+		else
+			n = snprintf(head, sizeof(head), "--%s", o->name);
+		if (o->metavar)
+			n += snprintf(head + n, sizeof(head) - (size_t)n, " %s", o->metavar);
+		printf("  %s", head);
+		if (n >= 16) { /* too long: the help starts on the next line */
+			(void)putchar('\n');
+			n = -2;
+		}
+		for (const char *h = o->help; *h;) {
+			size_t len = strcspn(h, "\n");
+
+			printf("%*s%.*s\n", 17 - n, "", (int)len, h);
+			h += len + (h[len] == '\n');
+			n = -2;
+		}
 	}
+}
+
+/* " --type DRIVER [--option OPT[=VAL]]...": the options of command @v. */
+static void print_synopsis(const struct verb *v)
+{
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++) {
+		const struct opt *o = &opts[i];
+		bool required = (v->requires & o->where) != 0;
+
+		if (!(v->accepts & o->where))
+			continue;
+		printf(" %s--%s%s%s%s%s", required ? "" : "[", o->name, o->metavar ? " " : "",
+		       o->metavar ? o->metavar : "", required ? "" : "]",
+		       o->set == add_option ? "..." : "");
+	}
+}
+
+static void help_global(void)
+{
+	printf("Usage: volmount [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+	       "       volmount COMMAND --help\n"
+	       "\n"
+	       "Mount shared filesystem exports once per host: a share is mounted when its first\n"
+	       "volume is attached and unmounted when its last one is detached.\n"
+	       "\nCommands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+		printf("  %s", verbs[i].name);
+		print_synopsis(&verbs[i]);
+		printf("\n      %s\n", verbs[i].summary);
+	}
+	printf("\nGlobal options (before COMMAND):\n");
+	print_options();
+	printf("\nEnvironment: VOLMOUNT_STATE_DIR, VOLMOUNT_BASE_DIR, VOLMOUNT_RUN_DIR,\n"
+	       "VOLMOUNT_PATH_SCHEME and VOLMOUNT_CONFIG override the configuration file;\n"
+	       "options override both. From systemd: JOURNAL_STREAM, NOTIFY_SOCKET, WATCHDOG_USEC.\n"
+	       "\nDrivers (--type):\n");
+	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
+		printf("  %-10s EXPORT is %s\n", drivers[i].name, drivers[i].export);
+	printf("\nExit status:\n"
+	       "  0 ok, 64 usage, 65 invalid input, 69 host down or server unreachable,\n"
+	       "  70 internal error, 73 mountpoint cannot be created or is occupied,\n"
+	       "  74 I/O error, 75 temporary failure (timeout, busy), 77 permission denied,\n"
+	       "  78 bad configuration\n"
+	       "\nSee volmount(8) and volmount.conf(5).\n");
+}
+
+/* volmount COMMAND --help: that command's usage only. */
+static void help_verb(const struct verb *v)
+{
+	printf("Usage: volmount [GLOBAL OPTIONS] %s", v->name);
+	print_synopsis(v);
+	printf("\n\n%s.\n\nOptions:\n", v->summary);
+	print_options();
+	printf("\nGlobal options: see volmount --help.\n");
+}
+
+static int show_help(const struct opt *o, const char *value)
+{
+	if (current_verb)
+		help_verb(current_verb);
+	else
+		help_global();
 	return EX_OK;
 }
 
-/*
- * Global options. Returns -1 to go on with the command at argv[optind], or an exit status
- * (after --help, --version or a usage error).
- */
-static int parse_global(int argc, char **argv)
+static int show_version(const struct opt *o, const char *value)
 {
-	static const struct option options[] = {
-		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
-		{ "base-dir", required_argument, NULL, ARG_BASE_DIR },
-		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
-		{ "config", required_argument, NULL, ARG_CONFIG },
-		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
-		{ "path-scheme", required_argument, NULL, ARG_PATH_SCHEME },
-		{ "json", no_argument, NULL, ARG_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, ARG_VERSION },
-		{}
-	};
-	bool timeout_set = false;
-	int c;
-	int r;
+	unsigned v = volmount_version_number();
 
-	opterr = 0; /* we print our own one-line errors */
-	/* '+': stop at COMMAND, whose options are parsed separately */
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
-		switch (c) {
-		case ARG_STATE_DIR:
-			r = set_once(&arg_state_dir, optarg, "state-dir");
-			if (r == EX_OK)
-				r = check_dir(optarg, "state-dir");
-			break;
-		case ARG_BASE_DIR:
-			r = set_once(&arg_base_dir, optarg, "base-dir");
-			if (r == EX_OK)
-				r = check_dir(optarg, "base-dir");
-			break;
-		case ARG_RUN_DIR:
-			r = set_once(&arg_run_dir, optarg, "run-dir");
-			if (r == EX_OK)
-				r = check_dir(optarg, "run-dir");
-			break;
-		case ARG_CONFIG:
-			r = set_once(&arg_config, optarg, "config");
-			if (r == EX_OK && !optarg[0]) {
-				r = exit_error(EX_USAGE, "--config needs a file name");
-			}
-			break;
-		case ARG_TIMEOUT:
-			r = EX_OK;
-			if (timeout_set) {
-				r = exit_error(EX_USAGE, "option '--timeout' given twice");
-			} else if (parse_seconds(optarg, &arg_timeout_ms) < 0) {
-				r = exit_error(EX_USAGE,
-					       "--timeout '%s' is not a number of seconds "
-					       "more than 0 and at most %.0f",
-					       optarg, TIMEOUT_MAX_SEC);
-			}
-			timeout_set = true;
-			break;
-		case ARG_PATH_SCHEME:
-			r = set_once(&arg_path_scheme, optarg, "path-scheme");
-			if (r == EX_OK && parse_path_scheme(optarg, NULL) < 0) {
-				r = exit_error(EX_USAGE,
-					       "--path-scheme '%s' must be 'volmount' or 'nova'",
-					       optarg);
-			}
-			break;
-		case ARG_JSON:
-			arg_json = true;
-			r = EX_OK;
-			break;
-		case 'h':
-			help();
-			return EX_OK;
-		case ARG_VERSION:
-			version();
-			return EX_OK;
-		default: /* '?' or ':' */
-			return usage_error(c, argv);
-		}
-		if (r != EX_OK)
-			return r;
-	}
-	return -1;
+	printf("volmount %d.%d.%d (libvolmount %u.%u.%u)\n", VOLMOUNT_VERSION_MAJOR,
+	       VOLMOUNT_VERSION_MINOR, VOLMOUNT_VERSION_PATCH, v / 10000, v / 100 % 100, v % 100);
+	return EX_OK;
 }
 
-/* Command options; bit 0 means every command takes it. */
-static const struct {
-	unsigned bit;
-	const char **slot; /* where a single-valued option is stored */
-	struct option opt;
-} verb_options[] = {
-	{ OPT_TYPE, &arg_type, { "type", required_argument, NULL, ARG_TYPE } },
-	{ OPT_EXPORT, &arg_export, { "export", required_argument, NULL, ARG_EXPORT } },
-	{ OPT_VOLUME, &arg_volume, { "volume", required_argument, NULL, ARG_VOLUME } },
-	{ OPT_OWNER, &arg_owner, { "owner", required_argument, NULL, ARG_OWNER } },
-	{ OPT_OPTION, NULL, { "option", required_argument, NULL, ARG_OPTION } },
-	{ OPT_INTERVAL, &arg_interval, { "interval", required_argument, NULL, ARG_INTERVAL } },
-	{ OPT_METRICS, &arg_metrics, { "metrics", required_argument, NULL, ARG_METRICS } },
-	{ OPT_REPAIR, NULL, { "repair", no_argument, NULL, ARG_REPAIR } },
-	{ 0, NULL, { "json", no_argument, NULL, ARG_JSON } },
-	{ 0, NULL, { "help", no_argument, NULL, 'h' } },
-};
-
-/* The options of command @v. Returns -1 to go on, or an exit status. */
-static int parse_verb(const struct verb *v, int argc, char **argv)
+/* getopt() reported '?' or ':' for argv[optind - 1] (or the short option optopt). */
+static int usage_error(int c, char **argv)
 {
-	struct option options[ELEMENTSOF(verb_options) + 1] = {};
-	size_t n = 0;
-	int c;
-	int r;
+	const char *arg = argv[optind - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
 
-	for (size_t i = 0; i < ELEMENTSOF(verb_options); i++)
-		if (verb_options[i].bit == 0 || (v->accepts & verb_options[i].bit))
-			options[n++] = verb_options[i].opt;
+	if (optopt > 0 && optopt < 0x100)
+		arg = shortopt;
+	if (c == ':')
+		return exit_error(EX_USAGE, "option '%s' requires a value", arg);
+	return exit_error(EX_USAGE, "unrecognized option '%s'", arg);
+}
+
+/* getopt's value for opts[i]: its short name, or 0x100 + i (above every char). */
+static int opt_val(size_t i)
+{
+	return opts[i].short_name ? opts[i].short_name : 0x100 + (int)i;
+}
+
+/*
+ * The options of the level being parsed (current_verb, or the global ones), from argv[1] on.
+ * Returns GO_ON with optind at the first argument that is not an option, or an exit status.
+ */
+static int parse_options(int argc, char **argv)
+{
+	struct option options[ELEMENTSOF(opts) + 1] = {};
+	char shorts[ELEMENTSOF(opts) + 3] = "+:"; /* '+': stop at COMMAND */
+	size_t n = 0, n_shorts = 2;
+	int c;
+
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++) {
+		if (!takes(&opts[i]))
+			continue;
+		options[n++] = (struct option){ .name = opts[i].name,
+						.has_arg = opts[i].metavar ? required_argument
+									   : no_argument,
+						.val = opt_val(i) };
+		if (opts[i].short_name)
+			shorts[n_shorts++] = opts[i].short_name;
+	}
 
 	optind = 0; /* glibc: start over, on a new argv */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
-		switch (c) {
-		case ARG_TYPE:
-		case ARG_EXPORT:
-		case ARG_VOLUME:
-		case ARG_OWNER:
-		case ARG_INTERVAL:
-		case ARG_METRICS:
-			r = EX_SOFTWARE;
-			for (size_t i = 0; i < ELEMENTSOF(verb_options); i++)
-				if (verb_options[i].opt.val == c)
-					r = set_once(verb_options[i].slot, optarg,
-						     verb_options[i].opt.name);
-			break;
-		case ARG_REPAIR:
-			arg_repair = true;
-			r = EX_OK;
-			break;
-		case ARG_OPTION:
-			r = EX_OK;
-			if (arg_n_options >= N_OPTIONS_MAX) {
-				r = exit_error(EX_USAGE, "too many --option (at most %d)",
-					       N_OPTIONS_MAX);
-			} else {
-				arg_options[arg_n_options++] = optarg;
-			}
-			break;
-		case ARG_JSON:
-			arg_json = true;
-			r = EX_OK;
-			break;
-		case 'h':
-			help();
-			return EX_OK;
-		default: /* '?' or ':' */
+	opterr = 0; /* we print our own one-line errors */
+	while ((c = getopt_long(argc, argv, shorts, options, NULL)) != -1) {
+		size_t i = 0;
+		int r;
+
+		while (i < ELEMENTSOF(opts) && opt_val(i) != c)
+			i++;
+		if (i == ELEMENTSOF(opts)) /* '?' or ':' */
 			return usage_error(c, argv);
-		}
-		if (r != EX_OK)
+		r = opts[i].set(&opts[i], optarg);
+		if (r != GO_ON)
 			return r;
 	}
+	return GO_ON;
+}
 
-	if (optind < argc) {
+/* Nothing follows the command's options, and the ones it requires are there. */
+static int check_verb_args(int argc, char **argv)
+{
+	if (optind < argc)
 		return exit_error(EX_USAGE, "unexpected argument '%s'", argv[optind]);
-	}
+	for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+		if ((current_verb->requires & opts[i].where) && opts[i].slot && !*opts[i].slot)
+			return exit_error(EX_USAGE, "missing --%s", opts[i].name);
+	return GO_ON;
+}
 
-	for (size_t i = 0; i < ELEMENTSOF(verb_options); i++) {
-		if (!(v->requires & verb_options[i].bit) || !verb_options[i].slot)
-			continue;
-		if (!*verb_options[i].slot) {
-			return exit_error(EX_USAGE, "missing --%s", verb_options[i].opt.name);
-		}
-	}
-	return -1;
+/* With --json anywhere on the line, a usage error found before getopt reaches it is JSON too. */
+static void scan_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			exit_set_json(true);
 }
 
 /* An environment variable, or NULL if unset or empty. */
@@ -585,31 +593,43 @@ static int setup(struct volmount_ctx **ret)
 	return -1;
 }
 
+/* One syslog(3) line for a command that changes the host: what, which share, the result. */
+static void audit(const struct verb *v, int status)
+{
+	const char *why = status == EX_OK ? NULL : exit_last_message();
+	bool share = (v->accepts & OPT_VOLUME) != 0;
+
+	output_audit(v->name, share ? arg_type : NULL, share ? arg_export : NULL,
+		     share ? arg_volume : NULL, share ? arg_owner : NULL, status, why);
+}
+
 /* Everything but the final flush of stdout. Returns the exit status. */
 static int run(int argc, char **argv)
 {
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = NULL;
-	const struct verb *verb = NULL;
 	int status;
 
-	status = parse_global(argc, argv);
-	if (status >= 0)
+	scan_json(argc, argv);
+	status = parse_options(argc, argv);
+	if (status != GO_ON)
 		return status;
+	argc -= optind; /* from here, argv[0] is COMMAND */
+	argv += optind;
 
-	if (optind >= argc) {
+	if (argc < 1)
 		return exit_error(EX_USAGE, "missing command (see 'volmount --help')");
-	}
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		if (strcmp(argv[optind], verbs[i].name) == 0)
-			verb = &verbs[i];
-	if (!verb) {
+		if (strcmp(argv[0], verbs[i].name) == 0)
+			current_verb = &verbs[i];
+	if (!current_verb)
 		return exit_error(EX_USAGE, "unknown command '%s' (see 'volmount --help')",
-				  argv[optind]);
-	}
-	exit_set_command(verb->name);
+				  argv[0]);
+	exit_set_command(current_verb->name);
 
-	status = parse_verb(verb, argc - optind, argv + optind);
-	if (status >= 0)
+	status = parse_options(argc, argv);
+	if (status == GO_ON)
+		status = check_verb_args(argc, argv);
+	if (status != GO_ON)
 		return status;
 
 	status = setup(&ctx);
@@ -627,8 +647,11 @@ static int run(int argc, char **argv)
 			.json = arg_json,
 		};
 
-		return verb->run(ctx, &a);
+		status = current_verb->run(ctx, &a);
 	}
+	if (current_verb->audit)
+		audit(current_verb, status);
+	return status;
 }
 
 /*

@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "volmount.h"
@@ -80,14 +83,41 @@ static void put_padded(FILE *f, const char *s, size_t width)
 		(void)putc(' ', f);
 }
 
-__attribute__((format(printf, 2, 0))) static void vdiag(const char *prefix, const char *fmt,
+/*
+ * Is stderr the journal? systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connects
+ * stderr to; a shell redirection keeps the variable but not the descriptor, so both must
+ * match (systemd.exec(5)). Only then does a line start with the "<N>" of sd-daemon(3), which
+ * journald turns into the line's priority and a terminal or a log file would show as noise.
+ */
+static bool stderr_is_journal(void)
+{
+	static int journal = -1;
+
+	if (journal < 0) {
+		const char *e = getenv("JOURNAL_STREAM");
+		unsigned long long dev, ino;
+		struct stat st;
+		int end = 0;
+
+		journal = e && sscanf(e, "%llu:%llu%n", &dev, &ino, &end) == 2 && !e[end] &&
+			  fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+			  (unsigned long long)st.st_ino == ino;
+	}
+	return journal;
+}
+
+/* One line on stderr: [<prio>]<head><prefix>: <message>, escaped. */
+__attribute__((format(printf, 4, 0))) static void vdiag(int prio, const char *head,
+							const char *prefix, const char *fmt,
 							va_list ap)
 {
 	_cleanup_free_ char *msg = NULL;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	(void)fputs("volmount: ", stderr);
+	if (stderr_is_journal())
+		(void)fprintf(stderr, "<%d>", prio);
+	(void)fputs(head, stderr);
 	if (prefix) {
 		put_escaped(stderr, prefix);
 		(void)fputs(": ", stderr);
@@ -102,7 +132,7 @@ void output_error(const char *verb, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdiag(verb, fmt, ap);
+	vdiag(OUTPUT_LOG_ERR, "volmount: ", verb, fmt, ap);
 	va_end(ap);
 }
 
@@ -111,32 +141,58 @@ void output_warning(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdiag("warning", fmt, ap);
+	vdiag(OUTPUT_LOG_WARNING, "volmount: ", "warning", fmt, ap);
 	va_end(ap);
 }
 
 void output_log(enum output_log_prio prio, const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	vdiag((int)prio, "volmount monitor: ", NULL, fmt, ap);
 	va_end(ap);
-	(void)fprintf(stderr, "<%d>volmount monitor: ", (int)prio);
-	put_escaped(stderr, msg ? msg : "out of memory while formatting a message");
-	(void)putc('\n', stderr);
-	(void)fflush(stderr);
 }
 
-int output_flush(void)
+/* " key='value'" with control characters escaped, to @f; nothing for a NULL value. */
+static void put_field(FILE *f, const char *key, const char *value)
 {
-	if (fflush(stdout) != 0)
-		return errno > 0 ? -errno : -EIO;
-	if (ferror(stdout))
-		return -EIO; /* an earlier write failed; its errno is gone */
-	return 0;
+	if (!value)
+		return;
+	(void)fprintf(f, " %s='", key);
+	put_escaped(f, value);
+	(void)putc('\'', f);
+}
+
+void output_audit(const char *what, const char *driver, const char *export, const char *volume,
+		  const char *owner, int status, const char *why)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+
+	if (!f)
+		return; /* out of memory: no audit line, as when syslog is down */
+	put_escaped(f, what);
+	if (!driver)
+		(void)fputs(" host", f);
+	put_field(f, "driver", driver);
+	put_field(f, "export", export);
+	put_field(f, "volume", volume);
+	put_field(f, "owner", owner);
+	if (status == 0)
+		(void)fputs(": ok", f);
+	else
+		(void)fprintf(f, ": failed (exit %d)", status);
+	if (why) {
+		(void)fputs(": ", f);
+		put_escaped(f, why);
+	}
+	if (fclose(f) != 0)
+		return;
+	openlog("volmount", LOG_PID, LOG_DAEMON);
+	syslog(status == 0 ? LOG_NOTICE : LOG_ERR, "%s", line);
+	closelog();
 }
 
 /* ---- JSON helpers: each returns 0 or -ENOMEM, and consumes what it is given ---- */
@@ -265,17 +321,66 @@ static int append(struct json_object *array, struct json_object *v)
 	return 0;
 }
 
-/* Print @o as the one JSON document of this command. */
+/*
+ * The one JSON document of this command, printed by output_flush(): held until then so that
+ * a failure after it (host-up, repair and gc report what they did before they fail) goes
+ * into the same document as its "error" member, never into a second one.
+ */
+static struct json_object *document;
+static struct json_object *error;
+
 static int print_json(struct json_object *o)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_SPACED |
-								  JSON_C_TO_STRING_NOSLASHESCAPE);
+	json_object_put(document);
+	document = json_object_get(o);
+	return 0;
+}
 
+void output_json_error(const char *kind, const char *message, int exit_code)
+{
+	_cleanup_json_ struct json_object *e = json_object_new_object();
+
+	if (error || !e) /* the first failure is the one the exit status tells of */
+		return;
+	if (add_string(e, "kind", kind) < 0 || add_string(e, "message", message) < 0 ||
+	    add(e, "exit_code", json_object_new_int(exit_code)) < 0)
+		return;
+	error = TAKE_PTR(e);
+}
+
+/* Write the document (with the error in it), if there is one. Returns 0 or -ENOMEM. */
+static int write_document(void)
+{
+	_cleanup_json_ struct json_object *o = TAKE_PTR(document);
+	const char *s;
+
+	if (error) {
+		if (!o)
+			o = json_object_new_object();
+		if (!o || add(o, "error", TAKE_PTR(error)) < 0)
+			return -ENOMEM;
+	}
+	if (!o)
+		return 0;
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
 		return -ENOMEM;
 	(void)fputs(s, stdout);
 	(void)putchar('\n');
+	return 0;
+}
+
+int output_flush(void)
+{
+	int r = write_document();
+
+	if (r < 0)
+		return r;
+	if (fflush(stdout) != 0)
+		return errno > 0 ? -errno : -EIO;
+	if (ferror(stdout))
+		return -EIO; /* an earlier write failed; its errno is gone */
 	return 0;
 }
 
@@ -827,6 +932,11 @@ void output_metrics(FILE *f, const struct volmount_snapshot *s,
 	size_t n = volmount_snapshot_n_shares(s), att = 0;
 	const char *host_state = volmount_snapshot_host_state(s);
 
+	(void)fprintf(f,
+		      "# HELP volmount_build_info The version of the volmount command writing these.\n"
+		      "# TYPE volmount_build_info gauge\n"
+		      "volmount_build_info{version=\"%d.%d.%d\"} 1\n",
+		      VOLMOUNT_VERSION_MAJOR, VOLMOUNT_VERSION_MINOR, VOLMOUNT_VERSION_PATCH);
 	(void)fprintf(f, "# HELP volmount_shares Shares by observed state.\n"
 			 "# TYPE volmount_shares gauge\n");
 	/* One sample per state the library names, 0 included, so a dashboard sees them all. */

@@ -49,8 +49,9 @@ struct output_monitor_counters {
 void output_metrics(FILE *f, const struct volmount_snapshot *s,
 		    const struct output_monitor_counters *c, double cycle_s);
 
-/* The monitor's log lines: "<PRIO>volmount monitor: <message>" on stderr (sd-daemon prefix,
- * so journald keeps the priority), escaped like output_error(). */
+/* The monitor's log lines: "volmount monitor: <message>" on stderr, escaped like
+ * output_error(). When stderr is the journal ($JOURNAL_STREAM), this line and every other one
+ * on stderr starts with the "<N>" of sd-daemon(3), so journald keeps the priority. */
 enum output_log_prio {
 	OUTPUT_LOG_ERR = 3,
 	OUTPUT_LOG_WARNING = 4,
@@ -60,7 +61,17 @@ enum output_log_prio {
 void output_log(enum output_log_prio prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Flush stdout. Returns 0 or -errno. */
+/* One audit line in syslog(3) (facility daemon; notice, or err for a failure): "attach
+ * driver='..' export='..' volume='..' owner='..': ok", or "host-up host: failed (exit 69): <why>"
+ * when @driver is NULL. */
+void output_audit(const char *what, const char *driver, const char *export, const char *volume,
+		  const char *owner, int status, const char *why);
+
+/* With --json: the failure of this run, printed as {"error": {"kind", "message",
+ * "exit_code"}} by output_flush(), inside the command's document if it made one. */
+void output_json_error(const char *kind, const char *message, int exit_code);
+
+/* Print the JSON document, if any, and flush stdout. Returns 0 or -errno. */
 int output_flush(void);
 
 /*

@@ -133,6 +133,44 @@ expect_exit 0 vm --timeout 3 list
 expect_exit '64|65' vm attach --type nosuchfs --export "$exp" --volume v9 --owner o9
 check "defaults untouched while every flag was given" defaults_empty
 
+# ---- conventions: -V, per-command help, JSON errors (issue 13) ----
+for v in -V --version; do
+	expect_exit 0 vm "$v"
+	check "$v prints the version" grep -Eq '^volmount [0-9]+\.[0-9]+\.[0-9]+ ' <<<"$LAST_OUT"
+done
+for cmd in attach detach path list status host-up check repair gc monitor host-down; do
+	expect_exit 0 vm "$cmd" --help
+	is "$(head -n 1 <<<"$LAST_OUT" | cut -d' ' -f1-5)" "Usage: volmount [GLOBAL OPTIONS] $cmd" \
+		"$cmd --help is the usage of $cmd"
+	if grep -q '^Commands:' <<<"$LAST_OUT"; then
+		not_ok "$cmd --help is not the global help"
+	else
+		ok "$cmd --help is not the global help"
+	fi
+done
+expect_exit 0 vm attach -h
+for o in --type --export --volume --owner --option; do
+	check "attach --help names $o" grep -q -- "^  $o " <<<"$LAST_OUT"
+done
+check "attach --help does not name monitor's --interval" test -n "${LAST_OUT##*--interval*}"
+expect_exit 0 vm monitor --help
+for o in --interval --metrics --repair; do
+	check "monitor --help names $o" grep -q -- "^  $o" <<<"$LAST_OUT"
+done
+check "monitor --help does not name --volume" test -n "${LAST_OUT##*--volume*}"
+# --json: a failure is also one JSON error object on stdout, wherever --json stands.
+for args in "--json frobnicate" "--json attach --type bind" "attach --bogus --json" \
+	"--json --timeout nan status" "list --json extra"; do
+	# shellcheck disable=SC2086 # word splitting of $args is intended
+	expect_exit 64 vm $args
+	check "'$args': the error object" jq_true \
+		'.error.kind == "usage" and .error.exit_code == 64 and (.error.message | length > 0) and (keys == ["error"])' \
+		"$LAST_OUT" || diag "stdout: $LAST_OUT"
+	stderr_explains "'$args': the error is still on stderr"
+done
+expect_exit 64 vm attach --bogus
+is "$LAST_OUT" "" "without --json a failure prints nothing on stdout"
+
 # ---- environment and flag precedence ----
 E=$VT_TMP/env
 F=$VT_TMP/flags

@@ -56,5 +56,18 @@ mkdir -p "$left"
 expect_exit 0 vm --json gc
 json_clean "gc --json" "[.actions[] | select(.path == \"$left\")] | length == 1"
 
+# A failure with --json: one error object with the kind, the message and the exit status
+# (issue 13); a library failure has the library's kind.
+expect_exit 65 vm --json attach --type bind --export relative/path --volume v2 --owner o1
+json_clean "attach --json of a bad export" \
+	'.error.kind == "input" and .error.exit_code == 65 and (.error.message | test("."))'
+expect_exit 0 vm host-down
+expect_exit 69 vm attach --json --type bind --export "$exp" --volume v2 --owner o1
+json_clean "attach --json while the host is down" \
+	'keys == ["error"] and .error.kind == "host-down" and .error.exit_code == 69'
+is "$(jq -r .error.message <<<"$LAST_OUT")" "${LAST_ERR#volmount: attach: }" \
+	"the JSON message is the stderr line's"
+expect_exit 0 vm host-up
+
 expect_exit 0 vm detach --type bind --export "$exp" --volume v1 --owner o1
 done_testing
