@@ -96,7 +96,7 @@ for f in $fields kind message exit_code; do
 done
 is "$missing" "" "volmount(8) names every JSON field output.c writes"
 keys=$(grep -oE '\[KEY_[A-Z_]+\] = "[a-z_]+"' "$VOLMOUNT_SRCDIR/lib/config.c" | grep -oE '"[a-z_]+"' | tr -d '"')
-is "$(wc -w <<<"$keys")" 7 "config.c has 7 keys"
+is "$(wc -w <<<"$keys")" 8 "config.c has 8 keys"
 missing=
 for k in $keys; do
 	grep -qw -- "$k" <<<"$man5" || missing="$missing $k"
