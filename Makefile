@@ -14,7 +14,7 @@ DEPS += scdoc man-db systemd bash-completion debhelper dpkg-dev fakeroot lintian
 # make check-vm: qemu for the guest, and what builds its image from Debian packages
 VM_DEPS = qemu-system-x86 debootstrap cpio zstd
 
-.PHONY: all deps build demo check bench print-bin clean deps-vm check-vm
+.PHONY: all deps build demo check bench print-bin print-deps print-vm-deps clean deps-vm check-vm
 
 all: build
 
@@ -36,6 +36,13 @@ build: $(BUILD)/build.ninja
 
 print-bin:
 	@echo $(abspath $(BUILD))/volmount
+
+# The package lists, for .ci/run: one list, kept here.
+print-deps:
+	@echo $(DEPS)
+
+print-vm-deps:
+	@echo $(VM_DEPS)
 
 demo: deps build
 	scripts/demo.sh $(abspath $(BUILD))/volmount
