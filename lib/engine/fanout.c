@@ -16,9 +16,11 @@
  *
  * The server gate: when a helper for a server fails in a way that says the server does not
  * answer (deadline passed, host down or unreachable), the shares of that server whose helper
- * has not started yet fail at once with that cause. So a dead server costs one helper
- * deadline in total (the helpers already running expire together), not one per share; shares
- * that need no helper (kept, unmounted, forgotten) are never gated.
+ * has not started yet fail at once with that cause. Once a server has mounted a share in the
+ * call, only a passed deadline does that: a refused or reset connection then means a busy
+ * server (sshd drops connections beyond MaxStartups), and fails that share alone. So a dead
+ * server costs one helper deadline in total (the helpers already running expire together), not
+ * one per share; shares that need no helper (kept, unmounted, forgotten) are never gated.
  *
  * Shares without a server (bind) are worked on by the calling thread alone, before it helps
  * with the others: threads gain them nothing (the kernel's mount lock and the ledger's
@@ -376,7 +378,11 @@ void fanout_gate_note(const char *key, int r, enum volmount_errkind kind, const 
 	s = server_of(f, key);
 	if (s && r >= 0)
 		s->proven = true;
-	else if (s && !s->dead) {
+	else if (s && !s->dead && (!s->proven || r == -ETIMEDOUT)) {
+		/* A server that mounted a share in this call and then refuses or resets one
+		 * connection is busy (sshd's MaxStartups, a full accept queue), not gone: that
+		 * share fails alone, cheaply. A deadline that passes still stops the rest: it is
+		 * what costs time. */
 		s->dead = true;
 		s->r = r;
 		s->kind = kind;

@@ -9,7 +9,9 @@
  * without running; jobs without a server run in the calling thread; the report holds one
  * entry per job in index order, whatever order they ran in, and the first failure in index
  * order decides the result; with max_helpers = 1 everything runs in the calling thread, one
- * at a time. Also run under ThreadSanitizer (suite tsan).
+ * at a time; a server that has mounted a share in the call and then refuses one connection
+ * (busy) fails that share alone, while a deadline passing still gates the rest. Also run under
+ * ThreadSanitizer (suite tsan).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -203,7 +205,88 @@ static void test_server_key(void)
 	ASSERT_OK(fanout_gate_check(a));
 }
 
+/* One server, proven alive by its first job; then every third job's helper is refused (a busy
+ * sshd), or, with @timeout, one helper's deadline passes. */
+struct busy {
+	const char *groups[30];
+	char paths_buf[30][32];
+	const char *paths[30];
+	bool timeout;
+	atomic_int mounted, refused, gated;
+};
+
+static int busy_job(struct volmount_ctx *ctx, void *arg, size_t i, struct volmount_report *rep)
+{
+	struct busy *b = arg;
+	int r;
+
+	(void)ctx;
+	r = fanout_gate_check(b->groups[i]);
+	if (r < 0) {
+		atomic_fetch_add(&b->gated, 1);
+		return r;
+	}
+	if (i % 3 == 1) {
+		while (atomic_load(&b->mounted) == 0) /* fail only once the server is proven */
+			nap_us(100);
+		atomic_fetch_add(&b->refused, 1);
+		if (b->timeout) {
+			r = error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL, "job %zu timed out", i);
+			fanout_gate_note(b->groups[i], r, VOLMOUNT_ERR_TEMPFAIL, "timed out");
+		} else {
+			r = error_set(-EHOSTDOWN, VOLMOUNT_ERR_HOSTDOWN, "job %zu: connection reset", i);
+			fanout_gate_note(b->groups[i], r, VOLMOUNT_ERR_HOSTDOWN, "connection reset");
+		}
+		return r;
+	}
+	nap_us(500);
+	fanout_gate_note(b->groups[i], 0, VOLMOUNT_ERR_NONE, NULL);
+	atomic_fetch_add(&b->mounted, 1);
+	return report_add(rep, b->paths[i], "mounted", "job %zu", i);
+}
+
+static void run_busy(struct busy *b, bool timeout)
+{
+	struct volmount_ctx *ctx = NULL;
+	struct volmount_report *rep = NULL;
+	struct first_failure failed = {};
+
+	memset(b, 0, sizeof(*b));
+	b->timeout = timeout;
+	for (size_t i = 0; i < 30; i++) {
+		snprintf(b->paths_buf[i], sizeof(b->paths_buf[i]), "/mnt/busy%02zu", i);
+		b->paths[i] = b->paths_buf[i];
+		b->groups[i] = server_keys[0];
+	}
+	ASSERT_OK(volmount_ctx_new(&ctx));
+	ASSERT_OK(volmount_ctx_set_max_helpers(ctx, 4));
+	ASSERT_OK(report_new(&rep));
+	ASSERT_OK(fanout_run(ctx, 30, b->paths, b->groups, busy_job, b, rep, &failed));
+	ASSERT_EQ(volmount_report_n_entries(rep), (size_t)30);
+	volmount_report_free(rep);
+	volmount_ctx_free(ctx);
+}
+
+static void test_proven_server_busy(void)
+{
+	struct busy *b = calloc(1, sizeof(*b));
+
+	ASSERT_TRUE(b != NULL);
+	/* Refused connections after the server proved itself: each fails alone. */
+	run_busy(b, false);
+	ASSERT_EQ(atomic_load(&b->gated), 0);
+	ASSERT_EQ(atomic_load(&b->refused), 10);
+	ASSERT_EQ(atomic_load(&b->mounted), 20);
+	/* A passed deadline still stops the server's shares not yet started. */
+	run_busy(b, true);
+	if (atomic_load(&b->gated) < 1)
+		TEST_FAIL("a deadline after the server proved itself gated %s", "nothing");
+	ASSERT_EQ(atomic_load(&b->gated) + atomic_load(&b->refused) + atomic_load(&b->mounted), 30);
+	free(b);
+}
+
 static const struct test tests[] = {
+	{ "a proven server's refused connection fails that share alone", test_proven_server_busy },
 	{ "bounded, round robin, dead server gated", test_bounded_and_gated },
 	{ "max_helpers = 1: one at a time in the calling thread", test_serial },
 	{ "server keys; no gate outside a fan-out", test_server_key },
