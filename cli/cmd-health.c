@@ -24,6 +24,7 @@
 #include "exit.h"
 #include "notify.h"
 #include "output.h"
+#include "errno-util.h"
 
 /* How many shares of @s are not as they should be; the library says what healthy means. */
 static size_t count_unhealthy(const struct volmount_snapshot *s)
@@ -249,7 +250,7 @@ int cmd_monitor(struct volmount_ctx *ctx, const struct monitor_args *a)
 			r = write_metrics(a->metrics, s, &c, now_s() - t0);
 			if (r < 0)
 				output_log(OUTPUT_LOG_ERR, "cannot write '%s': %s", a->metrics,
-					   strerror(-r));
+					   errno_str(r));
 		}
 		volmount_snapshot_free(s);
 		feed_watchdog();

@@ -20,6 +20,7 @@
 
 #include "output.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 static const char *command;
 static bool json;
@@ -95,7 +96,7 @@ const char *exit_errmsg(struct volmount_ctx *ctx, int r)
 {
 	const char *msg = volmount_ctx_errmsg(ctx);
 
-	return msg && msg[0] ? msg : strerror(-r);
+	return msg && msg[0] ? msg : errno_str(r);
 }
 
 int exit_fail(struct volmount_ctx *ctx, int r)
@@ -114,7 +115,7 @@ int exit_fail_output(int r)
 {
 	_cleanup_free_ char *msg = NULL;
 
-	if (asprintf(&msg, "cannot format the result: %s", strerror(-r)) < 0)
+	if (asprintf(&msg, "cannot format the result: %s", errno_str(r)) < 0)
 		msg = NULL;
 	return fail("internal", EX_SOFTWARE, msg ? msg : "cannot format the result");
 }

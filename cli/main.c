@@ -46,6 +46,7 @@
 #include "output.h"
 #include "cleanup.h"
 #include "seconds.h"
+#include "errno-util.h"
 
 #define DEFAULT_CONFIG	"/etc/volmount.conf"
 #define N_OPTIONS_MAX	64	/* --option may repeat this often (the library's cap too) */
@@ -527,7 +528,7 @@ static int setup(struct volmount_ctx **ret)
 
 	r = volmount_ctx_new(&ctx);
 	if (r < 0) {
-		return exit_error(EX_SOFTWARE, "cannot create a context: %s", strerror(-r));
+		return exit_error(EX_SOFTWARE, "cannot create a context: %s", errno_str(r));
 	}
 
 	if (!config)
@@ -690,6 +691,6 @@ int main(int argc, char **argv)
 
 	r = output_flush();
 	if (r < 0 && status == EX_OK)
-		status = exit_error(EX_IOERR, "cannot write the output: %s", strerror(-r));
+		status = exit_error(EX_IOERR, "cannot write the output: %s", errno_str(r));
 	return status;
 }

@@ -27,6 +27,7 @@
 
 #include "cleanup.h"
 #include "volmount.h"
+#include "errno-util.h"
 
 static void json_putp(struct json_object **o)
 {
@@ -800,7 +801,7 @@ static int check_share_json(const struct volmount_snapshot *s, size_t i, struct 
 	r = add_string(o, "errno", err ? errno_name(err) : NULL);
 	if (r < 0)
 		return r;
-	r = add_string(o, "error", err ? strerror(err) : NULL);
+	r = add_string(o, "error", err ? errno_str(err) : NULL);
 	if (r < 0)
 		return r;
 	v = NULL;
@@ -873,7 +874,7 @@ int output_check(bool json, const struct volmount_snapshot *s, size_t n_unhealth
 		(void)putchar(' ');
 		put_escaped(stdout, volmount_snapshot_share_mountpoint(s, i));
 		if (err)
-			printf(" (%s: %s)", errno_name(err), strerror(err));
+			printf(" (%s: %s)", errno_name(err), errno_str(err));
 		else if (us >= 0)
 			printf(" (probe %" PRId64 " us)", us);
 		(void)putchar('\n');

@@ -24,10 +24,6 @@
  * Trust: the file is opened with O_NOFOLLOW and checked on the open fd (fstat): it must be a
  * regular file owned by root and not writable by group or others.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* strerrordesc_np() */
-#endif
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,6 +38,7 @@
 #include "cleanup.h"
 #include "seconds.h"
 #include "volmount.h"
+#include "errno-util.h"
 
 #define CONFIG_FILE_MAX	   ((size_t)64 * 1024) /* bytes */
 #define CONFIG_LINE_MAX	   8192		       /* bytes, without the newline */
@@ -76,13 +73,6 @@ struct config {
 	enum volmount_path_scheme path_scheme;
 	unsigned max_helpers;
 };
-
-static const char *errstr(int r)
-{
-	const char *s = strerrordesc_np(r < 0 ? -r : r); /* thread-safe, unlike strerror() */
-
-	return s ? s : "unknown error";
-}
 
 static bool is_blank(char c)
 {
@@ -293,15 +283,15 @@ static int open_trusted(struct volmount_ctx *ctx, const char *path, bool must_ex
 					 "%s: is a symbolic link, refusing to follow it", path);
 		if (r == -EACCES || r == -EPERM)
 			return error_set(-EPERM, VOLMOUNT_ERR_CONFIG, "%s: %s", path,
-					 errstr(r));
+					 errno_str(r));
 		return error_set(r, VOLMOUNT_ERR_CONFIG, "%s: cannot open: %s", path,
-				 errstr(r));
+				 errno_str(r));
 	}
 
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		return error_set(r, VOLMOUNT_ERR_CONFIG, "%s: cannot stat: %s", path,
-				 errstr(r));
+				 errno_str(r));
 	}
 	if (!S_ISREG(st.st_mode))
 		return error_set(-EINVAL, VOLMOUNT_ERR_CONFIG, "%s: not a regular file", path);
@@ -333,7 +323,7 @@ static int read_all(struct volmount_ctx *ctx, const char *path, int fd, char *bu
 				continue;
 			r = -errno;
 			return error_set(r, VOLMOUNT_ERR_CONFIG, "%s: read error: %s", path,
-					 errstr(r));
+					 errno_str(r));
 		}
 		if (n == 0)
 			break;
@@ -434,7 +424,7 @@ static int apply(struct volmount_ctx *ctx, const char *path, const struct config
 	kind = r == -ENOMEM || r == -EBUSY ? VOLMOUNT_ERR_INTERNAL : VOLMOUNT_ERR_CONFIG;
 	return error_set(r, kind, "%s:%u: %s: %s", path,
 			 failed < _KEY_MAX ? c->line_of[failed] : 0,
-			 failed < _KEY_MAX ? key_names[failed] : "?", why ? why : errstr(r));
+			 failed < _KEY_MAX ? key_names[failed] : "?", why ? why : errno_str(r));
 }
 
 VOLMOUNT_EXPORT int volmount_ctx_load_config(struct volmount_ctx *ctx, const char *path,

@@ -22,6 +22,7 @@
 #include "lock.h"
 #include "ledger.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 VOLMOUNT_EXPORT unsigned volmount_version_number(void)
 {
@@ -237,7 +238,7 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 
 		if (fstat(fd, &st) < 0)
 			return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect a parent of %s '%s': %s",
-					 what, path, strerror(errno));
+					 what, path, errno_str(errno));
 		if (ancestor_fault(&st, why, sizeof(why))) {
 			/* The directory we stand in: "/" or the components before @c. */
 			if (c > copy + 1)
@@ -257,14 +258,14 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 			if (mkdirat(fd, c, last ? mode : 0755) < 0 && errno != EEXIST)
 				return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 						 "cannot create %s '%s': %s", what, path,
-						 strerror(errno));
+						 errno_str(errno));
 			nfd = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			/* mkdirat honours the umask: set the mode we mean on the fd. */
 			if (nfd >= 0 && fchmod(nfd, last ? mode : 0755) < 0) {
 				r = -errno;
 				(void)close(nfd);
 				return error_set(r, VOLMOUNT_ERR_PERM, "cannot chmod %s '%s': %s",
-						 what, path, strerror(-r));
+						 what, path, errno_str(r));
 			}
 		}
 		if (nfd < 0) {
@@ -274,7 +275,7 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 						 "%s '%s' is, or passes through, a symlink or a non-directory",
 						 what, path);
 			return error_set(r, VOLMOUNT_ERR_PERM, "cannot open %s '%s': %s", what,
-					 path, strerror(-r));
+					 path, errno_str(r));
 		}
 		(void)close(fd);
 		fd = nfd;
@@ -283,7 +284,7 @@ static int open_secure_dir(struct volmount_ctx *ctx, const char *path, mode_t mo
 	}
 	if (fstat(fd, &st) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect %s '%s': %s", what,
-				 path, strerror(errno));
+				 path, errno_str(errno));
 	if (st.st_uid != geteuid())
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is owned by uid %u, not by uid %u", what, path,
@@ -333,7 +334,7 @@ static int publish_canonical_base(struct volmount_ctx *ctx)
 	if (!canon)
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot resolve base directory '%s': %s",
-				 ctx->paths[VOLMOUNT_PATH_BASE_DIR], strerror(errno));
+				 ctx->paths[VOLMOUNT_PATH_BASE_DIR], errno_str(errno));
 	old = __atomic_load_n(&ctx->base_canon, __ATOMIC_ACQUIRE);
 	if (old && strcmp(old, canon) == 0)
 		free(canon);
@@ -395,7 +396,7 @@ static int do_open(struct volmount_ctx *ctx)
 	r = read_boot_id(ctx->boot_id, sizeof(ctx->boot_id));
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot read the boot id: %s",
-				 strerror(-r));
+				 errno_str(r));
 	r = check_dirs(ctx);
 	if (r < 0)
 		return r;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "visibility.h"
+#include "errno-util.h"
 
 static __thread char tls_errmsg[1024];
 static __thread enum volmount_errkind tls_errkind;
@@ -25,7 +26,7 @@ int error_set(int r, enum volmount_errkind kind, const char *fmt, ...)
 			n--;
 		if (n == 0 || tls_errmsg[n - 1] == ':')
 			(void)snprintf(tls_errmsg + n, sizeof(tls_errmsg) - n, "%s%s",
-				       n ? " " : "", strerror(-r));
+				       n ? " " : "", errno_str(r));
 	}
 	return r;
 }

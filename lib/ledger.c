@@ -34,6 +34,7 @@
 #include "time-util.h"
 #include "ledger.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 enum stmt_id {
 	ST_BEGIN,
@@ -496,17 +497,17 @@ static int ledger_file_check(int state_fd, const char *state_dir, struct stat *r
 		    0600);
 	if (fd < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot open ledger in '%s': %s",
-				 state_dir, strerror(errno));
+				 state_dir, errno_str(errno));
 	if (fstat(fd, ret_st) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot inspect ledger in '%s': %s",
-				 state_dir, strerror(errno));
+				 state_dir, errno_str(errno));
 	if (!S_ISREG(ret_st->st_mode) || ret_st->st_uid != geteuid())
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "ledger '%s/ledger.db' is not a regular file owned by uid %u",
 				 state_dir, (unsigned)geteuid());
 	if ((ret_st->st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_PERM, "cannot chmod ledger in '%s': %s",
-				 state_dir, strerror(errno));
+				 state_dir, errno_str(errno));
 	return 0;
 }
 
@@ -524,7 +525,7 @@ static int ledger_new(int state_fd, const char *state_dir, struct ledger **ret)
 	l->dir_fd = fcntl(state_fd, F_DUPFD_CLOEXEC, 3);
 	if (l->dir_fd < 0) {
 		r = error_set(-errno, VOLMOUNT_ERR_INTERNAL, "ledger: cannot keep '%s' open: %s",
-			      state_dir, strerror(errno));
+			      state_dir, errno_str(errno));
 		ledger_close(l);
 		return r;
 	}

@@ -27,6 +27,7 @@
 #include "lock.h"
 #include "cleanup.h"
 #include "time-util.h"
+#include "errno-util.h"
 
 #define GATE_BYTE 0
 #define LOCK_BYTE 1
@@ -157,7 +158,7 @@ int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms)
 	fd = open_lock_file(lc->run_fd, "host.lock");
 	if (fd < 0)
 		return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
-				 lc->run_dir, strerror(-fd));
+				 lc->run_dir, errno_str(fd));
 	if (exclusive) {
 		r = wait_lock(fd, F_WRLCK, GATE_BYTE, deadline_ms);
 		if (r >= 0)
@@ -175,7 +176,7 @@ int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms)
 					     "timed out after %u ms waiting for host-up/host-down (host lock)",
 				 lc->timeout_ms);
 	if (r < 0)
-		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(r));
 	return TAKE_FD(fd);
 }
 
@@ -193,7 +194,7 @@ int lock_host_downgrade(int fd)
 	if (r >= 0)
 		r = setlk(fd, F_UNLCK, GATE_BYTE);
 	if (r < 0)
-		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(r));
 	return 0;
 }
 
@@ -210,9 +211,9 @@ int lock_host_reconciling(struct lock_cache *lc)
 	fd = open_lock_file(lc->run_fd, "host.lock");
 	if (fd < 0)
 		return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
-				 lc->run_dir, strerror(-fd));
+				 lc->run_dir, errno_str(fd));
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(errno));
+		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(errno));
 	return fl.l_type != F_UNLCK;
 }
 
@@ -257,7 +258,7 @@ int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms)
 		if (fd < 0) {
 			(void)pthread_mutex_unlock(&lc->host_lock_mu);
 			return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
-					 lc->run_dir, strerror(-fd));
+					 lc->run_dir, errno_str(fd));
 		}
 		lc->host_lock_fd = fd;
 	}
@@ -290,7 +291,7 @@ int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms)
 				 "timed out after %u ms waiting for host-up/host-down (host lock)",
 				 lc->timeout_ms);
 	if (r < 0)
-		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", strerror(-r));
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(r));
 	return 0;
 }
 
@@ -502,7 +503,7 @@ int lock_share(struct lock_cache *lc, const char *hash, uint64_t deadline_ms)
 		if (fd < 0)
 			return error_set(fd, VOLMOUNT_ERR_PERM,
 					 "cannot open lock '%s/locks/%s': %s",
-					 lc->run_dir, name, strerror(-fd));
+					 lc->run_dir, name, errno_str(fd));
 	}
 	r = wait_lock(fd, F_WRLCK, 0, deadline_ms);
 	if (r < 0) {

@@ -16,6 +16,7 @@
 #include "ledger.h"
 #include "cleanup.h"
 #include "path-util.h"
+#include "errno-util.h"
 
 /* ---- adoption (nova path scheme) ---- */
 
@@ -99,7 +100,7 @@ static int try_adopt(struct volmount_ctx *ctx, const char *driver, const char *e
 	m = share_matches_flags(&req, top, &flags_only);
 	if (m < 0 && m != -ENOMEM) {
 		(void)snprintf(why, why_size, "cannot compare it with '%s': %s", req.export,
-			       strerror(-m));
+			       errno_str(m));
 		goto out;
 	}
 	if (m < 0) {
@@ -167,7 +168,7 @@ static int adopt_bind(struct volmount_ctx *ctx, const char *path, const struct k
 	r = kview_list_under("/", &all, &n);
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s",
-				 strerror(-r));
+				 errno_str(r));
 	{
 		/* kview_list_under("/") leaves out "/" itself. */
 		struct kview_mount root = {};
@@ -228,7 +229,7 @@ int adopt_one(struct volmount_ctx *ctx, const char *path, struct volmount_report
 
 	n = kview_at(path, &top);
 	if (n < 0)
-		return report_add(rep, path, "failed", "cannot inspect: %s", strerror(-n));
+		return report_add(rep, path, "failed", "cannot inspect: %s", errno_str(n));
 	if (n == 0)
 		return 0; /* gone meanwhile */
 	if (n > 1) {

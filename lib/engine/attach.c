@@ -53,6 +53,7 @@
 #include "ledger.h"
 #include "lock.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 /* Check the host is up; reconcile first if the ledger comes from another boot. */
 static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_held)
@@ -153,7 +154,7 @@ static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, ui
 				 ctx->timeout_ms, req->export, req->mountpoint);
 	if (fd < 0 && !error_pending())
 		return error_set(fd, VOLMOUNT_ERR_INTERNAL, "share lock of '%s': %s",
-				 req->mountpoint, strerror(-fd));
+				 req->mountpoint, errno_str(fd));
 	return fd;
 }
 
@@ -288,7 +289,7 @@ static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
 	n = kview_at(req->mountpoint, &top);
 	if (n < 0)
 		return error_set(n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
-				 "cannot inspect mountpoint '%s': %s", req->mountpoint, strerror(-n));
+				 "cannot inspect mountpoint '%s': %s", req->mountpoint, errno_str(n));
 	if (n == 0)
 		return OBS_NONE;
 	if (n > 1) {
@@ -314,7 +315,7 @@ static int attach_adopted(struct volmount_ctx *ctx, const struct share_req *req,
 			      req->mountpoint, top.fstype, top.source, req->export);
 	else
 		r = error_set(m, VOLMOUNT_ERR_INTERNAL, "cannot identify the source of '%s': %s",
-			      req->export, strerror(-m));
+			      req->export, errno_str(m));
 	kview_mount_done(&top);
 	return r;
 }
@@ -497,7 +498,7 @@ static void name_share_in_error(struct volmount_ctx *ctx, const struct share_req
 
 	error_save(ctx, &e);
 	if (!e.msg[0]) {
-		(void)snprintf(e.msg, sizeof(e.msg), "%s", strerror(-r));
+		(void)snprintf(e.msg, sizeof(e.msg), "%s", errno_str(r));
 		if (e.kind == VOLMOUNT_ERR_NONE)
 			e.kind = VOLMOUNT_ERR_INTERNAL;
 		error_restore(ctx, &e);

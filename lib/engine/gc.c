@@ -18,6 +18,7 @@
 #include "ledger.h"
 #include "lock.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 /* ---- gc ---- */
 
@@ -51,14 +52,14 @@ static int gc_entry(struct volmount_ctx *ctx, int dfd, const char *path, const c
 	if (n != 0)
 		return report_add(rep, path, n > 0 ? "foreign" : "failed", "%s",
 				  n > 0 ? "something is mounted here that no share owns; left untouched" :
-					  strerror(-n));
+					  errno_str(n));
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return report_add(rep, path, "unknown", "not a directory; left untouched");
 	r = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 	if (r == -ENOTEMPTY || r == -EEXIST)
 		return report_add(rep, path, "kept", "not empty; left untouched");
 	if (r < 0)
-		return report_add(rep, path, "failed", "%s", strerror(-r));
+		return report_add(rep, path, "failed", "%s", errno_str(r));
 	return report_add(rep, path, "removed", "leftover directory no share owns");
 }
 
@@ -73,7 +74,7 @@ static int gc_dir(struct volmount_ctx *ctx, int fd, const char *dpath, size_t he
 	if (!d) {
 		r = -errno;
 		(void)close(fd);
-		return report_add(rep, dpath, "failed", "cannot read: %s", strerror(-r));
+		return report_add(rep, dpath, "failed", "cannot read: %s", errno_str(r));
 	}
 	/* readdir lists names only; it never enters a mount. */
 	while (r >= 0 && (e = readdir(d))) {
@@ -122,7 +123,7 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 	fd = r < 0 ? -1 : openat(ctx->base_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r >= 0 && fd < 0)
 		r = error_set(-errno, VOLMOUNT_ERR_IO, "cannot read '%s': %s", ctx_base(ctx),
-			      strerror(errno));
+			      errno_str(errno));
 	if (r >= 0 && ctx->path_scheme == VOLMOUNT_PATH_SCHEME_NOVA) {
 		/* <base>/<md5>: the base itself holds the mountpoints. */
 		r = gc_dir(ctx, fd, ctx_base(ctx), 32, rows, n_rows, rep);
@@ -154,7 +155,7 @@ VOLMOUNT_EXPORT int volmount_gc(struct volmount_ctx *ctx, struct volmount_report
 		dfd = openat(ctx->base_fd, de->d_name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0) {
-			r = report_add(rep, dpath, "failed", "cannot read: %s", strerror(errno));
+			r = report_add(rep, dpath, "failed", "cannot read: %s", errno_str(errno));
 			continue;
 		}
 		r = gc_dir(ctx, dfd, dpath, 64, rows, n_rows, rep);

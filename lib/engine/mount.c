@@ -30,6 +30,7 @@
 #include "kview.h"
 #include "ledger.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 /* Bind: clone the source (not its submounts), set the flags on the detached clone, then move
  * it onto the mountpoint fd. No path is re-resolved between check and mount, and the flags
@@ -43,13 +44,13 @@ static int mount_bind(struct volmount_ctx *ctx, const struct share_req *req, int
 	tree = open_tree(req->src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (tree < 0)
 		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot clone '%s': %s", req->export,
-				 strerror(errno));
+				 errno_str(errno));
 	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot set mount flags on '%s': %s",
-				 req->export, strerror(errno));
+				 req->export, errno_str(errno));
 	if (move_mount(tree, "", mp_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot mount '%s' on '%s': %s",
-				 req->export, req->mountpoint, strerror(errno));
+				 req->export, req->mountpoint, errno_str(errno));
 	*ret_tree = TAKE_FD(tree);
 	return 0;
 }
@@ -134,7 +135,7 @@ static int mount_fuse(struct volmount_ctx *ctx, const struct share_req *req, int
 	dev = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (dev < 0)
 		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot open /dev/fuse for '%s': %s",
-				 req->export, strerror(errno));
+				 req->export, errno_str(errno));
 	(void)snprintf(num, sizeof(num), "%d", dev);
 	(void)snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
 	(void)snprintf(gid, sizeof(gid), "%u", (unsigned)getegid());
@@ -171,12 +172,12 @@ static int mount_fuse(struct volmount_ctx *ctx, const struct share_req *req, int
 		r = -1;
 	if (r < 0)
 		return error_set(-errno, VOLMOUNT_ERR_IO, "cannot mount FUSE for '%s' on '%s' (%s): %s",
-				 req->export, req->mountpoint, step, strerror(errno));
+				 req->export, req->mountpoint, step, errno_str(errno));
 	r = kview_id_of_fd(mnt, ret_id);
 	if (r < 0) {
 		undo_mount(req, -1, mnt);
 		return error_set(r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
-				 req->mountpoint, strerror(-r));
+				 req->mountpoint, errno_str(r));
 	}
 	*ret_dev = TAKE_FD(dev);
 	*ret_mnt = TAKE_FD(mnt);
@@ -238,10 +239,10 @@ static int mount_helper(struct volmount_ctx *ctx, const struct share_req *req, i
 		if (r == -EACCES || r == -EPERM)
 			return error_set(r, VOLMOUNT_ERR_PERM,
 					 "cannot run helper '%s' for '%s': it must be a root-owned executable that only root can write (%s)",
-					 helper, req->export, strerror(-r));
+					 helper, req->export, errno_str(r));
 		return error_set(r, r == -EAGAIN ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_INTERNAL,
 				 "cannot run helper '%s' for '%s': %s", helper, req->export,
-				 strerror(-r));
+				 errno_str(r));
 	}
 	failed = r == -ETIMEDOUT || !WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0;
 	if (failed) {
@@ -304,7 +305,7 @@ int share_end_orphans(struct volmount_ctx *ctx, const struct ledger_share *row,
 	if (n < 0)
 		return error_set(n, VOLMOUNT_ERR_TEMPFAIL,
 				 "a helper of share '%s' that an earlier call left running could not be ended (%s); not mounting it again now",
-				 row->export, strerror(-n));
+				 row->export, errno_str(n));
 	if (n == 0)
 		return 0;
 	/* It may have mounted before it died (or served the mount volmount made); its FUSE
@@ -353,7 +354,7 @@ int share_mount_at(struct volmount_ctx *ctx, const struct share_req *req, int df
 	if (r < 0) {
 		undo_mount(req, dfd, tree);
 		return error_set(r, VOLMOUNT_ERR_IO, "cannot identify the new mount at '%s': %s",
-				 req->mountpoint, strerror(-r));
+				 req->mountpoint, errno_str(r));
 	}
 	obs = observe_at(ctx, dfd, req->leaf, req->mountpoint, mine, req, &top_id);
 	if (obs != OBS_OURS) {
@@ -455,7 +456,7 @@ int share_unmount_force(struct volmount_ctx *ctx, const char *mountpoint, uint64
 	 * below decides, not the errno. */
 	if (r < 0 && r != -EINVAL)
 		return error_set(r, r == -EBUSY ? VOLMOUNT_ERR_TEMPFAIL : VOLMOUNT_ERR_IO,
-				 "cannot unmount '%s': %s", mountpoint, strerror(-r));
+				 "cannot unmount '%s': %s", mountpoint, errno_str(r));
 	/* Verify (CWE-691): it is gone before anyone mounts there again. */
 	obs = observe_at(ctx, dfd, leaf, mountpoint, mount_id, NULL, &top);
 	if (obs < 0)
@@ -528,5 +529,5 @@ int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share 
 		return r;
 	return report_add(rep, row->mountpoint, "repaired",
 			  "'%s' was %s (%s); unmounted, mounted again as mount id %llu", row->export,
-			  h == HEALTH_HUNG ? "hung" : "stale", strerror(err), (unsigned long long)id);
+			  h == HEALTH_HUNG ? "hung" : "stale", errno_str(err), (unsigned long long)id);
 }

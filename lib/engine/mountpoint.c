@@ -25,6 +25,7 @@
 #include "kview.h"
 #include "ledger.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 void (*share_test_after_check)(const char *mountpoint);
 
@@ -69,7 +70,7 @@ static int mp_dir_open(struct volmount_ctx *ctx, const char *sub, const char *mo
 			return -ENOENT;
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot open the directory of mountpoint '%s': %s%s", mountpoint,
-				 strerror(errno),
+				 errno_str(errno),
 				 errno == ELOOP || errno == ENOTDIR ?
 					 " (it has been replaced by a symlink or a non-directory)" : "");
 	}
@@ -120,7 +121,7 @@ int observe_at(struct volmount_ctx *ctx, int dfd, const char *leaf, const char *
 	if (n < 0)
 		return error_set(n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
 				 "cannot inspect mountpoint '%s': %s", mountpoint,
-				 n == -ELOOP ? "it is a symlink" : strerror(-n));
+				 n == -ELOOP ? "it is a symlink" : errno_str(n));
 	if (ret_id)
 		*ret_id = n > 0 ? top.mnt_id : 0;
 	if (n == 0)
@@ -180,7 +181,7 @@ int share_observe_cached(struct volmount_ctx *ctx, struct mp_dirs *dirs, const c
 	if (n < 0)
 		return error_set(n, n == -ELOOP ? VOLMOUNT_ERR_MOUNTPOINT : VOLMOUNT_ERR_INTERNAL,
 				 "cannot inspect mountpoint '%s': %s", mountpoint,
-				 n == -ELOOP ? "it is a symlink" : strerror(-n));
+				 n == -ELOOP ? "it is a symlink" : errno_str(n));
 	if (n == 0)
 		return OBS_NONE;
 	if (n > 1)
@@ -223,7 +224,7 @@ int open_parent_dir(struct volmount_ctx *ctx, const struct share_req *req, bool 
 		if (mkdirat(ctx->base_fd, sub, 0755) < 0 && errno != EEXIST)
 			return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 					 "cannot create '%s/%s': %s",
-					 ctx_base(ctx), sub, strerror(errno));
+					 ctx_base(ctx), sub, errno_str(errno));
 		fd = openat(ctx->base_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0 && fchmod(fd, 0755) < 0) {
 			(void)close(fd);
@@ -234,7 +235,7 @@ int open_parent_dir(struct volmount_ctx *ctx, const struct share_req *req, bool 
 	if (fd < 0)
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot open '%s%s%s': %s%s", ctx_base(ctx), sep,
-				 req->subdir ? req->subdir : "", strerror(errno),
+				 req->subdir ? req->subdir : "", errno_str(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" : "");
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
 		int r = errno ? -errno : -EPERM;
@@ -304,7 +305,7 @@ int check_mountpoint_fd(struct volmount_ctx *ctx, const struct share_req *req, i
 		r = kview_id_of_fd(dfd, &parent);
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
-				 req->mountpoint, strerror(-r));
+				 req->mountpoint, errno_str(r));
 	if (here != parent)
 		return error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' is already a mountpoint of something else; refusing to mount over it",
@@ -312,7 +313,7 @@ int check_mountpoint_fd(struct volmount_ctx *ctx, const struct share_req *req, i
 	r = dir_is_empty(fd);
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot read '%s': %s",
-				 req->mountpoint, strerror(-r));
+				 req->mountpoint, errno_str(r));
 	if (r == 0)
 		return error_set(-ENOTEMPTY, VOLMOUNT_ERR_MOUNTPOINT,
 				 "mountpoint '%s' is not empty; refusing to mount over it",
@@ -321,12 +322,12 @@ int check_mountpoint_fd(struct volmount_ctx *ctx, const struct share_req *req, i
 	 * root-owned 0700, set on the fd we checked. */
 	if (fstat(fd, &st) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "cannot inspect '%s': %s",
-				 req->mountpoint, strerror(errno));
+				 req->mountpoint, errno_str(errno));
 	if ((st.st_uid != geteuid() || st.st_gid != getegid() || (st.st_mode & 07777) != 0700) &&
 	    (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, 0700) < 0))
 		return error_set(-errno, VOLMOUNT_ERR_PERM,
 				 "cannot take over mountpoint directory '%s': %s", req->mountpoint,
-				 strerror(errno));
+				 errno_str(errno));
 	return 0;
 }
 
@@ -339,7 +340,7 @@ int open_mountpoint(struct volmount_ctx *ctx, const struct share_req *req, int d
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT, "mountpoint '%s' %s",
 				 req->mountpoint,
 				 errno == ELOOP || errno == ENOTDIR ? "is a symlink or not a directory" :
-								      strerror(errno));
+								      errno_str(errno));
 	return fd < 0 ? -ENOENT : fd;
 }
 
@@ -362,7 +363,7 @@ int check_mountpoint_at(struct volmount_ctx *ctx, const struct share_req *req, i
 				 req->mountpoint);
 	if (n < 0 && n != -ENOTDIR)
 		return error_set(n, VOLMOUNT_ERR_INTERNAL, "cannot inspect mountpoint '%s': %s",
-				 req->mountpoint, strerror(-n));
+				 req->mountpoint, errno_str(n));
 	if (n > 0) {
 		int r = error_set(-EADDRINUSE, VOLMOUNT_ERR_MOUNTPOINT,
 				  "mountpoint '%s' is already a mountpoint of something else (%s '%s'); refusing to mount over it",
@@ -405,7 +406,7 @@ int mkdir_at(struct volmount_ctx *ctx, const struct share_req *req, int dfd)
 {
 	if (mkdirat(dfd, req->leaf, 0700) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT, "cannot create mountpoint '%s': %s",
-				 req->mountpoint, strerror(errno));
+				 req->mountpoint, errno_str(errno));
 	return 0;
 }
 
@@ -439,12 +440,12 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req)
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot remove mountpoint directory '%s': cannot open '%s%s%s': %s%s",
 				 req->mountpoint, ctx_base(ctx), req->subdir ? "/" : "",
-				 req->subdir ? req->subdir : "", strerror(errno),
+				 req->subdir ? req->subdir : "", errno_str(errno),
 				 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory)" :
 								      "");
 	if (unlinkat(dfd, req->leaf, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return error_set(-errno, VOLMOUNT_ERR_MOUNTPOINT,
 				 "cannot remove mountpoint directory '%s': %s", req->mountpoint,
-				 strerror(errno));
+				 errno_str(errno));
 	return 0;
 }

@@ -44,6 +44,7 @@
 #include "ledger.h"
 #include "lock.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 /*
  * A share without attachments: take its mount (if ours) away and forget it, directory and row,
@@ -232,7 +233,7 @@ static int row_is_sane(struct volmount_ctx *ctx, const struct ledger_share *row)
 		if (r < 0)
 			return error_set(r, VOLMOUNT_ERR_INTERNAL,
 					 "cannot name the mountpoint of '%s': %s", row->export,
-					 strerror(-r));
+					 errno_str(r));
 		r = asprintf(&mp, "%s/%s", ctx_base(ctx), md5);
 	} else
 		r = asprintf(&mp, "%s/%s/%s", ctx_base(ctx), row->driver, row->hash);
@@ -324,7 +325,7 @@ static int scan_unknown(struct volmount_ctx *ctx, const struct ledger_share *row
 
 	r = kview_list_under(ctx_base(ctx), &mounts, &n_mounts);
 	if (r < 0)
-		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s", strerror(-r));
+		return error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot list mounts: %s", errno_str(r));
 	for (size_t i = 0; r >= 0 && i < n_mounts; i++) {
 		bool known = false, seen = false;
 

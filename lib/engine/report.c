@@ -11,6 +11,7 @@
 #include "engine/report.h"
 #include "internal.h"
 #include "cleanup.h"
+#include "errno-util.h"
 
 struct report_entry {
 	char *path;
@@ -123,7 +124,7 @@ int report_failed(struct volmount_ctx *ctx, struct volmount_report *rep, const c
 	enum volmount_errkind kind = volmount_ctx_errkind(ctx);
 	int k;
 
-	k = report_add(rep, path, "failed", "%s", msg && msg[0] ? msg : strerror(-r));
+	k = report_add(rep, path, "failed", "%s", msg && msg[0] ? msg : errno_str(r));
 	if (first && first->r == 0) {
 		first->r = r;
 		first->kind = kind == VOLMOUNT_ERR_NONE ? VOLMOUNT_ERR_INTERNAL : kind;

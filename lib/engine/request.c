@@ -24,6 +24,7 @@
 #include "ledger.h"
 #include "cleanup.h"
 #include "path-util.h"
+#include "errno-util.h"
 
 void share_req_done(struct share_req *req)
 {
@@ -106,7 +107,7 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 			return 0;
 		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT,
 				 "export '%s': parent directory cannot be resolved: %s", req->export,
-				 strerror(errno));
+				 errno_str(errno));
 	}
 	if (asprintf(&full, "%s/%s", strcmp(resolved, "/") == 0 ? "" : resolved, slash + 1) < 0)
 		return -ENOMEM;
@@ -128,7 +129,7 @@ static int bind_resolve(struct volmount_ctx *ctx, struct share_req *req, bool op
 		return error_set(-EINVAL, VOLMOUNT_ERR_INPUT, "export '%s' %s", req->export,
 				 r == -ELOOP ? "is a symlink" :
 				 r == -ENOTDIR ? "is not a directory" :
-				 r == -ENOENT ? "does not exist" : strerror(-r));
+				 r == -ENOENT ? "does not exist" : errno_str(r));
 	}
 	return 0;
 }
@@ -183,7 +184,7 @@ int share_req_name(struct volmount_ctx *ctx, struct share_req *req)
 	if (r < 0)
 		return r == -ENOMEM ? r :
 		       error_set(r, VOLMOUNT_ERR_INTERNAL, "cannot name the share: %s",
-				 strerror(-r));
+				 errno_str(r));
 	return 0;
 }
 
@@ -248,7 +249,7 @@ static int build_spec(struct volmount_ctx *ctx, struct share_req *req)
 	if (r < 0)
 		return r == -ENOMEM ? r :
 		       error_set(r, VOLMOUNT_ERR_INPUT, "invalid %s share: %s", req->drv->name,
-				 why ? why : strerror(-r));
+				 why ? why : errno_str(r));
 	return 0;
 }
 
@@ -274,11 +275,11 @@ static int check_helper_file(struct volmount_ctx *ctx, const char *path, const c
 					 "%s '%s' does not exist", what, path);
 		return error_set(r == -ELOOP ? -EPERM : r, VOLMOUNT_ERR_PERM,
 				 "%s '%s' %s", what, path,
-				 r == -ELOOP ? "is a symlink; refusing to follow it" : strerror(-r));
+				 r == -ELOOP ? "is a symlink; refusing to follow it" : errno_str(r));
 	}
 	if (fstat(fd, &st) < 0)
 		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "cannot stat %s '%s': %s",
-				 what, path, strerror(errno));
+				 what, path, errno_str(errno));
 	if (!S_ISREG(st.st_mode))
 		return error_set(-EPERM, VOLMOUNT_ERR_PERM,
 				 "%s '%s' is not a regular file", what, path);
@@ -367,7 +368,7 @@ int share_req_load_options(struct volmount_ctx *ctx, struct share_req *req, cons
 		r = req->drv->options(vec, n, &o, &why);
 	if (r < 0)
 		return error_set(r, VOLMOUNT_ERR_INTERNAL, "share '%s': recorded options '%s' no longer parse: %s",
-				 req->mountpoint, canonical, why ? why : strerror(-r));
+				 req->mountpoint, canonical, why ? why : errno_str(r));
 	driver_opts_done(&req->opts);
 	req->opts = o;
 	if (req->drv->kind == DRIVER_KIND_HELPER) {
