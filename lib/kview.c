@@ -761,18 +761,11 @@ static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t 
 
 int kview_fd_mnt_id(int fd, uint64_t *ret_id)
 {
-	struct statx stx;
-
 	if (fd < 0 || !ret_id)
 		return -EINVAL;
 	if (!use_statmount())
-		return -EOPNOTSUPP;
-	if (statx(fd, "", STATX_FLAGS | AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) < 0)
-		return -errno;
-	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE))
-		return -EOPNOTSUPP;
-	*ret_id = stx.stx_mnt_id;
-	return 0;
+		return -EOPNOTSUPP; /* only unique ids: kview_id_of_fd() would give a reusable one */
+	return kview_id_of_fd(fd, ret_id);
 }
 
 int kview_at_id_on(int dfd, const char *rel, uint64_t parent_id, uint64_t *ret_top_id)
