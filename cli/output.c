@@ -530,11 +530,35 @@ static int share_to_json(const struct volmount_snapshot *s, size_t i, struct jso
 	return 0;
 }
 
+/* The array "shares" of @o: @one's object for every share of @s, in order. */
+static int add_shares(struct json_object *o, const struct volmount_snapshot *s,
+		      int (*one)(const struct volmount_snapshot *, size_t, struct json_object **))
+{
+	struct json_object *shares = json_object_new_array();
+	size_t n = volmount_snapshot_n_shares(s);
+	int r;
+
+	if (!shares)
+		return -ENOMEM;
+	r = add(o, "shares", shares); /* o owns it from here */
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *share = NULL;
+
+		r = one(s, i, &share);
+		if (r < 0)
+			return r;
+		r = append(shares, share);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int list_json(const struct volmount_snapshot *s)
 {
 	_cleanup_json_ struct json_object *o = NULL;
-	struct json_object *shares = NULL;
-	size_t n = volmount_snapshot_n_shares(s);
 	int r;
 
 	o = json_object_new_object();
@@ -546,23 +570,9 @@ static int list_json(const struct volmount_snapshot *s)
 	r = add_uint(o, "generation", volmount_snapshot_generation(s));
 	if (r < 0)
 		return r;
-	shares = json_object_new_array();
-	if (!shares)
-		return -ENOMEM;
-	r = add(o, "shares", shares); /* o owns it from here */
+	r = add_shares(o, s, share_to_json);
 	if (r < 0)
 		return r;
-
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *share = NULL;
-
-		r = share_to_json(s, i, &share);
-		if (r < 0)
-			return r;
-		r = append(shares, share);
-		if (r < 0)
-			return r;
-	}
 	return print_json(o);
 }
 
@@ -823,8 +833,6 @@ static int check_share_json(const struct volmount_snapshot *s, size_t i, struct 
 static int check_json(const struct volmount_snapshot *s, size_t n_unhealthy)
 {
 	_cleanup_json_ struct json_object *o = NULL;
-	struct json_object *shares = NULL;
-	size_t n = volmount_snapshot_n_shares(s);
 	int r;
 
 	o = json_object_new_object();
@@ -836,22 +844,9 @@ static int check_json(const struct volmount_snapshot *s, size_t n_unhealthy)
 	r = add_uint(o, "unhealthy", n_unhealthy);
 	if (r < 0)
 		return r;
-	shares = json_object_new_array();
-	if (!shares)
-		return -ENOMEM;
-	r = add(o, "shares", shares); /* o owns it from here */
+	r = add_shares(o, s, check_share_json);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *share = NULL;
-
-		r = check_share_json(s, i, &share);
-		if (r < 0)
-			return r;
-		r = append(shares, share);
-		if (r < 0)
-			return r;
-	}
 	return print_json(o);
 }
 

@@ -41,6 +41,7 @@
 
 #include "kview.h"
 #include "cleanup.h"
+#include "array-util.h"
 
 /*
  * The build headers are Linux 6.1; statmount/listmount arrived in 6.8, sb_source and fs_subtype in
@@ -925,16 +926,9 @@ static struct kview_mount *mlist_add(struct mlist *l, int *reterr)
 		*reterr = -E2BIG;
 		return NULL;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct kview_mount *m = reallocarray(l->m, cap, sizeof(*m));
-
-		if (!m) {
-			*reterr = -ENOMEM;
-			return NULL;
-		}
-		l->m = m;
-		l->cap = cap;
+	if (ARRAY_GROW(l->m, l->cap, l->n, 16) < 0) {
+		*reterr = -ENOMEM;
+		return NULL;
 	}
 	l->m[l->n] = (struct kview_mount){ 0 };
 	return &l->m[l->n];

@@ -35,6 +35,7 @@
 #include "ledger.h"
 #include "cleanup.h"
 #include "errno-util.h"
+#include "array-util.h"
 
 enum stmt_id {
 	ST_BEGIN,
@@ -1339,17 +1340,9 @@ static int read_shares(struct ledger *l, sqlite3_stmt *s, struct ledger_share **
 	int r = 0, rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct ledger_share *nv = reallocarray(v, ncap, sizeof(*v));
-
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+		r = ARRAY_GROW(v, cap, n, 16);
+		if (r < 0)
+			break;
 		r = read_share(s, &v[n]);
 		if (r < 0)
 			break;
@@ -1392,17 +1385,9 @@ int ledger_attachments_list(struct ledger *l, const char *hash, struct ledger_at
 		return r;
 	r = bind_text(l, s, 1, hash);
 	while (r >= 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct ledger_attachment *nv = reallocarray(v, ncap, sizeof(*v));
-
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+		r = ARRAY_GROW(v, cap, n, 8);
+		if (r < 0)
+			break;
 		v[n].volume = NULL;
 		v[n].owner = NULL;
 		r = col_strdup(s, 0, &v[n].volume);
@@ -1478,7 +1463,7 @@ static int all_atts_in(struct ledger *l, struct ledger_share *v, size_t n, const
 	_cleanup_free_ size_t *fill = NULL;
 	struct ledger_attachment *out = NULL;
 	size_t *first = NULL;
-	size_t m = 0, cap = 0, k = 0;
+	size_t m = 0, cap = 0, cap_owner = 0, k = 0;
 	int rc = sqlite3_prepare_v2(l->db, sql_all_atts, -1, &s, NULL), r = 0;
 
 	if (rc != SQLITE_OK)
@@ -1493,21 +1478,11 @@ static int all_atts_in(struct ledger *l, struct ledger_share *v, size_t n, const
 			k++;
 		if (!h || c != 0)
 			continue; /* no such share (the foreign key forbids it): not shown */
-		if (m == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct ledger_attachment *nt = reallocarray(tmp, ncap, sizeof(*tmp));
-			size_t *no = reallocarray(owner_of, ncap, sizeof(*no));
-
-			if (nt)
-				tmp = nt;
-			if (no)
-				owner_of = no;
-			if (!nt || !no) {
-				r = -ENOMEM;
-				break;
-			}
-			cap = ncap;
-		}
+		r = ARRAY_GROW(tmp, cap, m, 64);
+		if (r >= 0)
+			r = ARRAY_GROW(owner_of, cap_owner, m, 64);
+		if (r < 0)
+			break;
 		tmp[m] = (struct ledger_attachment){};
 		owner_of[m] = by_hash[k];
 		r = col_strdup(s, 1, &tmp[m].volume);

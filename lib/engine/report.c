@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "cleanup.h"
 #include "errno-util.h"
+#include "array-util.h"
 
 struct report_entry {
 	char *path;
@@ -68,15 +69,8 @@ int report_add(struct volmount_report *rep, const char *path, const char *action
 
 	if (!rep)
 		return 0;
-	if (rep->n == rep->cap) {
-		size_t ncap = rep->cap ? rep->cap * 2 : 16;
-		struct report_entry *ne = reallocarray(rep->e, ncap, sizeof(*ne));
-
-		if (!ne)
-			return -ENOMEM;
-		rep->e = ne;
-		rep->cap = ncap;
-	}
+	if (ARRAY_GROW(rep->e, rep->cap, rep->n, 16) < 0)
+		return -ENOMEM;
 	va_start(ap, fmt);
 	k = vasprintf(&e.detail, fmt, ap);
 	va_end(ap);
