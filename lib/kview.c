@@ -715,6 +715,35 @@ int kview_at_in(int dfd, const char *name, const char *path, struct kview_mount 
 }
 
 /*
+ * The mount whose root is @name in @dfd, by ids only: statx (is it a mount root, which
+ * mount), then statmount (its parent). Returns 0 (no mount root there), 1 with *ret_id and
+ * *ret_parent, or 2 meaning "ask the full look" (a symlink, no unique ids, or something
+ * changed between the two calls).
+ */
+static int top_and_parent(int dfd, const char *name, uint64_t *ret_id, uint64_t *ret_parent)
+{
+	struct kv_statmount sm;
+	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
+	struct statx stx;
+
+	if (statx(dfd, name, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : 2;
+	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
+		return 2; /* the full look says -ELOOP */
+	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return 2;
+	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return 0;
+	req.mnt_id = stx.stx_mnt_id;
+	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0 ||
+	    !(sm.mask & STATMOUNT_MNT_BASIC) || sm.mnt_id != stx.stx_mnt_id)
+		return 2;
+	*ret_id = sm.mnt_id;
+	*ret_parent = sm.mnt_parent_id;
+	return 1;
+}
+
+/*
  * The usual answer with no strings formatted: the mount at @path (statx), its parent
  * (statmount, ids only), and the mount that holds @path's directory (statx). When that is the
  * parent, the top mount's mount point lies in its parent's tree, not on the root of a mount
@@ -724,39 +753,30 @@ int kview_at_in(int dfd, const char *name, const char *path, struct kview_mount 
 static int sm_at_id_quick(int dfd, const char *name, const char *path, uint64_t dir_id,
 			  uint64_t *ret_top_id)
 {
-	struct kv_statmount sm;
-	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	struct statx stx, dstx;
+	uint64_t top, parent;
+	struct statx dstx;
+	int r;
 
 	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
 		return 2;
-	if (statx(dfd, name, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : 2;
-	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
-		return 2; /* sm_at() says -ELOOP */
-	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-		return 2;
-	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
-		return 0;
-	req.mnt_id = stx.stx_mnt_id;
-	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0 ||
-	    !(sm.mask & STATMOUNT_MNT_BASIC) || sm.mnt_id != stx.stx_mnt_id)
-		return 2;
+	r = top_and_parent(dfd, name, &top, &parent);
+	if (r != 1)
+		return r;
 	if (dir_id != 0) { /* the caller looked at @dfd once for many names */
-		if (dir_id != sm.mnt_parent_id)
+		if (dir_id != parent)
 			return 2;
-		*ret_top_id = sm.mnt_id;
+		*ret_top_id = top;
 		return 1;
 	}
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
 	if ((dfd == AT_FDCWD ? statx(AT_FDCWD, dir, STATX_FLAGS, STATX_MNT_ID_UNIQUE, &dstx) :
 			       statx(dfd, "", STATX_FLAGS | AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &dstx)) < 0 ||
-	    !(dstx.stx_mask & STATX_MNT_ID_UNIQUE) || dstx.stx_mnt_id != sm.mnt_parent_id)
+	    !(dstx.stx_mask & STATX_MNT_ID_UNIQUE) || dstx.stx_mnt_id != parent)
 		return 2;
-	*ret_top_id = sm.mnt_id;
+	*ret_top_id = top;
 	return 1;
 }
 
@@ -771,28 +791,19 @@ int kview_fd_mnt_id(int fd, uint64_t *ret_id)
 
 int kview_at_id_on(int dfd, const char *rel, uint64_t parent_id, uint64_t *ret_top_id)
 {
-	struct kv_statmount sm;
-	struct kv_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .param = STATMOUNT_MNT_BASIC };
-	struct statx stx;
+	uint64_t top, parent;
+	int r;
 
 	if (dfd < 0 || !rel || !*rel || rel[0] == '/' || !parent_id || !ret_top_id)
 		return -EINVAL;
 	if (!use_statmount())
 		return 2;
-	if (statx(dfd, rel, STATX_FLAGS, STATX_TYPE | STATX_MNT_ID_UNIQUE, &stx) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : 2;
-	if ((stx.stx_mask & STATX_TYPE) && S_ISLNK(stx.stx_mode))
-		return 2; /* the full look says -ELOOP */
-	if (!(stx.stx_mask & STATX_MNT_ID_UNIQUE) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+	r = top_and_parent(dfd, rel, &top, &parent);
+	if (r != 1)
+		return r;
+	if (parent != parent_id)
 		return 2;
-	if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
-		return 0;
-	req.mnt_id = stx.stx_mnt_id;
-	if (syscall(__NR_statmount, &req, &sm, sizeof(sm), 0) < 0 ||
-	    !(sm.mask & STATMOUNT_MNT_BASIC) || sm.mnt_id != stx.stx_mnt_id ||
-	    sm.mnt_parent_id != parent_id)
-		return 2;
-	*ret_top_id = sm.mnt_id;
+	*ret_top_id = top;
 	return 1;
 }
 
