@@ -55,13 +55,22 @@
  * torn down under it: the plain unmount fails with EBUSY, the share stays as it is, and a later
  * repair finishes the job once the mount is free.
  */
-/* The hint's verdict if it is about the mount @top, else NULL. */
-static const struct probe_hint *hint_for(const struct probe_hint *hint, uint64_t top)
+/*
+ * The hint's verdict if it is about the mount @top and still worth acting on, else NULL (probe
+ * again, under the share lock). A healthy verdict is kept: it only spares a force. An
+ * unhealthy one leads to a forced unmount (MNT_FORCE kills an NFS mount's RPCs in flight,
+ * aborts a FUSE connection), so it is trusted only while younger than one probe_timeout: a
+ * share may wait in repair's fan-out and for its lock long after step 1, and a server that
+ * stalled for a failover answers again by then.
+ */
+static const struct probe_hint *hint_for(struct volmount_ctx *ctx, const struct probe_hint *hint,
+					 uint64_t top)
 {
-	return hint && hint->mount_id != 0 && hint->mount_id == top &&
-			       hint->h != HEALTH_UNPROBED ?
-		       hint :
-		       NULL;
+	if (!hint || hint->mount_id == 0 || hint->mount_id != top || hint->h == HEALTH_UNPROBED)
+		return NULL;
+	if (hint->h != HEALTH_OK && now_ms() - hint->at_ms > ctx->probe_timeout_ms)
+		return NULL;
+	return hint;
 }
 
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
@@ -84,7 +93,7 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		const struct probe_hint *known = hint_for(hint, top);
+		const struct probe_hint *known = hint_for(ctx, hint, top);
 		int err;
 
 		force = (known ? known->h : probe_one(ctx, row->mountpoint, &err)) != HEALTH_OK;
@@ -161,7 +170,7 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	if (obs < 0)
 		return obs;
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		const struct probe_hint *known = obs == OBS_OURS ? hint_for(hint, top) : NULL;
+		const struct probe_hint *known = obs == OBS_OURS ? hint_for(ctx, hint, top) : NULL;
 		int k = known ? share_heal_verdict(ctx, row, req, top, known->h, known->err, rep) :
 				share_probe_heal(ctx, row, req, top, rep);
 

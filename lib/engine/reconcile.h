@@ -54,6 +54,7 @@ struct probe_hint {
 	uint64_t mount_id;
 	enum health h;
 	int err;
+	uint64_t at_ms; /* when the probe ended (now_ms()) */
 };
 
 /* reconcile_one() with @hint (may be NULL). */

@@ -7,11 +7,13 @@
  *      probe_timeout);
  *   2. then up to max_helpers shares are repaired at once (fanout.c: at most that many
  *      helpers, a dead server costs one helper deadline, not one per share), each under its
- *      share lock; a share whose mount is still the one probed in step 1 is not probed again;
+ *      share lock; a share whose mount is still the one probed in step 1 is not probed again
+ *      if step 1 found it healthy, or unhealthy less than probe_timeout ago (an older
+ *      unhealthy verdict is probed again under the lock before anything is forced);
  *   3. no share is started once `timeout` has passed since step 2 began: those left are
  *      reported failed ("not tried", exit 75) for the next repair.
- * So repair returns within probe_timeout + grace + 2 x timeout (the last shares started run
- * to their own deadline) plus the bounded forced unmounts.
+ * So repair returns within 2 x probe_timeout + grace + 2 x timeout (the last shares started
+ * probe again and run to their own deadline) plus the bounded forced unmounts.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -104,6 +106,7 @@ static int probe_all(struct volmount_ctx *ctx, const struct ledger_share *rows, 
 	_cleanup_free_ enum health *h = calloc(n, sizeof(*h));
 	_cleanup_free_ int *err = calloc(n, sizeof(*err));
 	_cleanup_free_ int64_t *us = calloc(n, sizeof(*us));
+	uint64_t at;
 	size_t m = 0;
 
 	if (!paths || !idx || !h || !err || !us)
@@ -118,9 +121,10 @@ static int probe_all(struct volmount_ctx *ctx, const struct ledger_share *rows, 
 	if (m == 0)
 		return 0;
 	(void)health_probe_many(ctx, paths, m, h, err, us);
+	at = now_ms();
 	for (size_t k = 0; k < m; k++)
 		hints[idx[k]] = (struct probe_hint){
-			.mount_id = rows[idx[k]].mount_id, .h = h[k], .err = err[k],
+			.mount_id = rows[idx[k]].mount_id, .h = h[k], .err = err[k], .at_ms = at,
 		};
 	return 0;
 }

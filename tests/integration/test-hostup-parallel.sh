@@ -118,6 +118,7 @@ done
 printf '%s %s\n' "\$n" "\$*" >>"$W/starts"
 flock -u 9
 exec 9>&-
+[ -e "$W/slow" ] && sleep 3 # the section "a verdict gone stale" below
 "$W/sshfs-real" "\$@"
 rc=\$?
 rm -f "$W/running/\$\$"
@@ -276,6 +277,37 @@ for p in "${HUNG[@]}"; do kill -KILL "$p" 2>/dev/null; done
 expect_exit 0 vm --json check
 is "$(jq '[.shares[] | select(.state != "mounted")] | length' <<<"$LAST_OUT")" 0 \
 	"check: every share healthy"
+
+# ---- a verdict gone stale: a share found hung that answers again by its turn is not forced ----
+# Shares 3.1 and 3.2 hung; repair one share at a time (max_helpers 1) with a helper that takes
+# 3 s, more than probe_timeout (2 s). While the first share's helper runs, the other share's
+# daemon is let go: by its turn step 1's "hung" is older than probe_timeout, so repair probes
+# it again under its lock, finds it healthy and keeps its mount instead of forcing it.
+P31=$(net_daemon_pids sshfs-real "${MP[3.1]}") P32=$(net_daemon_pids sshfs-real "${MP[3.2]}")
+ID31=$(mountinfo_at "${MP[3.1]}" | awk '{ print $1 }') ID32=$(mountinfo_at "${MP[3.2]}" | awk '{ print $1 }')
+kill -STOP "$P31" "$P32"
+printf 'max_helpers = 1\ntimeout = 120\nprobe_timeout = 2\n' >"$VT_TMP/volmount.conf"
+touch "$W/slow"
+: >"$W/starts"
+vm --json repair >"$VT_TMP/stale-verdict.json" 2>"$VT_TMP/stale-verdict.err" &
+REP=$!
+first_started() { [ -s "$W/starts" ]; }
+wait_for "repair's first helper runs" first_started
+if grep -qF -- " $(export_of 3 1) " "$W/starts"; then
+	FIRST=3.1 OTHER=3.2 OTHER_ID=$ID32 OTHER_P=$P32
+else
+	FIRST=3.2 OTHER=3.1 OTHER_ID=$ID31 OTHER_P=$P31
+fi
+kill -CONT "$OTHER_P"
+wait "$REP"
+rm -f "$W/slow"
+printf 'max_helpers = %s\ntimeout = 120\nprobe_timeout = 2\n' "$MAX_HELPERS" >"$VT_TMP/volmount.conf"
+j=$(cat "$VT_TMP/stale-verdict.json")
+is "$(action_of "${MP[$FIRST]}")" repaired "the share still hung at its turn is repaired"
+is "$(action_of "${MP[$OTHER]}")" kept "the share that answers again by its turn is kept, not forced"
+is "$(mountinfo_at "${MP[$OTHER]}" | awk '{ print $1 }')" "$OTHER_ID" "its mount is the same one"
+is "$(grep -c . "$W/starts")" 1 "one helper ran, for the hung share only"
+for p in "$P31" "$P32"; do kill -KILL "$p" 2>/dev/null; done
 
 # ---- the first call after a reboot reconciles by itself, narrowed the same way ----
 for m in $(mounts_under "$BASE_DIR"); do umount "$m" || umount -l "$m"; done
