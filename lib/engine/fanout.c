@@ -311,18 +311,41 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 	return 0;
 }
 
+/* The length of @e's server part: "//host" of "//host/share"; else up to the first ':' or
+ * '/' outside brackets ("[2001:db8::1]" is one host), with a ":port" that a '/' follows
+ * ("host:7861/volume"). */
+static size_t server_part(const char *e)
+{
+	bool bracket = false;
+	size_t i;
+
+	if (strncmp(e, "//", 2) == 0)
+		return (size_t)(strchrnul(e + 2, '/') - e);
+	for (i = 0; e[i]; i++) {
+		if (e[i] == '[')
+			bracket = true;
+		else if (e[i] == ']')
+			bracket = false;
+		else if (!bracket && e[i] == '/')
+			return i;
+		else if (!bracket && e[i] == ':') {
+			size_t j = i + 1;
+
+			while (e[j] >= '0' && e[j] <= '9')
+				j++;
+			return j > i + 1 && e[j] == '/' ? j : i;
+		}
+	}
+	return i;
+}
+
 char *fanout_server_key(const char *driver, const char *export, const char *options)
 {
-	const char *end;
 	char *key = NULL;
 
 	if (!driver || !export)
 		return NULL;
-	if (strncmp(export, "//", 2) == 0)
-		end = strchrnul(export + 2, '/');
-	else
-		end = strchrnul(export, ':');
-	if (asprintf(&key, "%s\n%.*s\n%s", driver, (int)(end - export), export,
+	if (asprintf(&key, "%s\n%.*s\n%s", driver, (int)server_part(export), export,
 		     options ? options : "") < 0)
 		return NULL;
 	return key;

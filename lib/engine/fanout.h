@@ -36,7 +36,8 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 
 /*
  * The server of a helper share as far as failing together goes: driver, the host part of the
- * export ("user@host" before the first ':', "//host" of "//host/share") and the canonical
+ * export ("user@host" before the first ':' outside brackets, so "[2001:db8::1]" whole;
+ * "host:port" of quobyte's "host:port/volume"; "//host" of "//host/share") and the canonical
  * options (a port option, say, makes it another server). Shares of one key reach one server;
  * two servers never share a key (shares of one server may have several). Caller frees; NULL
  * without memory.

@@ -198,6 +198,25 @@ static void test_server_key(void)
 	ASSERT_STREQ(d, e);
 	ASSERT_TRUE(strcmp(d, f) != 0);
 	ASSERT_TRUE(fanout_server_key(NULL, "x", "") == NULL);
+	/* IPv6 literals are one host each, not cut at their first ':'. */
+	{
+		_cleanup_free_ char *v1 = fanout_server_key("nfs", "[2001:db8::1]:/a", "");
+		_cleanup_free_ char *v1b = fanout_server_key("nfs", "[2001:db8::1]:/b", "");
+		_cleanup_free_ char *v2 = fanout_server_key("nfs", "[2001:db8::2]:/a", "");
+		_cleanup_free_ char *u1 = fanout_server_key("sshfs", "root@[fd00::5]:/x", "");
+		_cleanup_free_ char *u2 = fanout_server_key("sshfs", "root@[fd00::6]:/x", "");
+		_cleanup_free_ char *q1 = fanout_server_key("quobyte", "reg:7861/vol", "");
+		_cleanup_free_ char *q2 = fanout_server_key("quobyte", "reg:7862/vol", "");
+		_cleanup_free_ char *q3 = fanout_server_key("quobyte", "reg/vol", "");
+		_cleanup_free_ char *q4 = fanout_server_key("quobyte", "reg/other", "");
+
+		ASSERT_TRUE(v1 && v1b && v2 && u1 && u2 && q1 && q2 && q3 && q4);
+		ASSERT_STREQ(v1, v1b);
+		ASSERT_TRUE(strcmp(v1, v2) != 0);
+		ASSERT_TRUE(strcmp(u1, u2) != 0);
+		ASSERT_TRUE(strcmp(q1, q2) != 0); /* another registry port */
+		ASSERT_STREQ(q3, q4);		   /* one registry, two volumes */
+	}
 	/* Outside a fan-out the gate never stops anyone. */
 	ASSERT_TRUE(!fanout_active());
 	ASSERT_OK(fanout_gate_check(a));
