@@ -21,20 +21,33 @@ Nova's own signatures, for replacing Nova's mount module in nova-compute:
     umount(vol_name, mountpoint, instance)
     get_manager()   -> host_up(host), host_down()
 
-and the entry points themselves: `configure(**context_kwargs)` (else the daemon's first call
-makes a context from /etc/volmount.conf), `attach_share`, `detach_share`, `host_up_report`
-(the report as (path, action, detail) tuples) and `host_down`.
+and the entry points themselves: `attach_share`, `detach_share`, `host_up_report` (the report
+as (path, action, detail) tuples) and `host_down`. None takes a path or a setting: the daemon's
+volmount context comes from the file `[volmount_privsep] volmount_config` names (default
+/etc/volmount.conf) in the service's configuration, read by the daemon itself.
 
     nova.virt.libvirt.volume.mount.mount = volmount.privsep.mount   # and umount, get_manager
 """
 
+import os
+import threading
+
+from oslo_config import cfg
 from oslo_privsep import capabilities as caps
 from oslo_privsep import priv_context
 
 from volmount import nova as _nova
 
-__all__ = ["pctxt", "configure", "attach_share", "detach_share", "host_up_report",
-           "host_down", "mount", "umount", "get_manager"]
+__all__ = ["pctxt", "attach_share", "detach_share", "host_up_report", "host_down", "mount",
+           "umount", "get_manager"]
+
+# The daemon's volmount configuration file, in the service's own configuration (the daemon
+# reads it; the unprivileged side cannot choose it per call).
+cfg.CONF.register_opts([
+    cfg.StrOpt("volmount_config", default="/etc/volmount.conf",
+               help="volmount.conf(5) file the privsep daemon's volmount context reads "
+                    "(state, base and run directories, timeouts); absent: the defaults."),
+], group="volmount_privsep")
 
 pctxt = priv_context.PrivContext(
     "volmount",
@@ -55,17 +68,29 @@ class _Instance:
 
 
 # ---- entry points (run in the daemon) ----
+#
+# None takes a path or a setting: the unprivileged side is not trusted (privsep's premise),
+# and a directory or configuration file of its choosing would have the daemon create root's
+# directories, mount, or open a ledger where it says. The daemon's context comes from
+# [volmount_privsep] volmount_config alone.
 
-@pctxt.entrypoint
-def configure(**kwargs):
-    """volmount.nova.configure(**kwargs) in the daemon (state_dir, base_dir, run_dir,
-    timeout, probe_timeout, durability, config). Returns the base directory."""
-    return _nova.configure(**kwargs).base_dir
+_configured = threading.Lock()
+_done = False
+
+
+def _daemon_context():
+    global _done
+    with _configured:
+        if not _done:
+            path = cfg.CONF.volmount_privsep.volmount_config
+            _nova.configure(config=path if path and os.path.exists(path) else None)
+            _done = True
 
 
 @pctxt.entrypoint
 def attach_share(fstype, export, vol_name, mountpoint, instance_uuid, options=None):
     """volmount.nova.mount() for the instance with this uuid."""
+    _daemon_context()
     _nova.mount(fstype, export, vol_name, mountpoint, _Instance(instance_uuid),
                 list(options) if options else None)
 
@@ -73,6 +98,7 @@ def attach_share(fstype, export, vol_name, mountpoint, instance_uuid, options=No
 @pctxt.entrypoint
 def detach_share(vol_name, mountpoint, instance_uuid):
     """volmount.nova.umount() for the instance with this uuid."""
+    _daemon_context()
     _nova.umount(vol_name, mountpoint, _Instance(instance_uuid))
 
 
@@ -80,12 +106,14 @@ def detach_share(vol_name, mountpoint, instance_uuid):
 def host_up_report():
     """volmount.nova.host_up(): the report's entries as (path, action, detail) rows (msgpack
     brings them back as sequences; get_manager().host_up() makes them tuples)."""
+    _daemon_context()
     return [(e.path, e.action, e.detail) for e in _nova.host_up().entries]
 
 
 @pctxt.entrypoint
 def host_down():
     """volmount.nova.host_down()."""
+    _daemon_context()
     _nova.host_down()
 
 

@@ -309,15 +309,24 @@ class PrivsepDaemon(NovaCase):
         import volmount.privsep as vp
         from oslo_config import cfg
         self.vp = vp
-        cfg.CONF.set_override("helper_command", "/usr/bin/privsep-helper",
+        # The daemon reads its volmount.conf from the service's configuration file (here
+        # the test's, naming the test's directories); no call can choose it.
+        conf = os.path.join(self.root, "volmount.conf")
+        with open(conf, "w") as f:
+            f.write(f"state_dir = {self.state_dir}\nbase_dir = {self.base_dir}\n"
+                    f"run_dir = {self.run_dir}\ntimeout = 20\npath_scheme = nova\n")
+        os.chmod(conf, 0o644)
+        service_conf = os.path.join(self.root, "nova-compute.conf")
+        with open(service_conf, "w") as f:
+            f.write(f"[volmount_privsep]\nvolmount_config = {conf}\n")
+        cfg.CONF.set_override("helper_command",
+                              f"/usr/bin/privsep-helper --config-file {service_conf}",
                               group="volmount_privsep")
         self.addCleanup(cfg.CONF.clear_override, "helper_command", group="volmount_privsep")
         vp.pctxt.start()
         self.addCleanup(vp.pctxt.stop)
         self.assertIsNotNone(vp.pctxt.channel, "the daemon was started")
-        # The daemon has a context of its own, on the same directories as the test's.
-        self.assertEqual(vp.configure(state_dir=self.state_dir, base_dir=self.base_dir,
-                                      run_dir=self.run_dir, timeout=20), self.base_dir)
+        self.assertFalse(hasattr(vp, "configure"), "no entry point takes paths or settings")
         for name in ("mount", "umount", "get_manager"):
             p = unittest.mock.patch.object(nova_mount, name, getattr(vp, name))
             p.start()
