@@ -155,13 +155,29 @@ void output_log(enum output_log_prio prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* " key='value'" with control characters escaped, to @f; nothing for a NULL value. */
+#define AUDIT_FIELD_MAX 256 /* bytes of one value in an audit line; the rest is "..." */
+
+/* " key='value'" to @f, nothing for a NULL value. The value is the caller's, unchecked (a
+ * failed attach is audited too): control characters, the quote and the backslash are written
+ * as \xNN, so a value can neither end its field and forge another (export "x' owner='admin")
+ * nor pass for an escape; at most AUDIT_FIELD_MAX bytes of it. */
 static void put_field(FILE *f, const char *key, const char *value)
 {
+	size_t n = 0;
+
 	if (!value)
 		return;
 	(void)fprintf(f, " %s='", key);
-	put_escaped(f, value);
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++, n++) {
+		if (n == AUDIT_FIELD_MAX) {
+			(void)fputs("...", f);
+			break;
+		}
+		if (is_control(*p) || *p == '\'' || *p == '\\')
+			(void)fprintf(f, "\\x%02x", *p);
+		else
+			(void)putc(*p, f);
+	}
 	(void)putc('\'', f);
 }
 

@@ -56,6 +56,12 @@ is "$(wc -l <"$SYSLOG")" 1 "list, status and check change nothing: no audit line
 expect_exit 65 vm attach --type bind --export relative --volume v2 --owner o1
 is "$(lines_of "^<27>.*attach driver='bind' export='relative' volume='v2' owner='o1': failed \\(exit 65\\): .+")" 1 \
 	"a failed attach: one audit line at priority err with the status and the reason"
+# A hostile value can neither end its field and forge another, nor pass for an escape.
+expect_exit 65 vm attach --type bind --export "/x' volume='vm1' owner='admin" --volume v9 --owner o9
+is "$(lines_of "export='/x\\\\x27 volume=\\\\x27vm1\\\\x27 owner=\\\\x27admin' volume='v9' owner='o9': failed")" 1 \
+	"a quote in a value is written as \\x27: one volume= and one owner= field, the real ones"
+expect_exit 65 vm attach --type bind --export "/y\\x0a" --volume v8 --owner o8
+is "$(lines_of "export='/y\\\\x5cx0a'")" 1 "a backslash is written as \\x5c, unlike an escape"
 expect_exit 64 vm attach --type bind --export "$exp" --volume v2
 is "$(lines_of "volume='v2'")" 1 "a usage error is no operation: no audit line"
 
@@ -70,7 +76,7 @@ expect_exit 0 vm host-up
 is "$(lines_of "host-up host: ok\$")" 1 "host-up: one audit line"
 expect_exit 0 vm detach --type bind --export "$exp" --volume v1 --owner o1
 is "$(lines_of "detach driver='bind' export='$exp' volume='v1' owner='o1': ok\$")" 1 "detach: one audit line"
-is "$(wc -l <"$SYSLOG")" 7 "seven operations, seven audit lines" || diag "$(cat "$SYSLOG")"
+is "$(wc -l <"$SYSLOG")" 9 "nine operations, nine audit lines" || diag "$(cat "$SYSLOG")"
 bad=$(grep -Ev '^<(29|27)>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} volmount\[[0-9]+\]: ' "$SYSLOG")
 is "$bad" "" "every line is a syslog(3) datagram from volmount"
 
