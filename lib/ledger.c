@@ -340,6 +340,24 @@ static int col_strdup(sqlite3_stmt *s, int i, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* After migration @v, inside its transaction: every foreign key still points at a row
+ * (PRAGMA foreign_key_check returns none), or the migration is rolled back. */
+static int foreign_keys_hold(struct ledger *l, int v)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(l->db, "PRAGMA foreign_key_check", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "migrate: foreign key check");
+	rc = sqlite3_step(s);
+	(void)sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return error_set(-EPROTO, VOLMOUNT_ERR_INTERNAL,
+				 "ledger: migration to schema %d would leave attachments without their share; not applied",
+				 v);
+	return rc == SQLITE_DONE ? 0 : fail(l, rc, "migrate: foreign key check");
+}
+
 static int migrate(struct ledger *l)
 {
 	sqlite3_stmt *s = NULL;
@@ -373,11 +391,14 @@ static int migrate(struct ledger *l)
 		}
 		(void)sqlite3_finalize(s);
 		rc = sqlite3_exec(l->db, migrations[v], NULL, NULL, NULL);
-		if (rc == SQLITE_OK) {
+		r = rc == SQLITE_OK ? 0 : fail(l, rc, "migrate");
+		if (r >= 0)
+			r = foreign_keys_hold(l, v);
+		if (r >= 0) {
 			(void)snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v);
 			rc = sqlite3_exec(l->db, pragma, NULL, NULL, NULL);
+			r = rc == SQLITE_OK ? 0 : fail(l, rc, "migrate");
 		}
-		r = rc == SQLITE_OK ? 0 : fail(l, rc, "migrate");
 		r = end(l, r);
 		if (r < 0)
 			return r;
@@ -631,6 +652,11 @@ int ledger_open(int state_fd, const char *state_dir,
 		ledger_configure(l, busy_timeout_ms);
 		r = ledger_set_modes(l, d);
 	}
+	/* Migrations rebuild tables (schema 3 drops the old shares table): with foreign keys on,
+	 * that would cascade into the attachments. Off explicitly, whatever SQLite was built
+	 * with (SQLITE_DEFAULT_FOREIGN_KEYS); each migration checks the keys itself. */
+	if (r >= 0 && sqlite3_exec(l->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL) != SQLITE_OK)
+		r = fail(l, sqlite3_errcode(l->db), "configure");
 	if (r >= 0)
 		r = migrate(l);
 	if (r >= 0 && sqlite3_exec(l->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
