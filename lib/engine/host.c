@@ -15,12 +15,14 @@
 #include "lock.h"
 #include "cleanup.h"
 
-/* host-up's new state, before the reconcile ends: up, a new generation. The boot is recorded
- * once every share is reconciled. */
+/* host-up's new state, before the reconcile ends: up, a new generation, and no boot recorded,
+ * so that if this host-up dies before its end, the next call of any process finds the boot
+ * unrecorded and reconciles every share (host_check_boot()). The boot is recorded once every
+ * share has been worked on. */
 static int publish_up(struct volmount_ctx *ctx, void *arg)
 {
 	(void)arg;
-	return ledger_host_set(ctx->ledger, "up", true, NULL);
+	return ledger_host_set(ctx->ledger, "up", true, "");
 }
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
@@ -57,11 +59,15 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		struct ledger_host h;
 		int k = 0;
 
+		/* The boot only once the reconcile ran over every share (a share that failed
+		 * stays as the ledger has it and is reported); if it never ran (out of memory,
+		 * the lock not narrowed), the next call reconciles. */
+		const char *boot = up && hold.ran ? ctx->boot_id : NULL;
+
 		if (hold.published)
-			k = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+			k = boot ? ledger_host_set(ctx->ledger, NULL, false, boot) : 0;
 		else
-			k = ledger_host_set(ctx->ledger, up ? "up" : "down", up,
-					    up ? ctx->boot_id : NULL);
+			k = ledger_host_set(ctx->ledger, up ? "up" : "down", up, boot);
 		if (k >= 0 && rep)
 			k = ledger_host_get(ctx->ledger, &h);
 		if (k >= 0 && rep)
@@ -126,7 +132,7 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 
 		(void)host_reconcile(ctx, true, false, NULL, &hold);
 		error_clear();
-		r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		r = hold.ran ? ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id) : 0;
 		if (r >= 0)
 			__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
 	}

@@ -485,8 +485,11 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 			}
 		}
 	}
-	if (r >= 0)
+	if (r >= 0) {
 		r = fanout_run(ctx, n_rows, paths, groups, reconcile_job, &jobs, rep, &failed);
+		if (hold && r >= 0)
+			hold->ran = true;
+	}
 	/* Whatever did not run (out of memory) is released too. */
 	for (size_t i = 0; jobs.share_fds && i < n_rows; i++)
 		if (fds[i] >= 0)

@@ -31,6 +31,7 @@ struct reconcile_hold {
 	int (*publish)(struct volmount_ctx *ctx, void *arg);
 	void *arg;
 	bool published;
+	bool ran; /* every share was worked on (each may still have failed) */
 };
 
 /*
