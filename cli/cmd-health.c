@@ -133,8 +133,8 @@ static double now_s(void)
 }
 
 /* systemd's watchdog (WatchdogSec=): fed at half its interval, from the naps between checks
- * and after each check. A check is bounded by --timeout, so WatchdogSec= in the unit must be
- * more than twice --timeout (volmount-monitor.service). */
+ * and after each check; raised at start (WATCHDOG_USEC=) when one check and repair may take
+ * longer than the unit's interval. */
 static uint64_t watchdog_usec;
 static double watchdog_fed;
 
@@ -223,6 +223,25 @@ int cmd_monitor(struct volmount_ctx *ctx, const struct monitor_args *a)
 	output_log(OUTPUT_LOG_INFO, "checking every %u ms%s", a->interval_ms,
 		   a->repair ? ", repairing" : "");
 	(void)notify_send("READY=1");
+	if (watchdog_usec) {
+		/* Nothing feeds the watchdog inside one check and repair: two probed snapshots
+		 * (probe_timeout and its grace each) and a repair (2 x probe_timeout + 0.25 s +
+		 * 2 x timeout, plus its forced unmounts, at most a timeout more). With a long
+		 * timeout in volmount.conf that is more than the unit's WatchdogSec=: raise it for
+		 * this process (feeding stays at half the unit's interval). */
+		uint64_t probe = volmount_ctx_get_probe_timeout(ctx), t = volmount_ctx_get_timeout(ctx);
+		uint64_t need_us = (4 * probe + 3 * t + 5000) * 1000;
+
+		if (need_us > watchdog_usec) {
+			char msg[64];
+
+			(void)snprintf(msg, sizeof(msg), "WATCHDOG_USEC=%llu", (unsigned long long)need_us);
+			(void)notify_send(msg);
+			output_log(OUTPUT_LOG_INFO,
+				   "watchdog interval raised to %llu s: one check and repair may take that long",
+				   (unsigned long long)(need_us / 1000000));
+		}
+	}
 	while (!stop_requested) {
 		struct volmount_snapshot *s = NULL;
 		double t0 = now_s();

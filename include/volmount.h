@@ -127,6 +127,12 @@ int volmount_ctx_set_probe_timeout(struct volmount_ctx *ctx, unsigned timeout_ms
  * on one share after another. -EINVAL out of range. Since 0.5. */
 int volmount_ctx_set_max_helpers(struct volmount_ctx *ctx, unsigned n);
 
+/* The context's timeout and probe timeout in milliseconds, as set or configured (0 for a NULL
+ * context): what a caller needs to bound its own waits on the library, e.g. a watchdog. Since
+ * 0.5. */
+unsigned volmount_ctx_get_timeout(const struct volmount_ctx *ctx);
+unsigned volmount_ctx_get_probe_timeout(const struct volmount_ctx *ctx);
+
 /*
  * volmount_ctx_load_config() - read a configuration file of "key = value" lines ('#' starts a
  * comment). Keys: state_dir, base_dir, run_dir, timeout (seconds), probe_timeout (seconds),

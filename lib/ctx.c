@@ -158,6 +158,16 @@ VOLMOUNT_EXPORT int volmount_ctx_set_max_helpers(struct volmount_ctx *ctx, unsig
 	return 0;
 }
 
+VOLMOUNT_EXPORT unsigned volmount_ctx_get_timeout(const struct volmount_ctx *ctx)
+{
+	return ctx ? ctx->timeout_ms : 0;
+}
+
+VOLMOUNT_EXPORT unsigned volmount_ctx_get_probe_timeout(const struct volmount_ctx *ctx)
+{
+	return ctx ? ctx->probe_timeout_ms : 0;
+}
+
 const char *path_scheme_name(enum volmount_path_scheme s)
 {
 	return s == VOLMOUNT_PATH_SCHEME_NOVA ? "nova" : "volmount";

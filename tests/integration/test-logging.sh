@@ -114,6 +114,10 @@ is "$?" 0 "the monitor exits 0 on SIGTERM"
 is "$(head -n 1 "$NOTIFY")" "READY=1" "the first message is READY=1"
 check "the watchdog is fed (3 WATCHDOG=1 at least)" test "$(grep -c '^WATCHDOG=1$' "$NOTIFY")" -ge 3
 is "$(tail -n 1 "$NOTIFY")" "STOPPING=1" "the last message is STOPPING=1"
+# One check and repair may take 4 x 5 s + 3 x 30 s + 5 s with the default timeouts: more than
+# the 0.4 s given, so the monitor raises its interval (and still feeds at half of 0.4 s).
+is "$(grep -c '^WATCHDOG_USEC=115000000$' "$NOTIFY")" 1 \
+	"the monitor raises the watchdog interval to one check and repair's bound"
 check "no priority prefix on the monitor's stderr outside the journal" grep -q '^volmount monitor: checking every 200 ms' "$VT_TMP/monitor.log"
 version=$("$VOLMOUNT_BIN" --version | cut -d' ' -f2)
 check "the metrics carry volmount_build_info{version=\"$version\"} 1" \
