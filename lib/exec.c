@@ -553,6 +553,100 @@ int exec_run_share(const char *const *argv, unsigned timeout_ms, unsigned flags,
 	return exec_run_helper(argv, timeout_ms, flags, share, -1, ret);
 }
 
+/* The pipes of a helper's stderr (always) and stdout (with EXEC_CAPTURE_STDOUT): our read
+ * ends and their buffers in @err and @out, the write ends for the child in *ret_err_w and
+ * *ret_out_w. On failure what was made is left for the caller to free. */
+static int captures_open(unsigned flags, struct capture *err, int *ret_err_w, struct capture *out,
+			 int *ret_out_w)
+{
+	int p[2] = { -EBADF, -EBADF };
+	int r;
+
+	err->cap = ERR_RAW_MAX;
+	err->buf = malloc(err->cap);
+	if (!err->buf)
+		return -ENOMEM;
+	r = make_pipe(p);
+	if (r < 0)
+		return r;
+	err->fd = p[0];
+	*ret_err_w = p[1];
+	if (!(flags & EXEC_CAPTURE_STDOUT))
+		return 0;
+	out->cap = EXEC_OUT_MAX;
+	out->buf = malloc(out->cap + 1);
+	if (!out->buf)
+		return -ENOMEM;
+	r = make_pipe(p);
+	if (r < 0)
+		return r;
+	out->fd = p[0];
+	*ret_out_w = p[1];
+	return 0;
+}
+
+/* Collect the helper's output until it exits (design note 3) or @deadline passes. Returns 0
+ * with *ret_exited (and *ret_status when *ret_have_status), or -ETIMEDOUT, or a poll error,
+ * with the child still to be ended. */
+static int collect_until_exit(pid_t pid, int pidfd, uint64_t deadline, struct capture *err,
+			      struct capture *out, bool *ret_exited, bool *ret_have_status,
+			      int *ret_status)
+{
+	for (;;) {
+		struct pollfd pf[3];
+		nfds_t n = 0;
+		bool check_exit = pidfd < 0;
+		uint64_t until = deadline;
+		int k;
+
+		if (err->fd >= 0)
+			pf[n++] = (struct pollfd){ .fd = err->fd, .events = POLLIN };
+		if (out->fd >= 0)
+			pf[n++] = (struct pollfd){ .fd = out->fd, .events = POLLIN };
+		if (pidfd >= 0)
+			pf[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		else if (now_ms() + POLL_SLICE_MS < deadline)
+			until = now_ms() + POLL_SLICE_MS;
+
+		k = poll_ms(pf, n, until);
+		if (k < 0)
+			return k;
+		capture_drain(err);
+		capture_drain(out);
+		if (pidfd >= 0 && pf[n - 1].revents)
+			check_exit = true;
+		if (check_exit || now_ms() >= deadline) {
+			k = reap_within(pid, -1, 0, ret_status);
+			if (k != 0) {
+				*ret_exited = true;
+				*ret_have_status = k > 0;
+				return k < 0 ? k : 0;
+			}
+			if (now_ms() >= deadline)
+				return -ETIMEDOUT;
+		}
+	}
+}
+
+/* The helper's output into @ret: stderr sanitized (design note 5), stdout as it came. */
+static int result_fill(struct capture *err, struct capture *out, int r, struct exec_result *ret)
+{
+	capture_drain(err);
+	capture_drain(out);
+	if (sanitize(err->buf, err->len, err->cut, &ret->err) < 0) {
+		r = r < 0 ? r : -ENOMEM;
+		ret->err = NULL;
+	}
+	if (out->buf) {
+		out->buf[out->len] = '\0';
+		ret->out = TAKE_PTR(out->buf);
+		ret->out_len = out->len;
+	}
+	capture_free(err);
+	capture_free(out);
+	return r;
+}
+
 int exec_run_helper(const char *const *argv, unsigned timeout_ms, unsigned flags,
 		    const char *share, int fd, struct exec_result *ret)
 {
@@ -595,86 +689,22 @@ int exec_run_helper(const char *const *argv, unsigned timeout_ms, unsigned flags
 	slot = slot_reserve();
 	if (slot < 0)
 		return slot;
-
-	err.cap = ERR_RAW_MAX;
-	err.buf = malloc(err.cap);
-	if (!err.buf) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	{
-		int p[2] = { -EBADF, -EBADF };
-
-		r = make_pipe(p);
-		if (r < 0)
-			goto fail;
-		err.fd = p[0];
-		err_w = p[1];
-	}
-	if (flags & EXEC_CAPTURE_STDOUT) {
-		int p[2] = { -EBADF, -EBADF };
-
-		out.cap = EXEC_OUT_MAX;
-		out.buf = malloc(out.cap + 1);
-		if (!out.buf) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		r = make_pipe(p);
-		if (r < 0)
-			goto fail;
-		out.fd = p[0];
-		out_w = p[1];
-	}
-
+	r = captures_open(flags, &err, &err_w, &out, &out_w);
 	deadline = now_ms() + timeout_ms;
-	r = spawn(bin, argv, envp, out_w, err_w, pass_fd, &pid);
-	if (r < 0)
-		goto fail;
+	if (r >= 0)
+		r = spawn(bin, argv, envp, out_w, err_w, pass_fd, &pid);
+	if (r < 0) {
+		capture_free(&err);
+		capture_free(&out);
+		slot_release(slot);
+		return r;
+	}
 	close_now(&err_w);
 	close_now(&out_w);
 	ret->pid = pid;
 	pidfd = open_pidfd(pid);
 
-	/* Collect output until the child exits (design note 3) or the deadline passes. */
-	while (!exited) {
-		struct pollfd pf[3];
-		nfds_t n = 0;
-		bool check_exit = pidfd < 0;
-		uint64_t until = deadline;
-		int k;
-
-		if (err.fd >= 0)
-			pf[n++] = (struct pollfd){ .fd = err.fd, .events = POLLIN };
-		if (out.fd >= 0)
-			pf[n++] = (struct pollfd){ .fd = out.fd, .events = POLLIN };
-		if (pidfd >= 0)
-			pf[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-		else if (now_ms() + POLL_SLICE_MS < deadline)
-			until = now_ms() + POLL_SLICE_MS;
-
-		k = poll_ms(pf, n, until);
-		if (k < 0) {
-			r = k;
-			break;
-		}
-		capture_drain(&err);
-		capture_drain(&out);
-		if (pidfd >= 0 && pf[n - 1].revents)
-			check_exit = true;
-		if (check_exit || now_ms() >= deadline) {
-			k = reap_within(pid, -1, 0, &status);
-			if (k != 0) {
-				exited = true;
-				have_status = k > 0;
-				r = k < 0 ? k : 0;
-			} else if (now_ms() >= deadline) {
-				r = -ETIMEDOUT;
-				break;
-			}
-		}
-	}
-
+	r = collect_until_exit(pid, pidfd, deadline, &err, &out, &exited, &have_status, &status);
 	if (!exited) {
 		/* Timed out (or poll failed): kill the whole group while its leader is unreaped
 		 * (design note 2), then give the kernel a bounded time to let it die. */
@@ -695,27 +725,7 @@ int exec_run_helper(const char *const *argv, unsigned timeout_ms, unsigned flags
 		slot_release(slot);
 	if (have_status)
 		ret->status = status;
-
-	capture_drain(&err);
-	capture_drain(&out);
-	if (sanitize(err.buf, err.len, err.cut, &ret->err) < 0) {
-		r = r < 0 ? r : -ENOMEM;
-		ret->err = NULL;
-	}
-	if (out.buf) {
-		out.buf[out.len] = '\0';
-		ret->out = TAKE_PTR(out.buf);
-		ret->out_len = out.len;
-	}
-	capture_free(&err);
-	capture_free(&out);
-	return r;
-
-fail:
-	capture_free(&err);
-	capture_free(&out);
-	slot_release(slot);
-	return r;
+	return result_fill(&err, &out, r, ret);
 }
 
 /* ---- children that run one system call for the caller (design note 4) ---- */
