@@ -1834,7 +1834,7 @@ static unsigned running_threads(const char *comm)
 #define C9H_PROBE_S 2
 #define C9R_TIMEOUT_MS 10000u /* case 9r: the helper deadline repair runs with */
 /* 9r: `repair` of case 9h's hung shares (their daemons still stopped, the sshd answering), once:
- * its time against the bound repair.c documents (2 x probe_timeout + 0.25 s + 2 x timeout, the
+ * its time against the bound repair.c documents (probe_timeout + 0.5 s + 2 x timeout, the
  * forced unmounts aside), and what a `check` finds after it. */
 static void c9r_repair(struct volmount_ctx *ctx, struct c9_size *z, unsigned n_bind,
 		       const char *out)
@@ -1842,7 +1842,7 @@ static void c9r_repair(struct volmount_ctx *ctx, struct c9_size *z, unsigned n_b
 	struct series one = { .n = 0 };
 	struct volmount_report *rep = NULL;
 	unsigned repaired, failed, hung_after, ok_after;
-	double bound = 2.0 * C9H_PROBE_S * 1000.0 + 250.0 + 2.0 * C9R_TIMEOUT_MS;
+	double bound = C9H_PROBE_S * 1000.0 + 500.0 + 2.0 * C9R_TIMEOUT_MS;
 	char what[96];
 	struct row *r;
 	uint64_t t0;
@@ -1874,7 +1874,7 @@ static void c9r_repair(struct volmount_ctx *ctx, struct c9_size *z, unsigned n_b
 	r->ratio = r->med / r->base;
 	snprintf(r->target, sizeof(r->target), "<= %.0f ms", bound);
 	r->v = r->med <= bound ? V_PASS : V_FAIL;
-	row_note(r, "base = the documented bound (2 x probe_timeout %d s + 0.25 s + 2 x timeout %u s); "
+	row_note(r, "base = the documented bound (probe_timeout %d s + 0.5 s + 2 x timeout %u s); "
 		    "%u repaired, %u failed or not tried; check after: %u mounted, %u hung",
 		 C9H_PROBE_S, C9R_TIMEOUT_MS / 1000, repaired, failed, ok_after, hung_after);
 	if (ok_after != n_bind + repaired)

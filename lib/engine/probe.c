@@ -55,18 +55,34 @@ static void probe_verdict(int r, long us, enum health *h, int *err, int64_t *ret
 	}
 }
 
+static int probe_many_within(const char *const *paths, size_t n, unsigned timeout_ms,
+			     enum health *ret_health, int *ret_errno, int64_t *ret_us);
+
 enum health probe_one(struct volmount_ctx *ctx, const char *path, int *ret_err)
+{
+	return probe_one_within(ctx, path, ctx->probe_timeout_ms, ret_err);
+}
+
+enum health probe_one_within(struct volmount_ctx *ctx, const char *path, unsigned timeout_ms,
+			     int *ret_err)
 {
 	enum health h = HEALTH_UNPROBED;
 	int64_t us;
 
+	(void)ctx;
 	*ret_err = 0;
-	(void)health_probe_many(ctx, &path, 1, &h, ret_err, &us);
+	(void)probe_many_within(&path, 1, timeout_ms, &h, ret_err, &us);
 	return h;
 }
 
 int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t n,
 		      enum health *ret_health, int *ret_errno, int64_t *ret_us)
+{
+	return probe_many_within(paths, n, ctx->probe_timeout_ms, ret_health, ret_errno, ret_us);
+}
+
+static int probe_many_within(const char *const *paths, size_t n, unsigned timeout_ms,
+			     enum health *ret_health, int *ret_errno, int64_t *ret_us)
 {
 	_cleanup_free_ int *r = calloc(n ? n : 1, sizeof(*r));
 	_cleanup_free_ long *us = calloc(n ? n : 1, sizeof(*us));
@@ -79,7 +95,7 @@ int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t
 		return -ENOMEM;
 	}
 	/* Design note 2: one worker, one deadline for every path. */
-	k = exec_probe_statfs_many(paths, n, ctx->probe_timeout_ms, r, us);
+	k = exec_probe_statfs_many(paths, n, timeout_ms, r, us);
 	if (k < 0)
 		for (size_t i = 0; i < n; i++)
 			r[i] = EXEC_PROBE_NOT_RUN;

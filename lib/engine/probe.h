@@ -33,3 +33,7 @@ int health_probe_many(struct volmount_ctx *ctx, const char *const *paths, size_t
 /* health_probe_many() of the one mountpoint @path: its verdict, and for HEALTH_STALE the
  * errno in *ret_err. */
 enum health probe_one(struct volmount_ctx *ctx, const char *path, int *ret_err);
+
+/* probe_one() against @timeout_ms instead of the context's probe timeout. */
+enum health probe_one_within(struct volmount_ctx *ctx, const char *path, unsigned timeout_ms,
+			     int *ret_err);

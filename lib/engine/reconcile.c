@@ -55,22 +55,41 @@
  * torn down under it: the plain unmount fails with EBUSY, the share stays as it is, and a later
  * repair finishes the job once the mount is free.
  */
+/* How long a confirmation of an old unhealthy verdict waits for the mount to answer. */
+#define CONFIRM_PROBE_MS 250u
+
 /*
- * The hint's verdict if it is about the mount @top and still worth acting on, else NULL (probe
- * again, under the share lock). A healthy verdict is kept: it only spares a force. An
- * unhealthy one leads to a forced unmount (MNT_FORCE kills an NFS mount's RPCs in flight,
- * aborts a FUSE connection), so it is trusted only while younger than one probe_timeout: a
- * share may wait in repair's fan-out and for its lock long after step 1, and a server that
- * stalled for a failover answers again by then.
+ * The verdict on the mount @top at @path to act on, from repair's first probe (@hint, NULL:
+ * none), in *out; false when there is none (probe it in full). A healthy verdict is taken as
+ * it is: it only spares a force. An unhealthy one leads to a forced unmount (MNT_FORCE kills
+ * an NFS mount's RPCs in flight, aborts a FUSE connection), and a share may wait in repair's
+ * fan-out and for its lock long after the first probe, by which time a server that stalled
+ * for a failover answers again: older than one probe_timeout, it is confirmed first by a
+ * probe of at most CONFIRM_PROBE_MS. A mount that answers is healthy; one that still does not
+ * keeps its verdict (it has not answered for longer than a probe_timeout already), so many
+ * hung shares cost a short confirmation each, not a probe_timeout each.
  */
-static const struct probe_hint *hint_for(struct volmount_ctx *ctx, const struct probe_hint *hint,
-					 uint64_t top)
+static bool hint_verdict(struct volmount_ctx *ctx, const struct probe_hint *hint, uint64_t top,
+			 const char *path, struct probe_hint *out)
 {
+	unsigned wait;
+	int err = 0;
+	enum health h;
+
 	if (!hint || hint->mount_id == 0 || hint->mount_id != top || hint->h == HEALTH_UNPROBED)
-		return NULL;
-	if (hint->h != HEALTH_OK && now_ms() - hint->at_ms > ctx->probe_timeout_ms)
-		return NULL;
-	return hint;
+		return false;
+	*out = *hint;
+	if (hint->h == HEALTH_OK || now_ms() - hint->at_ms <= ctx->probe_timeout_ms)
+		return true;
+	wait = ctx->probe_timeout_ms < CONFIRM_PROBE_MS ? ctx->probe_timeout_ms : CONFIRM_PROBE_MS;
+	h = probe_one_within(ctx, path, wait, &err);
+	if (h == HEALTH_UNPROBED)
+		return false;
+	if (h != HEALTH_HUNG) { /* answered: healthy now, or failing with its own errno */
+		out->h = h;
+		out->err = err;
+	}
+	return true;
 }
 
 static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share *row,
@@ -93,10 +112,12 @@ static int reconcile_unused(struct volmount_ctx *ctx, const struct ledger_share 
 				  obs == OBS_STACKED ? "several mounts are stacked on its mountpoint" :
 						       "something else is mounted on its mountpoint");
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		const struct probe_hint *known = hint_for(ctx, hint, top);
+		struct probe_hint known;
 		int err;
 
-		force = (known ? known->h : probe_one(ctx, row->mountpoint, &err)) != HEALTH_OK;
+		force = (hint_verdict(ctx, hint, top, row->mountpoint, &known) ?
+				 known.h :
+				 probe_one(ctx, row->mountpoint, &err)) != HEALTH_OK;
 	}
 	if (obs == OBS_OURS || obs == OBS_MATCH) {
 		r = share_unmount_force(ctx, row->mountpoint, top, force);
@@ -170,8 +191,9 @@ static int reconcile_used(struct volmount_ctx *ctx, const struct ledger_share *r
 	if (obs < 0)
 		return obs;
 	if (probe && (obs == OBS_OURS || obs == OBS_MATCH)) {
-		const struct probe_hint *known = obs == OBS_OURS ? hint_for(ctx, hint, top) : NULL;
-		int k = known ? share_heal_verdict(ctx, row, req, top, known->h, known->err, rep) :
+		struct probe_hint known;
+		int k = obs == OBS_OURS && hint_verdict(ctx, hint, top, row->mountpoint, &known) ?
+				share_heal_verdict(ctx, row, req, top, known.h, known.err, rep) :
 				share_probe_heal(ctx, row, req, top, rep);
 
 		if (k < 0)

@@ -8,12 +8,14 @@
  *   2. then up to max_helpers shares are repaired at once (fanout.c: at most that many
  *      helpers, a dead server costs one helper deadline, not one per share), each under its
  *      share lock; a share whose mount is still the one probed in step 1 is not probed again
- *      if step 1 found it healthy, or unhealthy less than probe_timeout ago (an older
- *      unhealthy verdict is probed again under the lock before anything is forced);
+ *      if step 1 found it healthy, or unhealthy less than probe_timeout ago; an older
+ *      unhealthy verdict is confirmed under the lock by a probe of at most 0.25 s before
+ *      anything is forced (a mount that answers by then is kept);
  *   3. no share is started once `timeout` has passed since step 2 began: those left are
  *      reported failed ("not tried", exit 75) for the next repair.
- * So repair returns within 2 x probe_timeout + grace + 2 x timeout (the last shares started
- * probe again and run to their own deadline) plus the bounded forced unmounts.
+ * So repair returns within probe_timeout + 0.25 s of grace + 0.25 s of confirmation + 2 x
+ * timeout (the last shares started run to their own deadline) plus the bounded forced
+ * unmounts.
  */
 #include <dirent.h>
 #include <errno.h>
