@@ -32,9 +32,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "engine/fanout.h"
 #include "engine/report.h"
@@ -180,7 +183,29 @@ static void work(struct fanout *f, bool caller)
 static void *worker(void *arg)
 {
 	work(arg, false);
-	return NULL;
+	return (void *)(intptr_t)gettid();
+}
+
+/*
+ * pthread_join() returns once a thread has cleared its tid, before the kernel has let go of
+ * its share of the process's fs state: until then unshare(CLONE_NEWNS) and setns() fail with
+ * EINVAL in a caller that just got its answer. Wait (bounded: 100 ms) until each joined
+ * thread @tids[0..n-1] is gone from /proc/self/task, which the kernel does after that.
+ */
+static void wait_threads_gone(const pid_t *tids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+
+		if (tids[i] <= 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tids[i]);
+		for (unsigned k = 0; k < 1000 && access(path, F_OK) == 0; k++) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000L };
+
+			(void)nanosleep(&ts, NULL);
+		}
+	}
 }
 
 struct keyed {
@@ -283,8 +308,17 @@ int fanout_run(struct volmount_ctx *ctx, size_t n, const char *const *paths,
 		}
 	}
 	work(&f, true);
-	for (size_t t = 0; t < started; t++)
-		(void)pthread_join(threads[t], NULL);
+	{
+		pid_t tids[VOLMOUNT_MAX_HELPERS_MAX] = { 0 };
+
+		for (size_t t = 0; t < started; t++) {
+			void *tid = NULL;
+
+			(void)pthread_join(threads[t], &tid);
+			tids[t] = (pid_t)(intptr_t)tid;
+		}
+		wait_threads_gone(tids, started);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &f.jobs[i];

@@ -13,6 +13,8 @@
  * (busy) fails that share alone, while a deadline passing still gates the rest. Also run under
  * ThreadSanitizer (suite tsan).
  */
+#include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -304,7 +306,44 @@ static void test_proven_server_busy(void)
 	free(b);
 }
 
+static size_t n_tasks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	size_t n = 0;
+
+	ASSERT_TRUE(d != NULL);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* When fanout_run() returns, its threads are gone from the kernel too, not only joined: a
+ * single-threaded caller may unshare() or setns() its mount namespace at once. Repeated, since
+ * a thread that lingers does so for a moment only. */
+static void test_threads_gone(void)
+{
+	size_t before = n_tasks();
+
+	for (int k = 0; k < 30; k++) {
+		struct busy *b = calloc(1, sizeof(*b));
+
+		ASSERT_TRUE(b != NULL);
+		run_busy(b, false);
+		/* What a single-threaded caller does next (under TSan the process never is). */
+		if (before == 1 && unshare(CLONE_NEWNS) < 0)
+			TEST_FAIL("round %d: unshare(CLONE_NEWNS) right after fanout_run(): %s", k,
+				  strerror(errno));
+		free(b);
+		if (n_tasks() != before)
+			TEST_FAIL("round %d: %zu tasks after fanout_run(), %zu before", k, n_tasks(),
+				  before);
+	}
+}
+
 static const struct test tests[] = {
+	{ "no thread of the fan-out left in the kernel when it returns", test_threads_gone },
 	{ "a proven server's refused connection fails that share alone", test_proven_server_busy },
 	{ "bounded, round robin, dead server gated", test_bounded_and_gated },
 	{ "max_helpers = 1: one at a time in the calling thread", test_serial },
