@@ -413,36 +413,15 @@ static int ns_self(void)
 	return fd;
 }
 
-/* setns()/unshare() of the mount namespace want the process's fs state unshared: a thread
- * that host-up or repair started (and joined) may still be leaving the kernel for a moment
- * after pthread_join() returned (its tid is cleared before its fs state is let go). */
-static int ns_retry(int (*fn)(int, int), int a, int b)
-{
-	for (int i = 0; i < 1000; i++) {
-		if (fn(a, b) == 0)
-			return 0;
-		if (errno != EINVAL)
-			return -1;
-		usleep(1000);
-	}
-	return -1;
-}
-
-static int do_unshare(int flags, int unused)
-{
-	(void)unused;
-	return unshare(flags);
-}
-
 static void ns_enter(int fd)
 {
-	if (ns_retry(setns, fd, CLONE_NEWNS) < 0)
+	if (setns(fd, CLONE_NEWNS) < 0)
 		die("setns: %s", strerror(errno));
 }
 
 static void ns_new(void)
 {
-	if (ns_retry(do_unshare, CLONE_NEWNS, 0) < 0)
+	if (unshare(CLONE_NEWNS) < 0)
 		die("unshare(CLONE_NEWNS): %s", strerror(errno));
 }
 
@@ -1725,19 +1704,36 @@ static double c9_check(struct c9_size *z, const char *out, int want_rc)
 }
 
 /* Lines of `volmount check`'s text output in @path that start with the state @state. */
-static unsigned count_state_lines(const char *path, const char *state)
+static bool line_in_state(const char *line, const char *state)
+{
+	size_t l = strlen(state);
+
+	return strncmp(line, state, l) == 0 && line[l] == ' ';
+}
+
+/* The lines of `volmount check`'s output @path whose state is @state; with @others, the lines
+ * in neither @state nor @others are copied to stderr (what they were instead). */
+static unsigned state_lines(const char *path, const char *state, const char *others)
 {
 	FILE *f = fopen(path, "re");
 	char line[1024];
-	size_t l = strlen(state);
 	unsigned n = 0;
 
 	if (!f)
 		die("%s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		n += strncmp(line, state, l) == 0 && line[l] == ' ';
+	while (fgets(line, sizeof(line), f)) {
+		if (line_in_state(line, state))
+			n++;
+		else if (others && !line_in_state(line, others))
+			fputs(line, stderr);
+	}
 	fclose(f);
 	return n;
+}
+
+static unsigned count_state_lines(const char *path, const char *state)
+{
+	return state_lines(path, state, NULL);
 }
 
 static void c9_free(struct c9_size *z)
@@ -1971,10 +1967,7 @@ static void case_9h(int ns_a)
 
 		if (count_state_lines(out, "hung") != opt.c9_hung ||
 		    count_state_lines(out, "mounted") != n_bind) {
-			char *cmd = xasprintf("grep -v '^mounted\\|^hung' %s >&2", out);
-
-			(void)!system(cmd); /* what they were instead */
-			free(cmd);
+			(void)state_lines(out, "mounted", "hung"); /* what they were instead */
 			die("case 9h: check reported %u hung and %u mounted, not %u and %u",
 			    count_state_lines(out, "hung"), count_state_lines(out, "mounted"),
 			    opt.c9_hung, n_bind);
