@@ -1216,9 +1216,9 @@ int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, co
 		return r;
 	if (warm_hit(l, hash)) {
 		/* Host up, share not adopted (or it would not be kept). */
-		warm = l->warm.mounted && l->warm.mount_id == mount_id &&
-		       strcmp(l->warm.options, options) == 0;
 		n = l->warm.n_attachments;
+		warm = l->warm.mounted && l->warm.mount_id == mount_id && n > 0 &&
+		       strcmp(l->warm.options, options) == 0;
 	} else {
 		struct warm_read w;
 
@@ -1229,10 +1229,10 @@ int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, co
 		}
 		/* Kept (with its options) exactly when it exists, is not adopted and the host
 		 * is up. */
-		warm = r >= 0 && strcmp(l->warm.hash, hash) == 0 &&
-		       strcmp(w.state, LEDGER_MOUNTED) == 0 && w.mount_id == mount_id &&
-		       strcmp(l->warm.options, options) == 0;
 		n = w.n_attachments;
+		warm = r >= 0 && strcmp(l->warm.hash, hash) == 0 &&
+		       strcmp(w.state, LEDGER_MOUNTED) == 0 && w.mount_id == mount_id && n > 0 &&
+		       strcmp(l->warm.options, options) == 0;
 	}
 	if (r >= 0 && warm)
 		r = insert_attachment(l, hash, volume, owner, &added);
@@ -1305,8 +1305,10 @@ static int detach_last_in(struct ledger *l, const char *hash, struct ledger_shar
 	return r < 0 ? r : mark_unmounting(l, hash);
 }
 
-int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
-			  const char *owner, struct ledger_host *ret_host,
+/* ledger_detach_checked(), or with @not_last ledger_detach_warm(): then anything but a
+ * removal that leaves an attachment is rolled back and reported as -ECANCELED. */
+static int detach_checked(struct ledger *l, const char *hash, const char *volume,
+			  const char *owner, bool not_last, struct ledger_host *ret_host,
 			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining)
 {
 	LEDGER_LOCKED(l);
@@ -1341,6 +1343,8 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 			r = -ENOENT;
 		remaining = w.n_attachments; /* read after the delete */
 	}
+	if (not_last && (r == -EHOSTDOWN || r == -ENOENT || (r >= 0 && remaining == 0)))
+		r = -ECANCELED; /* the general path decides, under the share's lock */
 	/* The whole row only for the last detach, which unmounts. */
 	if (r >= 0 && remaining == 0)
 		r = detach_last_in(l, hash, &row);
@@ -1355,6 +1359,27 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 	*ret_removed = removed;
 	*ret_remaining = remaining;
 	return 0;
+}
+
+int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
+			  const char *owner, struct ledger_host *ret_host,
+			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining)
+{
+	return detach_checked(l, hash, volume, owner, false, ret_host, ret_row, ret_removed,
+			      ret_remaining);
+}
+
+int ledger_detach_warm(struct ledger *l, const char *hash, const char *volume,
+		       const char *owner, bool *ret_removed)
+{
+	struct ledger_share row = {};
+	struct ledger_host host;
+	size_t remaining = 0;
+	int r = detach_checked(l, hash, volume, owner, true, &host, &row, ret_removed,
+			       &remaining);
+
+	ledger_share_done(&row); /* empty: it is filled only for a last detach */
+	return r == -ECANCELED ? 0 : r < 0 ? r : 1;
 }
 
 /* Every row of @s (a query of read_share()'s columns), in its order. */

@@ -112,7 +112,8 @@ int ledger_detach(struct ledger *l, const char *hash, const char *volume, const 
 
 /*
  * The warm attach in one write transaction: if the host is up and the share is recorded
- * mounted, not adopted, with mount id @mount_id and options @options, add the attachment.
+ * mounted, not adopted, with mount id @mount_id and options @options, and has at least one
+ * attachment already (so this one never decides whether it stays mounted), add it.
  * Returns 1 when it was added (or was there), 0 when the share is not in that state (nothing
  * written: the caller takes the general path), -EHOSTDOWN when the host is down (*ret_host
  * says its generation; no error is recorded), or -errno.
@@ -128,6 +129,15 @@ int ledger_attach_warm(struct ledger *l, const char *hash, uint64_t mount_id, co
 int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume,
 			  const char *owner, struct ledger_host *ret_host,
 			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining);
+
+/*
+ * The warm detach: ledger_detach_checked() when at least one attachment is left after it, so
+ * the share stays mounted. Returns 1 when done (*ret_removed: the attachment was there), 0
+ * when it would be the last, the share is not there or adopted, or the host is down (nothing
+ * written: the caller takes the general path), or -errno.
+ */
+int ledger_detach_warm(struct ledger *l, const char *hash, const char *volume,
+		       const char *owner, bool *ret_removed);
 
 /* All shares (ordered by mountpoint), with n_attachments filled. */
 int ledger_shares_list(struct ledger *l, struct ledger_share **ret, size_t *ret_n);

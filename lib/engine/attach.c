@@ -23,6 +23,15 @@
  *     or os-brick made it) adopts it instead of refusing; the first attach on an adopted
  *     share records its options; an adopted share without attachments is never unmounted, and
  *     a directory volmount did not create is never removed.
+ * (7) The share lock guards the mount, the ledger's write transaction the count. Whatever
+ *     mounts or unmounts a share, or takes its count from 0 to 1 or from 1 to 0, holds the
+ *     share's lock. A warm attach (the bind mount there, ours, recorded mounted, with at least
+ *     one attachment) and a detach that leaves an attachment change neither: they are one
+ *     write transaction under the host lock alone, which checks those conditions and is
+ *     ordered against every other writer by SQLite. A last detach marks the share unmounting
+ *     in its own transaction before it unmounts, so no warm attach joins a share on its way
+ *     out; a share found without attachments goes to the general path, so repair's "unused"
+ *     decision (made under the share lock, count 0) cannot be overtaken either.
  *
  *     (no row) --attach--> pending --mount+verify--> mounted --last detach--> unmounting
  *         ^                   |                                                   |
@@ -125,13 +134,14 @@ static int warm_top(struct volmount_ctx *ctx, const struct share_req *req, uint6
 }
 
 /*
- * The warm attach of a bind share, under the host and share locks: if exactly one mount sits
- * at the mountpoint and the ledger records that very mount for this share (checked in the
- * write transaction that adds the attachment), that is all there is to do. Returns 1 when
- * attached, 0 when the share needs the general path (nothing was written), or an error.
- * Network shares take the general path, which probes their health first.
+ * The warm attach of a bind share, under the host lock but not the share's (design note 7):
+ * if exactly one mount sits at the mountpoint and the ledger records that very mount for this
+ * share, with at least one attachment (checked in the write transaction that adds this one),
+ * that is all there is to do. Returns 1 when attached, 0 when the share needs the general
+ * path (nothing was written), or an error. Network shares take the general path, which
+ * probes their health first.
  */
-static int attach_warm(struct volmount_ctx *ctx, const struct share_req *req, const char *volume,
+static int attach_warm(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
 		       const char *owner)
 {
 	struct ledger_host h;
@@ -530,9 +540,6 @@ static int attach_locked(struct volmount_ctx *ctx, struct share_req *req, const 
 	bool added = false, fresh = false, claim = false;
 	int r;
 
-	r = attach_warm(ctx, req, volume, owner);
-	if (r != 0)
-		return r;
 	r = read_host_share(ctx, req, &row);
 	if (r == -ENOENT) {
 		r = attach_adopt(ctx, req, &row);
@@ -554,21 +561,29 @@ static int attach_locked(struct volmount_ctx *ctx, struct share_req *req, const 
 	return r;
 }
 
+/* One step of attach or detach: (ctx, req, volume, owner). */
+typedef int (*share_step)(struct volmount_ctx *, struct share_req *, const char *, const char *);
+
 /*
- * Run @locked(ctx, req, volume, owner) under the shared host lock and @req's share lock, both
- * released before returning; a failure names the share in its message.
+ * Under the shared host lock: first @warm, which returns 0 when the share needs @locked, or,
+ * when it did the whole job, 1 + what the call returns; then @locked under @req's share lock. Both locks are released before returning; a failure names
+ * the share in its message.
  */
 static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
-			     const char *owner,
-			     int (*locked)(struct volmount_ctx *, struct share_req *, const char *,
-					   const char *))
+			     const char *owner, share_step warm, share_step locked)
 {
 	uint64_t deadline = now_ms() + ctx->timeout_ms;
-	bool host_held = false;
+	bool host_held = false, done = false;
 	int r;
 
 	r = enter_host(ctx, deadline, &host_held);
 	if (r >= 0) {
+		r = warm(ctx, req, volume, owner);
+		done = r != 0;
+		if (r > 0)
+			r--;
+	}
+	if (r >= 0 && !done) {
 		int share_fd = enter_share(ctx, req, deadline);
 
 		r = share_fd < 0 ? share_fd : locked(ctx, req, volume, owner);
@@ -622,7 +637,7 @@ VOLMOUNT_EXPORT int volmount_attach(struct volmount_ctx *ctx, const char *driver
 	device = device_path(req.mountpoint, volume);
 	if (!device)
 		return -ENOMEM;
-	r = with_share_locked(ctx, &req, volume, owner, attach_locked);
+	r = with_share_locked(ctx, &req, volume, owner, attach_warm, attach_locked);
 	if (r < 0)
 		return r;
 	if (ret_device_path)
@@ -661,6 +676,21 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 	if (r < 0)
 		return r;
 	return share_forget(ctx, row, req);
+}
+
+/*
+ * The warm detach, under the host lock but not the share's (design note 7): the removal of an
+ * attachment that leaves another, so the share stays mounted. 1 when done (the attachment was
+ * there), 2 when done and there was no such attachment, 0 when the share needs the general
+ * path (nothing was written), or an error.
+ */
+static int detach_warm(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
+		       const char *owner)
+{
+	bool removed = false;
+	int r = ledger_detach_warm(ctx->ledger, req->hash, volume, owner, &removed);
+
+	return r <= 0 ? r : removed ? 1 : 2;
 }
 
 /* volmount_detach() under the host and share locks: 0, or 1 when there was no such
@@ -716,7 +746,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		r = share_req_place(ctx, &req); /* under the canonical base, now that it is known */
 	if (r < 0)
 		return r;
-	return with_share_locked(ctx, &req, volume, owner, detach_locked);
+	return with_share_locked(ctx, &req, volume, owner, detach_warm, detach_locked);
 }
 
 VOLMOUNT_EXPORT int volmount_share_path(struct volmount_ctx *ctx, const char *driver,

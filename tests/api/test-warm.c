@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test-warm.c - attach and detach through a context that stays open (the warm path: one
- * transaction, ids-only kernel check, cached lock descriptions), against real bind mounts in a
+ * transaction, ids-only kernel check, no share lock), against real bind mounts in a
  * private mount namespace of its own under a private tmpfs over /tmp. What it shows: an open
  * context answers as a fresh one (every CLI call) does: a second spelling of a mounted share
  * (through a symlinked parent) reaches that one share for attach and detach, and a spelling
@@ -10,7 +10,8 @@
  * refused with nothing created, not even a lock file; a share whose lock file vanished still
  * attaches and detaches; a host that is down refuses the warm attach; a mount taken away is
  * mounted again, a covered one refused; what another context changes between two warm calls
- * (attachments, host state, a new mount) is seen by the next. Exits 77 (skip) when it may not create a mount
+ * (attachments, host state, a new mount) is seen by the next; warm calls go through while the
+ * share's lock is held elsewhere, calls that mount or unmount wait for it. Exits 77 (skip) when it may not create a mount
  * namespace.
  */
 #ifndef _GNU_SOURCE
@@ -189,7 +190,7 @@ static void test_refused_when_open(void)
 }
 
 /* A mounted share whose lock file is gone (a run directory made afresh) still attaches and
- * detaches: the lock file is made again by the general path. */
+ * detaches: warm calls take no share lock, and the last detach makes the lock file again. */
 static void test_lock_file_gone(void)
 {
 	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
@@ -205,16 +206,86 @@ static void test_lock_file_gone(void)
 			ASSERT_OK(unlinkat(dirfd(d), de->d_name, 0) < 0 ? -errno : 0);
 	ASSERT_EQ(count_entries(locks), 0);
 	other = new_ctx();
-	d2 = attach(other, e1, "v0"); /* the context opens: resolved, general path */
-	d2 = (free(d2), attach(other, e1, "v2")); /* open now: as given, warm */
+	d2 = attach(other, e1, "v0"); /* the context opens, then the warm path */
+	d2 = (free(d2), attach(other, e1, "v2"));
 	expect_in_share(d2, mp);
-	ASSERT_EQ(count_entries(locks), 1);
+	ASSERT_EQ(count_entries(locks), 0); /* neither took the share's lock */
 	ASSERT_EQ(n_attachments(other, e1), 3);
 	ASSERT_EQ(kview_at(mp, NULL), 1);
 	ASSERT_EQ(volmount_detach(other, "bind", e1, "v0", "o"), 0);
 	ASSERT_EQ(volmount_detach(other, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(count_entries(locks), 0);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), 0); /* the last: locked */
+	ASSERT_EQ(count_entries(locks), 1);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
+/* An OFD lock on <run>/locks/<hash>.lock, as another process's general path holds it. */
+static int hold_share_lock(const char *mp)
+{
+	const char *hash = strrchr(mp, '/') + 1;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	_cleanup_free_ char *path = NULL;
+	int fd;
+
+	ASSERT_TRUE(asprintf(&path, "%s/%s.lock", locks, hash) > 0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_OK(fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0);
+	return fd;
+}
+
+/*
+ * attach.c, note 7: the share lock guards the mount, the ledger's transaction the count. With
+ * the share's lock held elsewhere (a repair, a first attach or a last detach of another
+ * process), a warm attach and a detach that leaves an attachment go through at once; the last
+ * detach, which unmounts, waits for the lock and gives up at the deadline with nothing
+ * changed; and a share whose count is 0 is never joined without the lock.
+ */
+static void test_share_lock_held(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = new_ctx();
+	_cleanup_free_ char *d1 = attach(ctx, e1, "v1"), *d2 = NULL, *mp = mountpoint_of(d1);
+	char *dev = NULL;
+	int held;
+
+	ASSERT_OK(volmount_ctx_set_timeout(ctx, 300));
+	held = hold_share_lock(mp);
+	d2 = attach(ctx, e1, "v2");
+	expect_in_share(d2, mp);
+	ASSERT_EQ(n_attachments(ctx, e1), 2);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v2", "o"), 0);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v2", "o"), 1); /* gone already */
+	ASSERT_EQ(n_attachments(ctx, e1), 1);
+	/* The last detach unmounts: it waits, and times out with nothing changed. */
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), -ETIMEDOUT);
+	ASSERT_EQ(volmount_ctx_errkind(ctx), VOLMOUNT_ERR_TEMPFAIL);
+	ASSERT_TRUE(strstr(volmount_ctx_errmsg(ctx), "lock of share") != NULL);
+	ASSERT_EQ(n_attachments(ctx, e1), 1);
+	ASSERT_EQ(kview_at(mp, NULL), 1);
+	/* Released: the last detach unmounts. */
+	(void)close(held);
 	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), 0);
 	ASSERT_EQ(kview_at(mp, NULL), 0);
+	/* Mounted again; a last detach that timed out leaves the count at 1, and the next
+	 * attach still joins without the lock. */
+	d2 = (free(d2), attach(ctx, e1, "v1"));
+	held = hold_share_lock(mp);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), -ETIMEDOUT);
+	ASSERT_EQ(volmount_attach(ctx, "bind", e1, "v2", "o", NULL, 0, &dev), 0);
+	free(dev);
+	dev = NULL;
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v2", "o"), 0);
+	(void)close(held);
+	ASSERT_EQ(volmount_detach(ctx, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+	/* Nothing attached: the first attach mounts, under the lock, so it waits. */
+	held = hold_share_lock(mp);
+	ASSERT_EQ(volmount_attach(ctx, "bind", e1, "v1", "o", NULL, 0, &dev), -ETIMEDOUT);
+	ASSERT_TRUE(dev == NULL);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+	ASSERT_EQ(n_attachments(ctx, e1), 0);
+	(void)close(held);
 }
 
 /* With the host down the warm attach and the detach are refused, and nothing changes. */
@@ -377,6 +448,7 @@ static const struct test tests[] = {
 	{ "a spelling that comes to name another directory", test_spelling_changes_meaning },
 	{ "source removed under a mounted share", test_source_removed },
 	{ "another context's changes between warm calls", test_other_context_changes },
+	{ "warm calls do not wait for the share lock; mounting and unmounting do", test_share_lock_held },
 };
 
 static void setup(void)

@@ -328,6 +328,13 @@ static void test_attach_warm(void)
 	ASSERT_EQ(ledger_attach_warm(l, "h", 7, "nodev,nosuid", "v2", "o", &h), 1);
 	expect_share(l, "h", LEDGER_MOUNTED, 7, 2);
 
+	/* Mounted with no attachment left (what repair calls unused): not warm, so the
+	 * attach that takes its count from 0 to 1 holds the share's lock. */
+	insert_share(l, "h2", "/mnt/h2");
+	ASSERT_OK(ledger_share_set(l, "h2", LEDGER_MOUNTED, 9));
+	ASSERT_EQ(ledger_attach_warm(l, "h2", 9, "nodev,nosuid", "v", "o", &h), 0);
+	expect_share(l, "h2", LEDGER_MOUNTED, 9, 0);
+
 	/* Unmounting (its last attachment left): not warm. */
 	detach(l, "h", "v1", "o", true, 1);
 	detach(l, "h", "v2", "o", true, 0);
@@ -355,6 +362,36 @@ static void test_attach_warm(void)
 		ASSERT_EQ(ledger_attach_warm(l, "a", 5, "nodev,nosuid", "v", "o", &h), 0);
 		expect_share(l, "a", LEDGER_MOUNTED, 5, 0);
 	}
+}
+
+/* The warm detach removes an attachment only when another is left; anything else (the last
+ * one, no such share, the host down) writes nothing and is left to the general path. */
+static void test_detach_warm(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	_cleanup_(ctx_freep) struct volmount_ctx *ctx = open_ctx(root);
+	struct ledger *l = ctx->ledger;
+	bool removed = true;
+
+	ASSERT_EQ(ledger_detach_warm(l, "nope", "v", "o", &removed), 0);
+	insert_share(l, "h", "/mnt/h");
+	attach(l, "h", 9, "v1", "o", true);
+	attach(l, "h", 0, "v2", "o", true);
+	ASSERT_EQ(ledger_detach_warm(l, "h", "v1", "o", &removed), 1);
+	ASSERT_TRUE(removed);
+	expect_share(l, "h", LEDGER_MOUNTED, 9, 1);
+	/* Not there (another attachment is): done, nothing removed. */
+	ASSERT_EQ(ledger_detach_warm(l, "h", "v1", "o", &removed), 1);
+	ASSERT_TRUE(!removed);
+	/* The last one: rolled back, twice (the kept read, then a read). */
+	ASSERT_EQ(ledger_detach_warm(l, "h", "v2", "o", &removed), 0);
+	ASSERT_EQ(ledger_detach_warm(l, "h", "v2", "o", &removed), 0);
+	expect_share(l, "h", LEDGER_MOUNTED, 9, 1);
+	/* Host down: left to the general path, which reports it. */
+	attach(l, "h", 0, "v3", "o", true);
+	ASSERT_OK(ledger_host_set(l, "down", true, NULL));
+	ASSERT_EQ(ledger_detach_warm(l, "h", "v3", "o", &removed), 0);
+	expect_share(l, "h", LEDGER_MOUNTED, 9, 2);
 }
 
 /* The detach with its reads in the same transaction: the row as it was before, the host's
@@ -1291,6 +1328,7 @@ static const struct test tests[] = {
 	{ "detach", test_detach },
 	{ "warm attach", test_attach_warm },
 	{ "detach with its reads", test_detach_checked },
+	{ "warm detach", test_detach_warm },
 	{ "WAL emptied on close", test_wal_emptied_on_close },
 	{ "share delete cascades", test_delete_cascades },
 	{ "list ordering", test_lists },
