@@ -1306,7 +1306,8 @@ static int detach_last_in(struct ledger *l, const char *hash, struct ledger_shar
 }
 
 /* ledger_detach_checked(), or with @not_last ledger_detach_warm(): then anything but a
- * removal that leaves an attachment is rolled back and reported as -ECANCELED. */
+ * removal that leaves an attachment is rolled back and reported as -ECANCELED, with
+ * *ret_removed saying whether the attachment was there. */
 static int detach_checked(struct ledger *l, const char *hash, const char *volume,
 			  const char *owner, bool not_last, struct ledger_host *ret_host,
 			  struct ledger_share *ret_row, bool *ret_removed, size_t *ret_remaining)
@@ -1349,6 +1350,8 @@ static int detach_checked(struct ledger *l, const char *hash, const char *volume
 	if (r >= 0 && remaining == 0)
 		r = detach_last_in(l, hash, &row);
 	r = end(l, r);
+	if (r == -ECANCELED)
+		*ret_removed = removed; /* was there, though it stays */
 	if (r < 0) {
 		ledger_share_done(&row);
 		return r;

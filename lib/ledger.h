@@ -132,9 +132,9 @@ int ledger_detach_checked(struct ledger *l, const char *hash, const char *volume
 
 /*
  * The warm detach: ledger_detach_checked() when at least one attachment is left after it, so
- * the share stays mounted. Returns 1 when done (*ret_removed: the attachment was there), 0
- * when it would be the last, the share is not there or adopted, or the host is down (nothing
- * written: the caller takes the general path), or -errno.
+ * the share stays mounted. Returns 1 when done, 0 when it would be the last, the share is not
+ * there or adopted, or the host is down (nothing written: the caller takes the general path),
+ * or -errno. With 1 or 0, *ret_removed says whether the attachment was there.
  */
 int ledger_detach_warm(struct ledger *l, const char *hash, const char *volume,
 		       const char *owner, bool *ret_removed);

@@ -581,7 +581,7 @@ static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, co
 		r = warm(ctx, req, volume, owner);
 		done = r != 0;
 		if (r > 0)
-			r--;
+			r--; /* DETACH_RESPELL: 2, which a detach never returns */
 	}
 	if (r >= 0 && !done) {
 		int share_fd = enter_share(ctx, req, deadline);
@@ -682,14 +682,19 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
  * The warm detach, under the host lock but not the share's (design note 7): the removal of an
  * attachment that leaves another, so the share stays mounted. 1 when done (the attachment was
  * there), 2 when done and there was no such attachment, 0 when the share needs the general
- * path (nothing was written), or an error.
+ * path (nothing was written), DETACH_RESPELL when a lexical request's share does not hold the
+ * attachment (nothing was written: resolve the export and start again), or an error.
  */
+#define DETACH_RESPELL 3
+
 static int detach_warm(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
 		       const char *owner)
 {
 	bool removed = false;
 	int r = ledger_detach_warm(ctx->ledger, req->hash, volume, owner, &removed);
 
+	if (r >= 0 && !removed && req->lexical)
+		return DETACH_RESPELL;
 	return r <= 0 ? r : removed ? 1 : 2;
 }
 
@@ -738,7 +743,7 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 	r = check_attachment(volume, owner);
 	if (r < 0)
 		return r;
-	r = share_req_init(ctx, driver, export, NULL, 0, 0, &req);
+	r = share_req_init(ctx, driver, export, NULL, 0, SHARE_REQ_LEXICAL, &req);
 	if (r < 0)
 		return r;
 	r = ctx_open(ctx);
@@ -746,6 +751,21 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		r = share_req_place(ctx, &req); /* under the canonical base, now that it is known */
 	if (r < 0)
 		return r;
+	/*
+	 * A bind export is first taken as given: the share recorded under exactly that name
+	 * (its export as it was resolved at attach) is the one to detach from when it holds the
+	 * attachment, even if a parent directory has since been replaced by a symlink. Only
+	 * when it does not is the export resolved, as attach resolves it, and the detach run
+	 * again on the share that names. The warm detach thus costs no path walk.
+	 */
+	r = with_share_locked(ctx, &req, volume, owner, detach_warm, detach_locked);
+	if (r != DETACH_RESPELL - 1)
+		return r;
+	r = share_req_resolve(ctx, &req);
+	if (r < 0) {
+		name_share_in_error(ctx, &req, r);
+		return r;
+	}
 	return with_share_locked(ctx, &req, volume, owner, detach_warm, detach_locked);
 }
 

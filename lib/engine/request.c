@@ -325,7 +325,9 @@ int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *exp
 		}
 	}
 	if (req.drv->kind == DRIVER_KIND_BIND) {
-		r = bind_resolve(ctx, &req, open_source);
+		req.lexical = flags & SHARE_REQ_LEXICAL;
+		r = req.lexical ? refuse_own_dir(ctx, req.export) :
+				  bind_resolve(ctx, &req, open_source);
 		if (r < 0) {
 			share_req_done(&req);
 			return r;
@@ -376,6 +378,23 @@ int share_req_load_options(struct volmount_ctx *ctx, struct share_req *req, cons
 		return build_spec(ctx, req);
 	}
 	return 0;
+}
+
+int share_req_resolve(struct volmount_ctx *ctx, struct share_req *req)
+{
+	char hash[sizeof(req->hash)];
+	int r;
+
+	if (!req->lexical)
+		return 0;
+	memcpy(hash, req->hash, sizeof(hash));
+	r = bind_resolve(ctx, req, false);
+	if (r >= 0)
+		r = share_req_name(ctx, req);
+	if (r < 0)
+		return r;
+	req->lexical = false;
+	return strcmp(hash, req->hash) != 0;
 }
 
 int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,

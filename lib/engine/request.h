@@ -31,6 +31,7 @@ struct share_req {
 	int src_fd;       /* bind: O_PATH of the source directory, or -EBADF */
 	struct driver_mount_spec spec; /* helper drivers, once options are known: argv and
 					* the mount table entry the helper must produce */
+	bool lexical; /* bind, SHARE_REQ_LEXICAL: the export as given, not resolved yet */
 };
 
 /* Name the share of @req->drv and @req->export: fill hash, subdir, leaf and mountpoint (under
@@ -67,6 +68,9 @@ enum {
 	 * ret->src_fd; without it a missing source only means the export cannot be resolved
 	 * further than lexically. */
 	SHARE_REQ_OPEN_SOURCE = 1 << 0,
+	/* Detach: name a bind share by the export as given (lexically normalized), without
+	 * resolving its parent directories; share_req_resolve() does that later if needed. */
+	SHARE_REQ_LEXICAL = 1 << 1,
 };
 
 /*
@@ -75,6 +79,10 @@ enum {
  */
 int share_req_init(struct volmount_ctx *ctx, const char *driver, const char *export,
 		   const char *const *opts, size_t n_opts, unsigned flags, struct share_req *ret);
+
+/* A SHARE_REQ_LEXICAL request, resolved and named as without that flag: 1 when that names
+ * another share than before, 0 when the same one (or it was not lexical), or -errno (set). */
+int share_req_resolve(struct volmount_ctx *ctx, struct share_req *req);
 
 /* Rebuild the request of a ledger row (for host-up); opens the source. */
 int share_req_from_row(struct volmount_ctx *ctx, const struct ledger_share *row,

@@ -374,6 +374,7 @@ static void test_detach_warm(void)
 	bool removed = true;
 
 	ASSERT_EQ(ledger_detach_warm(l, "nope", "v", "o", &removed), 0);
+	ASSERT_TRUE(!removed);
 	insert_share(l, "h", "/mnt/h");
 	attach(l, "h", 9, "v1", "o", true);
 	attach(l, "h", 0, "v2", "o", true);
@@ -385,8 +386,13 @@ static void test_detach_warm(void)
 	ASSERT_TRUE(!removed);
 	/* The last one: rolled back, twice (the kept read, then a read). */
 	ASSERT_EQ(ledger_detach_warm(l, "h", "v2", "o", &removed), 0);
+	ASSERT_TRUE(removed); /* there, though it stays */
+	removed = false;
 	ASSERT_EQ(ledger_detach_warm(l, "h", "v2", "o", &removed), 0);
+	ASSERT_TRUE(removed);
 	expect_share(l, "h", LEDGER_MOUNTED, 9, 1);
+	ASSERT_EQ(ledger_detach_warm(l, "h", "v9", "o", &removed), 1); /* not there, 1 left */
+	ASSERT_TRUE(!removed);
 	/* Host down: left to the general path, which reports it. */
 	attach(l, "h", 0, "v3", "o", true);
 	ASSERT_OK(ledger_host_set(l, "down", true, NULL));
