@@ -482,6 +482,37 @@ static off_t wal_size(const char *root)
  * so is any WAL while another connection has the ledger open (its index stays valid): then
  * close neither checkpoints nor waits. Nothing is lost either way.
  */
+/* Checkpoints run on a thread and connection of their own, never in the committing call; the
+ * WAL still starts over once one has copied it, and closing waits for the thread and still
+ * empties the WAL. */
+static void test_checkpoint_in_background(void)
+{
+	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
+	struct volmount_ctx *ctx = open_ctx(root);
+	unsigned before = atomic_load(&ledger_test_checkpoints);
+	off_t grown = 0, now = 0;
+
+	insert_share(ctx->ledger, "h", "/mnt/h");
+	attach(ctx->ledger, "h", 7, "keep", "o", true);
+	/* Far past LEDGER_AUTOCHECKPOINT (1000 frames, about 500 commits here). */
+	for (int i = 0; i < 4000; i++) {
+		attach(ctx->ledger, "h", 7, "w", "o", true);
+		detach(ctx->ledger, "h", "w", "o", true, 1);
+		if (i == 200)
+			grown = wal_size(root);
+		now = wal_size(root);
+	}
+	/* Without checkpoints the WAL would hold 8,000 frames: it started over. */
+	ASSERT_TRUE(grown > 0);
+	ASSERT_TRUE(now < 4000 * 4096);
+	volmount_ctx_free(ctx);
+	ASSERT_TRUE(atomic_load(&ledger_test_checkpoints) > before);
+	ASSERT_EQ(wal_size(root), 0);
+	ctx = open_ctx(root);
+	expect_share(ctx->ledger, "h", LEDGER_MOUNTED, 7, 1);
+	volmount_ctx_free(ctx);
+}
+
 static void test_wal_emptied_on_close(void)
 {
 	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
@@ -1336,6 +1367,7 @@ static const struct test tests[] = {
 	{ "detach with its reads", test_detach_checked },
 	{ "warm detach", test_detach_warm },
 	{ "WAL emptied on close", test_wal_emptied_on_close },
+	{ "checkpoints in the background", test_checkpoint_in_background },
 	{ "share delete cascades", test_delete_cascades },
 	{ "list ordering", test_lists },
 	{ "everything in one read", test_read_all },
