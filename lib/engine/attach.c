@@ -27,11 +27,17 @@
  *     mounts or unmounts a share, or takes its count from 0 to 1 or from 1 to 0, holds the
  *     share's lock. A warm attach (the bind mount there, ours, recorded mounted, with at least
  *     one attachment) and a detach that leaves an attachment change neither: they are one
- *     write transaction under the host lock alone, which checks those conditions and is
- *     ordered against every other writer by SQLite. A last detach marks the share unmounting
- *     in its own transaction before it unmounts, so no warm attach joins a share on its way
- *     out; a share found without attachments goes to the general path, so repair's "unused"
- *     decision (made under the share lock, count 0) cannot be overtaken either.
+ *     write transaction, which checks those conditions and is ordered against every other
+ *     writer by SQLite. A last detach marks the share unmounting in its own transaction before
+ *     it unmounts, so no warm attach joins a share on its way out; a share found without
+ *     attachments goes to the general path, so repair's "unused" decision (made under the
+ *     share lock, count 0) cannot be overtaken either. They take no host lock either: what
+ *     host-down does is one ledger write (the host marked down), so a warm call whose
+ *     transaction comes first is done before it, and one that comes after finds the host
+ *     down and takes the general path, which waits for the host lock and reports it; host-up
+ *     publishes the host up only while it holds every share's lock, and a share it has not
+ *     reconciled yet is one whose mount is gone (not warm) or still the very mount recorded.
+ *     gc removes only directories no row owns.
  *
  *     (no row) --attach--> pending --mount+verify--> mounted --last detach--> unmounting
  *         ^                   |                                                   |
@@ -64,15 +70,11 @@
 #include "cleanup.h"
 #include "errno-util.h"
 
-/* Check the host is up; reconcile first if the ledger comes from another boot. */
+/* The shared host lock (the ledger's boot was checked before). */
 static int enter_host(struct volmount_ctx *ctx, uint64_t deadline, bool *ret_held)
 {
-	int r;
+	int r = lock_host_shared(ctx->locks, deadline);
 
-	r = host_check_boot(ctx, deadline);
-	if (r < 0)
-		return r;
-	r = lock_host_shared(ctx->locks, deadline);
 	if (r < 0)
 		return r;
 	*ret_held = true; /* release with lock_host_shared_release() */
@@ -134,12 +136,13 @@ static int warm_top(struct volmount_ctx *ctx, const struct share_req *req, uint6
 }
 
 /*
- * The warm attach of a bind share, under the host lock but not the share's (design note 7):
- * if exactly one mount sits at the mountpoint and the ledger records that very mount for this
- * share, with at least one attachment (checked in the write transaction that adds this one),
- * that is all there is to do. Returns 1 when attached, 0 when the share needs the general
- * path (nothing was written), or an error. Network shares take the general path, which
- * probes their health first.
+ * The warm attach of a bind share, without the host or the share lock (design note 7): if
+ * exactly one mount sits at the mountpoint and the ledger records that very mount for this
+ * share, with at least one attachment, on a host that is up (checked in the write transaction
+ * that adds this one), that is all there is to do. Returns 1 when attached, 0 when the share
+ * needs the general path (nothing was written; a host that is down is reported there, once
+ * the host lock shows no host-up is in progress), or an error. Network shares take the
+ * general path, which probes their health first.
  */
 static int attach_warm(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
 		       const char *owner)
@@ -151,7 +154,7 @@ static int attach_warm(struct volmount_ctx *ctx, struct share_req *req, const ch
 	if (req->drv->kind != DRIVER_KIND_BIND || warm_top(ctx, req, &top) != 1)
 		return 0;
 	r = ledger_attach_warm(ctx->ledger, req->hash, top, req->opts.canonical, volume, owner, &h);
-	return r == -EHOSTDOWN ? host_down_error(ctx, &h) : r;
+	return r == -EHOSTDOWN ? 0 : r;
 }
 
 static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
@@ -565,8 +568,9 @@ static int attach_locked(struct volmount_ctx *ctx, struct share_req *req, const 
 typedef int (*share_step)(struct volmount_ctx *, struct share_req *, const char *, const char *);
 
 /*
- * Under the shared host lock: first @warm, which returns 0 when the share needs @locked, or,
- * when it did the whole job, 1 + what the call returns; then @locked under @req's share lock. Both locks are released before returning; a failure names
+ * Once the ledger's boot is checked: first @warm, without a lock (design note 7), which
+ * returns 0 when the share needs @locked, or, when it did the whole job, 1 + what the call
+ * returns; then @locked under the shared host lock and @req's share lock. Both locks are released before returning; a failure names
  * the share in its message.
  */
 static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
@@ -576,13 +580,15 @@ static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, co
 	bool host_held = false, done = false;
 	int r;
 
-	r = enter_host(ctx, deadline, &host_held);
+	r = host_check_boot(ctx, deadline); /* reconcile first if the ledger is of another boot */
 	if (r >= 0) {
 		r = warm(ctx, req, volume, owner);
 		done = r != 0;
 		if (r > 0)
 			r--; /* DETACH_RESPELL: 2, which a detach never returns */
 	}
+	if (r >= 0 && !done)
+		r = enter_host(ctx, deadline, &host_held);
 	if (r >= 0 && !done) {
 		int share_fd = enter_share(ctx, req, deadline);
 
