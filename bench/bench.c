@@ -532,8 +532,9 @@ static void sql_open(struct sqlfloor *f, const char *path, bool full)
 		" ('0000000000000000000000000000000000000000000000000000000000000000', 'keeper', 'k');";
 
 	if (sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
-	    sqlite3_exec(f->db, full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" :
-				       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+	    /* The ledger's page size (lib/ledger.c), so that the floor writes what it writes. */
+	    sqlite3_exec(f->db, full ? "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" :
+				       "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(f->db, setup, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(f->db, "BEGIN IMMEDIATE", -1, &f->begin, NULL) != SQLITE_OK ||

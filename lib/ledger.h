@@ -7,8 +7,6 @@
  */
 #pragma once
 
-#include <stdatomic.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,8 +56,6 @@ int ledger_open(int state_fd, const char *state_dir,
 void ledger_close(struct ledger *l);
 /* Tests only: called between the check of the ledger file and SQLite's open of it. */
 extern void (*ledger_test_before_sqlite)(int state_fd);
-/* For tests: checkpoints run by the ledgers' background threads in this process. */
-extern atomic_uint ledger_test_checkpoints;
 
 /*
  * The path scheme this connection works with ("volmount" or "nova"). The ledger records the
