@@ -336,6 +336,9 @@ class Context:
         self._mu = threading.Lock()  # taken directly on every call: the fast path
         self._cond = threading.Condition(self._mu)  # close() waits on it
         self._busy = 0
+        # attach() and detach(), the calls made most, count themselves without the lock: a
+        # list's append() and pop() are atomic, and close() waits for it to be empty too.
+        self._inflight = []
         self._closing = False
         p = ffi.new("struct volmount_ctx **")
         r = lib.volmount_ctx_new(p)
@@ -387,7 +390,7 @@ class Context:
     # -- the call protocol: count calls in flight so close() never frees under one --
 
     def _enter(self):
-        # attach() and detach() have these two written out; keep them in step.
+        # attach() and detach() count themselves in _inflight instead (close() waits for both).
         with self._mu:
             if self._ptr is None or self._closing:
                 raise ValueError("operation on a closed volmount.Context")
@@ -399,6 +402,16 @@ class Context:
             self._busy -= 1
             if self._busy == 0 and self._closing:
                 self._cond.notify_all()
+
+    def _closed_error(self):
+        # An attach() or detach() that found the context closing: it is no longer in flight.
+        self._inflight.pop()
+        self._wake_closer()
+        return ValueError("operation on a closed volmount.Context")
+
+    def _wake_closer(self):
+        with self._mu:
+            self._cond.notify_all()
 
     def _fail(self, ptr, r, report=None):
         # errmsg and errkind are the calling thread's own (thread-local in the library).
@@ -412,7 +425,9 @@ class Context:
             if self._ptr is None:
                 return
             self._closing = True
-            while self._busy:
+            # An attach() or detach() checks _closing after it leaves _inflight, and wakes
+            # us under the lock, so no wake-up is lost between this test and the wait.
+            while self._busy or self._inflight:
                 self._cond.wait()
             ptr, self._ptr = self._ptr, None
         lib.volmount_ctx_free(ptr)
@@ -481,21 +496,19 @@ class Context:
             args = _encode4(driver, export, volume, owner) or _args4(driver, export, volume, owner)
         else:
             args = _args4(driver, export, volume, owner)
-        mu = self._mu
-        with mu:  # self._enter(), written out: a warm pair is a few microseconds
-            ptr = self._ptr
-            if ptr is None or self._closing:
-                raise ValueError("operation on a closed volmount.Context")
-            self._busy += 1
+        inflight = self._inflight
+        inflight.append(None)  # in flight from here: close() waits
+        ptr = self._ptr
+        if ptr is None or self._closing:
+            raise self._closed_error()
         try:
             r = lib.volmount_attach(ptr, *args, arr, n, out)
             if r < 0:
                 self._fail(ptr, r)
         finally:
-            with mu:  # self._leave()
-                self._busy -= 1
-                if self._closing and not self._busy:
-                    self._cond.notify_all()
+            inflight.pop()
+            if self._closing:
+                self._wake_closer()
         p = out[0]
         try:
             return ffi.string(p).decode("utf-8", "surrogateescape")
@@ -512,21 +525,19 @@ class Context:
             args = _encode4(driver, export, volume, owner) or _args4(driver, export, volume, owner)
         else:
             args = _args4(driver, export, volume, owner)
-        mu = self._mu
-        with mu:  # self._enter(), written out
-            ptr = self._ptr
-            if ptr is None or self._closing:
-                raise ValueError("operation on a closed volmount.Context")
-            self._busy += 1
+        inflight = self._inflight
+        inflight.append(None)  # as in attach()
+        ptr = self._ptr
+        if ptr is None or self._closing:
+            raise self._closed_error()
         try:
             r = lib.volmount_detach(ptr, *args)
             if r < 0:
                 self._fail(ptr, r)
         finally:
-            with mu:  # self._leave()
-                self._busy -= 1
-                if self._closing and not self._busy:
-                    self._cond.notify_all()
+            inflight.pop()
+            if self._closing:
+                self._wake_closer()
         return r == 0
 
     def share_path(self, driver, export):
