@@ -10,7 +10,8 @@ DEPS += python3-cffi python3-dev python3-nova python3-os-brick
 # Installing it like a system tool (issue 13): man pages (scdoc, rendered by man-db), the
 # units verified by systemd-analyze, bash completion; the Debian package built, checked by
 # lintian and installed into a debootstrapped root (tests/integration/test-debian-package.sh).
-DEPS += scdoc man-db systemd bash-completion debhelper dpkg-dev fakeroot lintian debootstrap python3-yaml
+DEPS += scdoc man-db systemd bash-completion debhelper dh-python dpkg-dev fakeroot lintian debootstrap \
+	python3-yaml
 # make check-vm: qemu for the guest, and what builds its image from Debian packages
 VM_DEPS = qemu-system-x86 debootstrap cpio zstd
 
