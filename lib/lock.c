@@ -198,9 +198,9 @@ int lock_host_downgrade(int fd)
 	return 0;
 }
 
-int lock_host_reconciling(struct lock_cache *lc)
+/* Does another description hold the reconcile byte of @fd's file? 1, 0 or -errno. */
+static int reconcile_held(int fd)
 {
-	_cleanup_close_ int fd = -EBADF;
 	struct flock fl = {
 		.l_type = F_WRLCK,
 		.l_whence = SEEK_SET,
@@ -208,13 +208,49 @@ int lock_host_reconciling(struct lock_cache *lc)
 		.l_len = 1,
 	};
 
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
+int lock_host_unless_reconciling(struct lock_cache *lc, uint64_t deadline_ms)
+{
+	_cleanup_close_ int fd = -EBADF;
+	unsigned backoff = 50;
+	bool gate = false;
+	int r;
+
 	fd = open_lock_file(lc->run_fd, "host.lock");
 	if (fd < 0)
 		return error_set(fd, VOLMOUNT_ERR_PERM, "cannot open '%s/host.lock': %s",
 				 lc->run_dir, errno_str(fd));
-	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-		return error_set(-errno, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(errno));
-	return fl.l_type != F_UNLCK;
+	for (;;) {
+		r = gate ? 0 : setlk(fd, F_WRLCK, GATE_BYTE);
+		if (r >= 0) {
+			gate = true;
+			r = setlk(fd, F_WRLCK, LOCK_BYTE);
+			if (r >= 0)
+				return TAKE_FD(fd);
+		}
+		if (r != -EAGAIN && r != -EACCES)
+			return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(r));
+		/* Waiting: for a host-up or first call that holds the lock exclusively, or for
+		 * the shared holders to drain. A reconcile under a downgraded lock holds the lock
+		 * byte shared until it ends: give way to it, and let go of the gate (closing the
+		 * description), which would otherwise hold back every attach and detach. */
+		r = reconcile_held(fd);
+		if (r < 0)
+			return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(r));
+		if (r > 0)
+			return -EINPROGRESS;
+		if (now_ms() >= deadline_ms)
+			return error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
+					 "timed out after %u ms draining in-flight operations (host lock)",
+					 lc->timeout_ms);
+		sleep_us(backoff);
+		if (backoff < 5000)
+			backoff *= 2;
+	}
 }
 
 /* Is a writer holding (or waiting at) the gate? F_OFD_GETLK reports a conflicting lock of

@@ -33,9 +33,11 @@ int lock_host(struct lock_cache *lc, bool exclusive, uint64_t deadline_ms);
  * letting go, and mark a reconcile in progress until @fd is released: attach and detach may
  * enter again, host-up, host-down and gc still wait. 0 or -errno (set). */
 int lock_host_downgrade(int fd);
-/* Is a reconcile in progress under a downgraded host lock (lock_host_downgrade()) of another
- * description? 1, 0, or -errno (set). */
-int lock_host_reconciling(struct lock_cache *lc);
+/* lock_host(lc, true, deadline_ms) for the first call after a reboot, which gives way to a
+ * reconcile: -EINPROGRESS (no error set, nothing held) as soon as, while it waits, another
+ * description's reconcile is in progress (lock_host_downgrade()), which reconciles every share
+ * before it lets that share's lock go. It never keeps the gate while that reconcile runs. */
+int lock_host_unless_reconciling(struct lock_cache *lc, uint64_t deadline_ms);
 /* The shared host lock of attach and detach, one description per context for all its
  * threads (see lock.c). Returns 0 or -errno; release with lock_host_shared_release(). */
 int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms);

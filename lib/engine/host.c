@@ -112,15 +112,15 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	 * attach and detach refuse it anyway. */
 	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
 		return 0;
-	/* A host-up or first call of another process reconciles right now, and holds the lock
-	 * of every share it has not reconciled yet: this call's share is reconciled by the time
-	 * the call has its lock. Check again next time (the boot is recorded at its end). */
-	r = lock_host_reconciling(ctx->locks);
-	if (r != 0)
-		return r < 0 ? r : 0;
 	/* First call since a reboot (or ever): every recorded mount id is from another boot.
-	 * Reconcile before anyone relies on them; host state and generation are kept. */
-	fd = lock_host(ctx->locks, true, deadline_ms);
+	 * Reconcile before anyone relies on them; host state and generation are kept. Unless a
+	 * host-up or first call of another process reconciles right now, or starts to while
+	 * this one waits: it holds the lock of every share it has not reconciled yet, so this
+	 * call's share is reconciled by the time the call has its lock. Check again next time
+	 * (the boot is recorded at its end). */
+	fd = lock_host_unless_reconciling(ctx->locks, deadline_ms);
+	if (fd == -EINPROGRESS)
+		return 0;
 	if (fd < 0)
 		return fd;
 	r = ledger_host_get(ctx->ledger, &h);

@@ -551,6 +551,48 @@ static void test_host_gate_blocks_new_shared(void)
 	(void)close(p[1]);
 }
 
+/* The first call after a reboot waits for an exclusive holder, but gives way (-EINPROGRESS)
+ * to a reconcile that has narrowed its lock, and never keeps the gate meanwhile: attach and
+ * detach of shares already reconciled must not wait behind it (review finding 7). */
+struct unless {
+	uint64_t deadline;
+	int result;
+};
+
+static void *unless_main(void *arg)
+{
+	struct unless *u = arg;
+
+	u->result = lock_host_unless_reconciling(ctx->locks, u->deadline);
+	if (u->result >= 0)
+		lock_release(u->result);
+	return NULL;
+}
+
+static void test_host_unless_reconciling(void)
+{
+	struct unless u = { .deadline = now_ms() + 10000, .result = 1 };
+	pthread_t t;
+	int a, s, x;
+
+	a = lock_host(ctx->locks, true, now_ms() + 2000); /* host-up, before it narrows */
+	ASSERT_OK(a);
+	ASSERT_EQ(lock_host_unless_reconciling(ctx->locks, now_ms() + 100), -ETIMEDOUT);
+	ASSERT_EQ(pthread_create(&t, NULL, unless_main, &u), 0);
+	ASSERT_OK(lock_host_downgrade(a)); /* the reconcile begins */
+	/* It returns while the reconcile still holds its lock (else: -ETIMEDOUT after 10 s). */
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(u.result, -EINPROGRESS);
+	/* The gate is open: a shared locker gets in on its first try. */
+	s = lock_host(ctx->locks, false, now_ms());
+	ASSERT_OK(s);
+	lock_release(s);
+	lock_release(a); /* the reconcile is over */
+	x = lock_host_unless_reconciling(ctx->locks, now_ms() + 2000);
+	ASSERT_OK(x);
+	lock_release(x);
+}
+
 /* ---- files ---- */
 
 static void expect_lock_file(int fd, const char *rel)
@@ -711,6 +753,7 @@ static const struct test tests[] = {
 	{ "host lock: shared and exclusive", test_host_shared_and_exclusive },
 	{ "host lock: exclusive waits for shared", test_host_exclusive_waits_for_shared },
 	{ "host lock: pending exclusive blocks new shared", test_host_gate_blocks_new_shared },
+	{ "host lock: the first call after a reboot gives way to a reconcile", test_host_unless_reconciling },
 	{ "lock files are private regular files", test_lock_file_modes },
 	{ "planted symlinks and non-files refused", test_planted_non_files },
 	{ "lock files never take fd 0, 1 or 2", test_never_on_stdio },
