@@ -51,6 +51,7 @@ enum stmt_id {
 	ST_SHARE_INSERT,
 	ST_SHARE_SET,
 	ST_SHARE_SET_STATE,
+	ST_SHARES_FORGET_IDS,
 	ST_SHARE_DELETE,
 	ST_ATT_INSERT,
 	ST_ATT_DELETE,
@@ -91,6 +92,7 @@ static const char *const stmt_sql[_ST_MAX] = {
 			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_SHARE_SET] = "UPDATE shares SET state = ?2, mount_id = ?3 WHERE hash = ?1",
 	[ST_SHARE_SET_STATE] = "UPDATE shares SET state = ?2 WHERE hash = ?1",
+	[ST_SHARES_FORGET_IDS] = "UPDATE shares SET mount_id = 0 WHERE mount_id != 0",
 	[ST_SHARE_DELETE] = "DELETE FROM shares WHERE hash = ?1",
 	[ST_ATT_INSERT] = "INSERT OR IGNORE INTO attachments (hash, volume, owner) VALUES (?1, ?2, ?3)",
 	[ST_ATT_DELETE] = "DELETE FROM attachments WHERE hash = ?1 AND volume = ?2 AND owner = ?3",
@@ -1024,6 +1026,16 @@ int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint
 		else
 			stmt_done(s);
 	}
+	return end(l, r);
+}
+
+int ledger_shares_forget_mount_ids(struct ledger *l)
+{
+	LEDGER_LOCKED(l);
+	int r = begin(l);
+
+	if (r >= 0)
+		r = exec_id(l, ST_SHARES_FORGET_IDS, "forget mount ids");
 	return end(l, r);
 }
 

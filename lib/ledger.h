@@ -86,6 +86,9 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 int ledger_share_insert(struct ledger *l, const struct ledger_share *s);
 /* Update state and mount id of a share. */
 int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint64_t mount_id);
+/* Every share's mount id to 0, in one transaction: after a reboot a recorded id names no
+ * mount of ours, and a mount of this boot may carry it (ids are handed out alike each boot). */
+int ledger_shares_forget_mount_ids(struct ledger *l);
 int ledger_share_delete(struct ledger *l, const char *hash);
 
 /*

@@ -36,8 +36,10 @@
  *     transaction comes first is done before it, and one that comes after finds the host
  *     down and takes the general path, which waits for the host lock and reports it; host-up
  *     publishes the host up only while it holds every share's lock, and a share it has not
- *     reconciled yet is one whose mount is gone (not warm) or still the very mount recorded.
- *     gc removes only directories no row owns.
+ *     reconciled yet is one whose mount is gone (not warm) or still the very mount recorded;
+ *     after a reboot, where a mount of the new boot may carry an old id, no warm call runs
+ *     until the boot is recorded, and the reconcile forgets every old id first. Repair
+ *     marks a share pending before it unmounts it. gc removes only directories no row owns.
  *
  *     (no row) --attach--> pending --mount+verify--> mounted --last detach--> unmounting
  *         ^                   |                                                   |
@@ -581,7 +583,10 @@ static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, co
 	int r;
 
 	r = host_check_boot(ctx, deadline); /* reconcile first if the ledger is of another boot */
-	if (r >= 0) {
+	/* Only once this context has seen the boot recorded: while another process's reconcile
+	 * of a new boot runs (host_check_boot() then returns without waiting), a share it has
+	 * not reached must be waited for under its lock (design note 7). */
+	if (r >= 0 && __atomic_load_n(&ctx->boot_checked, __ATOMIC_ACQUIRE)) {
 		r = warm(ctx, req, volume, owner);
 		done = r != 0;
 		if (r > 0)

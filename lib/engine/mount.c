@@ -521,10 +521,23 @@ int share_remount_unhealthy(struct volmount_ctx *ctx, const struct ledger_share 
 	uint64_t id = 0;
 	int r;
 
+	/* The row stops vouching for the mount before it goes: a warm attach (attach.c, design
+	 * note 7, no share lock) that checks the row from here on takes the general path and
+	 * waits for this repair, instead of joining a share about to be unmounted and perhaps
+	 * not mounted again. If the unmount fails, the mount stays, and so does the row. */
+	r = ledger_share_set(ctx->ledger, row->hash, LEDGER_PENDING, 0);
+	if (r < 0)
+		return r;
+	if (share_test_before_unmount)
+		share_test_before_unmount(row->mountpoint);
 	r = share_unmount_force(ctx, row->mountpoint, top, true);
 	exec_reap_stragglers(); /* the abort released any probe stuck in the old mount */
-	if (r >= 0)
-		r = share_remount(ctx, row, req, true, &id);
+	if (r < 0) {
+		int k = ledger_share_set(ctx->ledger, row->hash, row->state, row->mount_id);
+
+		return k < 0 ? k : r;
+	}
+	r = share_remount(ctx, row, req, true, &id);
 	if (r < 0)
 		return r;
 	return report_add(rep, row->mountpoint, "repaired",

@@ -33,6 +33,8 @@ void (*share_test_before_mount)(const char *mountpoint);
 
 void (*share_test_before_verify)(const char *mountpoint);
 
+void (*share_test_before_unmount)(const char *mountpoint);
+
 /* @mountpoint as <base>/<sub>/<leaf> (sub "." with the nova scheme): -EXDEV if it is not. */
 static int mp_split(struct volmount_ctx *ctx, const char *mountpoint, char sub[NAME_MAX + 1],
 		    const char **ret_leaf)

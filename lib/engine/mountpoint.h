@@ -56,12 +56,15 @@ int share_rmdir(struct volmount_ctx *ctx, const struct share_req *req);
 
 /* Tests only (NULL otherwise): called by a first attach between its check of the mountpoint
  * and share_mount(); in share_mount() once the mountpoint fd is open and checked, before the
- * mount; and after a bind mount, before it is verified. */
+ * mount; after a bind mount, before it is verified; and by the repair of an unhealthy share
+ * before it unmounts it. */
 extern void (*share_test_after_check)(const char *mountpoint);
 
 extern void (*share_test_before_mount)(const char *mountpoint);
 
 extern void (*share_test_before_verify)(const char *mountpoint);
+
+extern void (*share_test_before_unmount)(const char *mountpoint);
 
 /*
  * The directory that holds @mountpoint, one of ours (<base>/<driver>/<leaf>, or <base>/<leaf>

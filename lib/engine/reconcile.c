@@ -448,8 +448,17 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	int r, scan_r = 0;
 
 	r = ledger_shares_list(ctx->ledger, &rows, &n_rows);
-	if (r < 0)
+	/* After a reboot every recorded mount id is another boot's, and ids are handed out
+	 * alike each boot: forget them all while the host lock is still exclusive, so that no
+	 * row vouches for a mount of this boot it did not verify, not even one the reconcile
+	 * leaves untouched (foreign, stacked, failed) or has not reached yet (a warm attach
+	 * compares the id). Each share's reconcile records the id it verifies. */
+	if (r >= 0 && new_boot)
+		r = ledger_shares_forget_mount_ids(ctx->ledger);
+	if (r < 0) {
+		ledger_shares_free(rows, n_rows);
 		return r;
+	}
 	jobs.rows = rows;
 	paths = calloc(n_rows + 1, sizeof(*paths));
 	groups = calloc(n_rows + 1, sizeof(*groups));

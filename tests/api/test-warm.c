@@ -31,7 +31,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/mount.h"
+#include "engine/mountpoint.h"
+#include "engine/probe.h"
+#include "engine/request.h"
+#include "internal.h"
 #include "kview.h"
+#include "ledger.h"
 #include "test.h"
 #include "test-tmp.h"
 #include "test-ns.h"
@@ -440,6 +446,135 @@ static void test_source_removed(void)
 	ASSERT_EQ(kview_at(mp, NULL), 0);
 }
 
+/* The ledger as after a reboot: another boot recorded, and (when @id) the share's recorded
+ * mount id set to @id, as a mount of the new boot may carry it. Through its own context. */
+static void as_after_reboot(const char *hash, uint64_t id)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *c = new_ctx();
+
+	ASSERT_OK(ctx_open(c));
+	ASSERT_OK(ledger_host_set(c->ledger, "up", false, "previous-boot"));
+	if (id)
+		ASSERT_OK(ledger_share_set(c->ledger, hash, LEDGER_MOUNTED, id));
+}
+
+/* A mount of the new boot that carries the id the ledger recorded in the last one (ids are
+ * handed out alike each boot) is not the share's: the reconcile forgets every old id, so no
+ * warm attach trusts it, and the general path refuses it. */
+static void test_reboot_id_reused(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = NULL;
+	_cleanup_free_ char *d1 = attach(a, e1, "v1"), *mp = mountpoint_of(d1), *evil = NULL;
+	struct kview_mount m = {};
+	char *dev = NULL;
+
+	ASSERT_TRUE(asprintf(&evil, "%s/evil", exports) > 0);
+	mkdir_p(evil);
+	/* The reboot: the share's mount gone, another directory mounted there by someone else. */
+	ASSERT_OK(umount2(mp, MNT_DETACH) < 0 ? -errno : 0);
+	ASSERT_OK(mount(evil, mp, NULL, MS_BIND, NULL) < 0 ? -errno : 0);
+	ASSERT_EQ(kview_at(mp, &m), 1);
+	as_after_reboot(strrchr(mp, '/') + 1, m.mnt_id);
+	kview_mount_done(&m);
+	b = new_ctx();
+	ASSERT_EQ(volmount_attach(b, "bind", e1, "v2", "o", NULL, 0, &dev), -EADDRINUSE);
+	ASSERT_EQ(volmount_ctx_errkind(b), VOLMOUNT_ERR_MOUNTPOINT);
+	ASSERT_TRUE(dev == NULL);
+	ASSERT_EQ(n_attachments(b, e1), 1);
+	ASSERT_OK(umount2(mp, MNT_DETACH) < 0 ? -errno : 0);
+	ASSERT_OK(rmdir(evil) < 0 ? -errno : 0);
+	ASSERT_EQ(volmount_host_up(b, NULL), 0); /* mounts the share again */
+	ASSERT_EQ(volmount_detach(b, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
+/* While another process reconciles a new boot (the host lock narrowed: its lock byte shared,
+ * the reconcile byte and the share's lock held), a fresh context's call does not wait for the
+ * whole reconcile, but its share, not reached yet, is: no warm attach before the boot is
+ * recorded, though the recorded mount is still there with its id. */
+static void test_warm_waits_for_reconcile(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = NULL;
+	_cleanup_free_ char *d1 = attach(a, e1, "v1"), *mp = mountpoint_of(d1), *host = NULL;
+	struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1 };
+	struct flock rc = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 2, .l_len = 1 };
+	char *dev = NULL;
+	int hfd, sfd;
+
+	as_after_reboot(strrchr(mp, '/') + 1, 0);
+	ASSERT_TRUE(asprintf(&host, "%s/host.lock", run) > 0);
+	hfd = open(host, O_RDWR | O_CLOEXEC);
+	ASSERT_TRUE(hfd >= 0);
+	ASSERT_OK(fcntl(hfd, F_OFD_SETLK, &lk) < 0 ? -errno : 0);
+	ASSERT_OK(fcntl(hfd, F_OFD_SETLK, &rc) < 0 ? -errno : 0);
+	sfd = hold_share_lock(mp);
+	b = new_ctx();
+	ASSERT_OK(volmount_ctx_set_timeout(b, 300));
+	ASSERT_EQ(volmount_attach(b, "bind", e1, "v2", "o", NULL, 0, &dev), -ETIMEDOUT);
+	ASSERT_TRUE(strstr(volmount_ctx_errmsg(b), "lock of share") != NULL);
+	ASSERT_EQ(n_attachments(b, e1), 1);
+	(void)close(sfd);
+	(void)close(hfd);
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
+/* share_test_before_unmount: a warm attach of another context, made while repair is about to
+ * unmount the share; what it returned and the share's row as it found it. */
+static struct volmount_ctx *during_ctx;
+static int during_attach;
+static char during_state[16];
+static uint64_t during_id;
+
+static void attach_during_repair(const char *mountpoint)
+{
+	struct ledger_share row = {};
+	char *dev = NULL;
+
+	(void)mountpoint;
+	ASSERT_OK(ledger_share_get(during_ctx->ledger, strrchr(mountpoint, '/') + 1, &row));
+	(void)snprintf(during_state, sizeof(during_state), "%s", row.state);
+	during_id = row.mount_id;
+	ledger_share_done(&row);
+	during_attach = volmount_attach(during_ctx, "bind", e1, "v2", "o", NULL, 0, &dev);
+	free(dev);
+}
+
+/* The repair of an unhealthy share marks it pending before it unmounts it: a warm attach (no
+ * share lock) from then on takes the general path and waits for the repair, and never joins a
+ * share about to be unmounted (it might not be mounted again). */
+static void test_repair_marks_pending_first(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_free_ char *d1 = attach(a, e1, "v1"), *mp = mountpoint_of(d1);
+	_cleanup_(share_req_done) struct share_req req = { .src_fd = -EBADF };
+	struct ledger_share row = {};
+	int held;
+
+	during_ctx = new_ctx();
+	ASSERT_OK(volmount_ctx_set_timeout(during_ctx, 300));
+	ASSERT_OK(ctx_open(during_ctx));
+	ASSERT_OK(ledger_share_get(a->ledger, strrchr(mp, '/') + 1, &row));
+	ASSERT_OK(share_req_from_row(a, &row, &req));
+	held = hold_share_lock(mp); /* as repair holds it */
+	share_test_before_unmount = attach_during_repair;
+	ASSERT_OK(share_remount_unhealthy(a, &row, &req, row.mount_id, HEALTH_STALE, EIO, NULL));
+	share_test_before_unmount = NULL;
+	(void)close(held);
+	ASSERT_STREQ(during_state, LEDGER_PENDING);
+	ASSERT_EQ(during_id, 0);
+	ASSERT_EQ(during_attach, -ETIMEDOUT); /* waited for the share's lock */
+	ASSERT_EQ(n_attachments(a, e1), 1);
+	ASSERT_EQ(kview_at(mp, NULL), 1); /* mounted again, once */
+	ledger_share_done(&row);
+	volmount_ctx_free(during_ctx);
+	during_ctx = NULL;
+	ASSERT_EQ(volmount_detach(a, "bind", e1, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+}
+
 static const struct test tests[] = {
 	{ "two spellings of one share", test_two_spellings },
 	{ "refused on an open context, nothing created", test_refused_when_open },
@@ -450,6 +585,9 @@ static const struct test tests[] = {
 	{ "source removed under a mounted share", test_source_removed },
 	{ "another context's changes between warm calls", test_other_context_changes },
 	{ "warm calls do not wait for the share lock; mounting and unmounting do", test_share_lock_held },
+	{ "after a reboot, a mount carrying a recorded id is not trusted", test_reboot_id_reused },
+	{ "while another process reconciles a new boot, no warm attach", test_warm_waits_for_reconcile },
+	{ "repair marks an unhealthy share pending before it unmounts it", test_repair_marks_pending_first },
 };
 
 static void setup(void)
