@@ -3,8 +3,10 @@
  * reconcile.c - host-up (drain, reconcile, raise the generation), host-down (drain, refuse), the
  * reboot check, and the report object that says what was done.
  *
- * Reconcile rules, for each share in the ledger (the exclusive host lock is held, so no
- * attach or detach runs meanwhile, in this process or any other):
+ * Reconcile rules, for each share in the ledger (under the exclusive host lock, or under the
+ * share's lock once the host lock is narrowed, so no attach or detach that mounts, unmounts or
+ * takes a count across 0 and 1 runs meanwhile; warm ones may, on the same boot only, and change
+ * nothing here but a count that stays above 0: attach.c, design note 7):
  *   attachments, our mount present          -> kept
  *   attachments, no mount                   -> mounted again (and verified)
  *   attachments, a matching mount not ours  -> adopted (a crash between mount and commit, or
