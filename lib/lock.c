@@ -88,6 +88,18 @@ static int setlk(int fd, short type, off_t start)
 	return setlk_range(fd, type, start, 1);
 }
 
+/* One step of a polling wait: -ETIMEDOUT once @deadline_ms has passed, else sleep *@backoff
+ * microseconds (start it at 50) and double it, up to 5 ms. */
+static int backoff_wait(unsigned *backoff, uint64_t deadline_ms)
+{
+	if (now_ms() >= deadline_ms)
+		return -ETIMEDOUT;
+	sleep_us(*backoff);
+	if (*backoff < 5000)
+		*backoff *= 2;
+	return 0;
+}
+
 /* Take the lock on @len bytes from @start, polling until @deadline_ms. */
 static int wait_lock_range(int fd, short type, off_t start, off_t len, uint64_t deadline_ms)
 {
@@ -98,11 +110,9 @@ static int wait_lock_range(int fd, short type, off_t start, off_t len, uint64_t 
 
 		if (r != -EAGAIN && r != -EACCES)
 			return r;
-		if (now_ms() >= deadline_ms)
-			return -ETIMEDOUT;
-		sleep_us(backoff);
-		if (backoff < 5000)
-			backoff *= 2;
+		r = backoff_wait(&backoff, deadline_ms);
+		if (r < 0)
+			return r;
 	}
 }
 
@@ -243,13 +253,10 @@ int lock_host_unless_reconciling(struct lock_cache *lc, uint64_t deadline_ms)
 			return error_set(r, VOLMOUNT_ERR_INTERNAL, "host lock: %s", errno_str(r));
 		if (r > 0)
 			return -EINPROGRESS;
-		if (now_ms() >= deadline_ms)
+		if (backoff_wait(&backoff, deadline_ms) < 0)
 			return error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
 					 "timed out after %u ms draining in-flight operations (host lock)",
 					 lc->timeout_ms);
-		sleep_us(backoff);
-		if (backoff < 5000)
-			backoff *= 2;
 	}
 }
 
@@ -310,13 +317,10 @@ int lock_host_shared(struct lock_cache *lc, uint64_t deadline_ms)
 		if (r <= 0)
 			break; /* open gate: join the holders inside */
 		(void)pthread_mutex_unlock(&lc->host_lock_mu);
-		if (now_ms() >= deadline_ms)
+		if (backoff_wait(&backoff, deadline_ms) < 0)
 			return error_set(-ETIMEDOUT, VOLMOUNT_ERR_TEMPFAIL,
 					 "timed out after %u ms waiting for host-up/host-down (host lock)",
 					 lc->timeout_ms);
-		sleep_us(backoff);
-		if (backoff < 5000)
-			backoff *= 2;
 		(void)pthread_mutex_lock(&lc->host_lock_mu);
 	}
 	if (r >= 0)

@@ -306,19 +306,6 @@ static void test_proven_server_busy(void)
 	free(b);
 }
 
-static size_t n_tasks(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	size_t n = 0;
-
-	ASSERT_TRUE(d != NULL);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* When fanout_run() returns, its threads are gone from the kernel too, not only joined: a
  * single-threaded caller may unshare() or setns() its mount namespace at once. Repeated, since
  * a thread that lingers does so for a moment only. */
@@ -332,7 +319,7 @@ static void test_threads_gone(void)
 	ASSERT_TRUE(warm != NULL);
 	run_busy(warm, false);
 	free(warm);
-	before = n_tasks();
+	before = test_n_tasks();
 
 	for (int k = 0; k < 30; k++) {
 		struct busy *b = calloc(1, sizeof(*b));
@@ -344,8 +331,8 @@ static void test_threads_gone(void)
 			TEST_FAIL("round %d: unshare(CLONE_NEWNS) right after fanout_run(): %s", k,
 				  strerror(errno));
 		free(b);
-		if (n_tasks() != before)
-			TEST_FAIL("round %d: %zu tasks after fanout_run(), %zu before", k, n_tasks(),
+		if (test_n_tasks() != before)
+			TEST_FAIL("round %d: %zu tasks after fanout_run(), %zu before", k, test_n_tasks(),
 				  before);
 	}
 }

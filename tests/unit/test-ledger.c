@@ -483,20 +483,6 @@ static off_t wal_size(const char *root)
  * so is any WAL while another connection has the ledger open (its index stays valid): then
  * close neither checkpoints nor waits. Nothing is lost either way.
  */
-/* The number of threads of this process (entries of /proc/self/task). */
-static unsigned n_tasks(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	unsigned n = 0;
-
-	ASSERT_TRUE(d != NULL);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	(void)closedir(d);
-	return n;
-}
-
 /* @n attach + detach pairs on a share that keeps one attachment; returns the WAL's largest
  * size seen after the first 200. */
 static off_t churn(struct ledger *l, const char *root, int n)
@@ -546,14 +532,14 @@ static void test_checkpoints(void)
 {
 	_cleanup_(test_rm_rf) char *root = test_tmpdir("ledger");
 	struct volmount_ctx *ctx = open_ctx(root);
-	unsigned tasks = n_tasks();
+	size_t tasks = test_n_tasks();
 
 	insert_share(ctx->ledger, "h", "/mnt/h");
 	attach(ctx->ledger, "h", 7, "keep", "o", true);
 	/* 8,000 commits, far past LEDGER_AUTOCHECKPOINT frames; without checkpoints the WAL
 	 * would hold more than 8,000 frames. */
 	ASSERT_TRUE(churn(ctx->ledger, root, 4000) < 4000 * 4096);
-	ASSERT_EQ(n_tasks(), tasks);
+	ASSERT_EQ(test_n_tasks(), tasks);
 	volmount_ctx_free(ctx);
 	ctx = open_ctx(root);
 	expect_share(ctx->ledger, "h", LEDGER_MOUNTED, 7, 1);
