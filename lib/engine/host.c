@@ -15,20 +15,26 @@
 #include "lock.h"
 #include "cleanup.h"
 
-/* host-up's new state, before the reconcile ends: up, a new generation, and no boot recorded,
- * so that if this host-up dies before its end, the next call of any process finds the boot
- * unrecorded and reconciles every share (host_check_boot()). The boot is recorded once every
- * share has been worked on. */
+bool boot_is_ours(const char *recorded, const char *ours)
+{
+	return strcmp(recorded + (recorded[0] == '~'), ours) == 0;
+}
+
+/* host-up's new state, before the reconcile ends: up, a new generation, and the boot of the
+ * recorded mount ids marked unfinished (@arg, boot_is_ours()), so that if this host-up dies
+ * before its end, the next call of any process finds the boot unrecorded and reconciles every
+ * share (host_check_boot()), trusting the recorded ids exactly when they are of its own boot.
+ * The boot is recorded once every share has been worked on. */
 static int publish_up(struct volmount_ctx *ctx, void *arg)
 {
-	(void)arg;
-	return ledger_host_set(ctx->ledger, "up", true, "");
+	return ledger_host_set(ctx->ledger, "up", true, arg);
 }
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
 {
 	struct volmount_report *rep = NULL;
 	struct reconcile_hold hold = { .publish = publish_up };
+	char unfinished[sizeof(((struct ledger_host *)0)->boot_id) + 1];
 	uint64_t deadline;
 	int fd, r;
 
@@ -48,9 +54,13 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		/* The host is marked up, and the lock narrowed to the shares not yet
 		 * reconciled, as soon as every share's lock is held (reconcile.c). */
 		r = ledger_host_get(ctx->ledger, &before);
-		if (r >= 0)
-			r = host_reconcile(ctx, strcmp(before.boot_id, ctx->boot_id) != 0, true,
+		if (r >= 0) {
+			(void)snprintf(unfinished, sizeof(unfinished), "%s%s",
+				       before.boot_id[0] == '~' ? "" : "~", before.boot_id);
+			hold.arg = unfinished;
+			r = host_reconcile(ctx, !boot_is_ours(before.boot_id, ctx->boot_id), true,
 					   rep, &hold);
+		}
 	} else
 		r = 0;
 	if (r >= 0 || up) {
@@ -112,8 +122,9 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	 * attach and detach refuse it anyway. */
 	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
 		return 0;
-	/* First call since a reboot (or ever): every recorded mount id is from another boot.
-	 * Reconcile before anyone relies on them; host state and generation are kept. Unless a
+	/* First call since a reboot (or ever), or after a host-up that did not finish: the
+	 * recorded mount ids are of another boot, or not all verified. Reconcile before anyone
+	 * relies on them; host state and generation are kept. Unless a
 	 * host-up or first call of another process reconciles right now, or starts to while
 	 * this one waits: it holds the lock of every share it has not reconciled yet, so this
 	 * call's share is reconciled by the time the call has its lock. Check again next time
@@ -124,13 +135,16 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	if (fd < 0)
 		return fd;
 	r = ledger_host_get(ctx->ledger, &h);
-	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) != 0 && strcmp(h.state, "up") == 0) {
+	if (r >= 0 && strcmp(h.boot_id, ctx->boot_id) == 0)
+		__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE); /* done meanwhile */
+	else if (r >= 0 && strcmp(h.state, "up") == 0) {
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
 		 * recorded either way. Only a ledger failure is the caller's failure. */
 		struct reconcile_hold hold = { .host_fd = fd };
 
-		(void)host_reconcile(ctx, true, false, NULL, &hold);
+		(void)host_reconcile(ctx, !boot_is_ours(h.boot_id, ctx->boot_id), false, NULL,
+				     &hold);
 		error_clear();
 		r = hold.ran ? ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id) : 0;
 		if (r >= 0)

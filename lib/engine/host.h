@@ -16,3 +16,10 @@ struct volmount_report;
 
 /* If the ledger was written under another boot, reconcile now (takes the host lock). */
 int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms);
+/*
+ * Were the mount ids of a ledger whose host row records @recorded taken in the boot @ours?
+ * The row holds the boot of the last finished reconcile, or, while one is unfinished (a
+ * host-up published the host up and has not recorded its boot yet, or died), that same boot
+ * marked with a leading '~': ids of that boot, not all of them verified since.
+ */
+bool boot_is_ours(const char *recorded, const char *ours);

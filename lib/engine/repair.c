@@ -32,6 +32,7 @@
 #include "engine/reconcile.h"
 #include "engine/fanout.h"
 #include "engine/probe.h"
+#include "engine/host.h"
 #include "internal.h"
 #include "ledger.h"
 #include "lock.h"
@@ -67,8 +68,9 @@ static int repair_share(struct volmount_ctx *ctx, const char *hash, const struct
 	r = ledger_share_get(ctx->ledger, hash, &row);
 	if (r == -ENOENT)
 		r = 0;
-	else if (r >= 0)
-		r = reconcile_one_hinted(ctx, &row, false, true, hint, rep);
+	else if (r >= 0) /* ids of another boot prove nothing (volmount_repair() reconciled) */
+		r = reconcile_one_hinted(ctx, &row, !boot_is_ours(h.boot_id, ctx->boot_id), true,
+					 hint, rep);
 	ledger_share_done(&row);
 	lock_share_release(ctx->locks, hash, share_fd);
 	lock_release(host_fd);
@@ -176,7 +178,12 @@ VOLMOUNT_EXPORT int volmount_repair(struct volmount_ctx *ctx, struct volmount_re
 	r = report_begin(ctx, &rep);
 	if (r < 0)
 		return r;
-	r = ledger_shares_list(ctx->ledger, &rows, &n);
+	/* After a reboot the recorded mount ids are another boot's: reconcile first, as the
+	 * first attach or detach would, rather than judge (and perhaps unmount) a mount of this
+	 * boot that carries one. */
+	r = host_check_boot(ctx, now_ms() + ctx->timeout_ms);
+	if (r >= 0)
+		r = ledger_shares_list(ctx->ledger, &rows, &n);
 	if (r < 0) {
 		volmount_report_free(rep);
 		return r;

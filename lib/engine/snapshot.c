@@ -10,6 +10,7 @@
 
 #include "engine/mountpoint.h"
 #include "engine/probe.h"
+#include "engine/host.h"
 #include "internal.h"
 #include "ledger.h"
 #include "cleanup.h"
@@ -52,9 +53,12 @@ VOLMOUNT_EXPORT void volmount_snapshot_free(struct volmount_snapshot *s)
  * kept mounted for the host's consumers until its volumes are attached again.
  */
 static const char *observe_state(struct volmount_ctx *ctx, struct mp_dirs *dirs,
-				 const struct ledger_share *row, int *ret_err)
+				 const struct ledger_share *row, bool ids_ours, int *ret_err)
 {
-	int obs = share_observe_cached(ctx, dirs, row->mountpoint, row->mount_id);
+	/* A mount id recorded in another boot names no mount of ours in this one, though a
+	 * mount of this boot may carry it (until the first call reconciles, host_check_boot()):
+	 * a mount is then never "ours" by its id. */
+	int obs = share_observe_cached(ctx, dirs, row->mountpoint, ids_ours ? row->mount_id : 0);
 
 	switch (obs) {
 	case OBS_NONE:
@@ -158,7 +162,8 @@ VOLMOUNT_EXPORT int volmount_snapshot_new_ex(struct volmount_ctx *ctx, uint64_t 
 	memcpy(s->host_state, h.state, sizeof(s->host_state));
 	s->generation = h.generation;
 	for (size_t i = 0; i < s->n; i++) {
-		s->s[i].state = observe_state(ctx, &dirs, &s->s[i].row, &s->s[i].err);
+		s->s[i].state = observe_state(ctx, &dirs, &s->s[i].row,
+					      boot_is_ours(h.boot_id, ctx->boot_id), &s->s[i].err);
 		s->s[i].probe_us = -1;
 	}
 	mp_dirs_done(&dirs);

@@ -521,6 +521,73 @@ static void test_warm_waits_for_reconcile(void)
 	ASSERT_EQ(kview_at(mp, NULL), 0);
 }
 
+/* A host-up that published the host up and then died leaves the boot of the recorded ids
+ * marked unfinished ("~<boot>"). On the same boot those ids are still the mounts': the next
+ * call's reconcile keeps them, so a share it cannot verify again (its source removed) still
+ * detaches and unmounts by its id. */
+static void test_unfinished_hostup_same_boot(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = NULL;
+	_cleanup_free_ char *e3 = NULL, *d1 = NULL, *mp = NULL;
+	char marker[64];
+
+	ASSERT_TRUE(asprintf(&e3, "%s/e3", exports) > 0);
+	mkdir_p(e3);
+	d1 = attach(a, e3, "v1");
+	mp = mountpoint_of(d1);
+	ASSERT_OK(rmdir(e3) < 0 ? -errno : 0);
+	(void)snprintf(marker, sizeof(marker), "~%s", a->boot_id);
+	ASSERT_OK(ledger_host_set(a->ledger, "up", false, marker));
+	b = new_ctx();
+	ASSERT_EQ(volmount_detach(b, "bind", e3, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mp, NULL), 0);
+	ASSERT_EQ(n_shares(b), 0);
+}
+
+/* After a reboot, before anything reconciled: check does not call a mount "ours" by an id of
+ * the last boot, and repair reconciles first, so a mount someone else made there, carrying
+ * the id recorded for a share on its way out (unmounting, no attachment), is left alone. */
+static void test_repair_after_reboot(void)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = NULL;
+	_cleanup_free_ char *d1 = attach(a, e1, "v1"), *mp = mountpoint_of(d1), *evil = NULL;
+	const char *hash = strrchr(mp, '/') + 1;
+	struct volmount_snapshot *snap = NULL;
+	struct volmount_report *rep = NULL;
+	struct kview_mount m = {};
+	bool removed = false;
+	size_t left = 9;
+
+	/* A last detach whose unmount never happened: the row says unmounting. */
+	ASSERT_OK(ledger_detach(a->ledger, hash, "v1", "o", &removed, &left));
+	ASSERT_TRUE(removed);
+	ASSERT_EQ(left, 0);
+	/* The reboot: someone else's mount there, carrying the recorded id. */
+	ASSERT_TRUE(asprintf(&evil, "%s/evil2", exports) > 0);
+	mkdir_p(evil);
+	ASSERT_OK(umount2(mp, MNT_DETACH) < 0 ? -errno : 0);
+	ASSERT_OK(mount(evil, mp, NULL, MS_BIND, NULL) < 0 ? -errno : 0);
+	ASSERT_EQ(kview_at(mp, &m), 1);
+	ASSERT_OK(ledger_share_set(a->ledger, hash, LEDGER_UNMOUNTING, m.mnt_id));
+	kview_mount_done(&m);
+	ASSERT_OK(ledger_host_set(a->ledger, "up", false, "previous-boot"));
+
+	b = new_ctx();
+	ASSERT_OK(volmount_snapshot_new(b, &snap));
+	ASSERT_EQ(volmount_snapshot_n_shares(snap), 1);
+	ASSERT_STREQ(volmount_snapshot_share_state(snap, 0), "foreign");
+	volmount_snapshot_free(snap);
+	(void)volmount_repair(b, &rep);
+	volmount_report_free(rep);
+	ASSERT_EQ(kview_at(mp, NULL), 1); /* someone else's mount, left alone */
+	ASSERT_OK(umount2(mp, MNT_DETACH) < 0 ? -errno : 0);
+	ASSERT_OK(rmdir(evil) < 0 ? -errno : 0);
+	ASSERT_OK(volmount_repair(b, NULL));
+	ASSERT_EQ(n_shares(b), 0);
+}
+
 /* share_test_before_unmount: a warm attach of another context, made while repair is about to
  * unmount the share; what it returned and the share's row as it found it. */
 static struct volmount_ctx *during_ctx;
@@ -588,6 +655,8 @@ static const struct test tests[] = {
 	{ "after a reboot, a mount carrying a recorded id is not trusted", test_reboot_id_reused },
 	{ "while another process reconciles a new boot, no warm attach", test_warm_waits_for_reconcile },
 	{ "repair marks an unhealthy share pending before it unmounts it", test_repair_marks_pending_first },
+	{ "an unfinished host-up on the same boot keeps the recorded ids", test_unfinished_hostup_same_boot },
+	{ "after a reboot, check and repair trust no id of the last boot", test_repair_after_reboot },
 };
 
 static void setup(void)
