@@ -1029,13 +1029,20 @@ int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint
 	return end(l, r);
 }
 
-int ledger_shares_forget_mount_ids(struct ledger *l)
+int ledger_shares_forget_mount_ids(struct ledger *l, const char *boot_id)
 {
 	LEDGER_LOCKED(l);
+	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
 	if (r >= 0)
 		r = exec_id(l, ST_SHARES_FORGET_IDS, "forget mount ids");
+	if (r >= 0)
+		r = stmt(l, ST_HOST_BOOT, &s);
+	if (r >= 0)
+		r = bind_text(l, s, 1, boot_id);
+	if (r >= 0)
+		r = step_done(l, s, "record boot id");
 	return end(l, r);
 }
 

@@ -86,9 +86,10 @@ int ledger_host_share_get(struct ledger *l, const char *hash, struct ledger_host
 int ledger_share_insert(struct ledger *l, const struct ledger_share *s);
 /* Update state and mount id of a share. */
 int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint64_t mount_id);
-/* Every share's mount id to 0, in one transaction: after a reboot a recorded id names no
- * mount of ours, and a mount of this boot may carry it (ids are handed out alike each boot). */
-int ledger_shares_forget_mount_ids(struct ledger *l);
+/* Every share's mount id to 0, and the host's boot to @boot_id, in one transaction: after a
+ * reboot a recorded id names no mount of ours, and a mount of this boot may carry it (ids are
+ * handed out alike each boot); from then on every id recorded is of this boot. */
+int ledger_shares_forget_mount_ids(struct ledger *l, const char *boot_id);
 int ledger_share_delete(struct ledger *l, const char *hash);
 
 /*

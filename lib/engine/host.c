@@ -20,21 +20,25 @@ bool boot_is_ours(const char *recorded, const char *ours)
 	return strcmp(recorded + (recorded[0] == '~'), ours) == 0;
 }
 
-/* host-up's new state, before the reconcile ends: up, a new generation, and the boot of the
- * recorded mount ids marked unfinished (@arg, boot_is_ours()), so that if this host-up dies
+/* host-up's new state, before the reconcile ends: up, a new generation, and this boot marked
+ * unfinished (boot_is_ours()): the recorded ids are of this boot by now (a reconcile of a new
+ * boot has set them all to 0 before it publishes), not all verified. If this host-up dies
  * before its end, the next call of any process finds the boot unrecorded and reconciles every
- * share (host_check_boot()), trusting the recorded ids exactly when they are of its own boot.
- * The boot is recorded once every share has been worked on. */
+ * share (host_check_boot()), keeping those ids. The boot is recorded once every share has
+ * been worked on. */
 static int publish_up(struct volmount_ctx *ctx, void *arg)
 {
-	return ledger_host_set(ctx->ledger, "up", true, arg);
+	char unfinished[sizeof(ctx->boot_id) + 1];
+
+	(void)arg;
+	(void)snprintf(unfinished, sizeof(unfinished), "~%s", ctx->boot_id);
+	return ledger_host_set(ctx->ledger, "up", true, unfinished);
 }
 
 static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **ret_report)
 {
 	struct volmount_report *rep = NULL;
 	struct reconcile_hold hold = { .publish = publish_up };
-	char unfinished[sizeof(((struct ledger_host *)0)->boot_id) + 1];
 	uint64_t deadline;
 	int fd, r;
 
@@ -54,13 +58,9 @@ static int host_set(struct volmount_ctx *ctx, bool up, struct volmount_report **
 		/* The host is marked up, and the lock narrowed to the shares not yet
 		 * reconciled, as soon as every share's lock is held (reconcile.c). */
 		r = ledger_host_get(ctx->ledger, &before);
-		if (r >= 0) {
-			(void)snprintf(unfinished, sizeof(unfinished), "%s%s",
-				       before.boot_id[0] == '~' ? "" : "~", before.boot_id);
-			hold.arg = unfinished;
+		if (r >= 0)
 			r = host_reconcile(ctx, !boot_is_ours(before.boot_id, ctx->boot_id), true,
 					   rep, &hold);
-		}
 	} else
 		r = 0;
 	if (r >= 0 || up) {
@@ -140,14 +140,16 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	else if (r >= 0 && strcmp(h.state, "up") == 0) {
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
-		 * recorded either way. Only a ledger failure is the caller's failure. */
+		 * recorded either way. Only a failure before the shares were worked on (the
+		 * ledger, memory) is the caller's failure. */
 		struct reconcile_hold hold = { .host_fd = fd };
 
-		(void)host_reconcile(ctx, !boot_is_ours(h.boot_id, ctx->boot_id), false, NULL,
-				     &hold);
-		error_clear();
-		r = hold.ran ? ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id) : 0;
-		if (r >= 0)
+		r = host_reconcile(ctx, !boot_is_ours(h.boot_id, ctx->boot_id), false, NULL, &hold);
+		if (hold.ran) {
+			error_clear();
+			r = ledger_host_set(ctx->ledger, NULL, false, ctx->boot_id);
+		}
+		if (r >= 0 && hold.ran)
 			__atomic_store_n(&ctx->boot_checked, true, __ATOMIC_RELEASE);
 	}
 	lock_release(fd);

@@ -455,8 +455,14 @@ int host_reconcile(struct volmount_ctx *ctx, bool new_boot, bool adopt,
 	 * row vouches for a mount of this boot it did not verify, not even one the reconcile
 	 * leaves untouched (foreign, stacked, failed) or has not reached yet (a warm attach
 	 * compares the id). Each share's reconcile records the id it verifies. */
-	if (r >= 0 && new_boot)
-		r = ledger_shares_forget_mount_ids(ctx->ledger);
+	if (r >= 0 && new_boot) {
+		/* ...and from here on every recorded id is of this boot, not all verified yet:
+		 * the boot is this one, unfinished (host.c, boot_is_ours()). */
+		char unfinished[sizeof(ctx->boot_id) + 1];
+
+		(void)snprintf(unfinished, sizeof(unfinished), "~%s", ctx->boot_id);
+		r = ledger_shares_forget_mount_ids(ctx->ledger, unfinished);
+	}
 	if (r < 0) {
 		ledger_shares_free(rows, n_rows);
 		return r;

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/mount.h"
@@ -588,6 +589,94 @@ static void test_repair_after_reboot(void)
 	ASSERT_EQ(n_shares(b), 0);
 }
 
+/* share_test_before_mount: the reconciling process dies on reaching this mountpoint. */
+static char die_at[256];
+
+static void die_before_mount(const char *mountpoint)
+{
+	if (strcmp(mountpoint, die_at) == 0)
+		_exit(0);
+}
+
+/*
+ * After a reboot, a host-up (@host_up) or another call's own reconcile remounts the first of
+ * two shares and dies before the second (one share at a time, in mountpoint order). The first
+ * share's new id is of this boot and must stay trusted: check calls it mounted, and with its
+ * source removed it still detaches and unmounts by that id.
+ */
+static void reconcile_dies_after_reboot(bool host_up)
+{
+	_cleanup_(ctx_freep) struct volmount_ctx *a = new_ctx();
+	_cleanup_(ctx_freep) struct volmount_ctx *b = NULL;
+	_cleanup_free_ char *ea = NULL, *eb = NULL, *da = NULL, *db = NULL;
+	_cleanup_free_ char *mpa = NULL, *mpb = NULL;
+	struct volmount_snapshot *snap = NULL;
+	pid_t pid;
+	int st;
+
+	ASSERT_TRUE(asprintf(&ea, "%s/ra%d", exports, host_up) > 0);
+	ASSERT_TRUE(asprintf(&eb, "%s/rb%d", exports, host_up) > 0);
+	mkdir_p(ea);
+	mkdir_p(eb);
+	da = attach(a, ea, "v1");
+	db = attach(a, eb, "v1");
+	mpa = mountpoint_of(da);
+	mpb = mountpoint_of(db);
+	if (strcmp(mpa, mpb) > 0) { /* a: the share reconciled first */
+		char *t = mpa;
+
+		mpa = mpb;
+		mpb = t;
+		t = ea;
+		ea = eb;
+		eb = t;
+	}
+	ASSERT_OK(umount2(mpa, MNT_DETACH) < 0 ? -errno : 0);
+	ASSERT_OK(umount2(mpb, MNT_DETACH) < 0 ? -errno : 0);
+	ASSERT_OK(ledger_host_set(a->ledger, "up", false, "previous-boot"));
+	(void)snprintf(die_at, sizeof(die_at), "%s", mpb);
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		struct volmount_ctx *c = new_ctx();
+
+		if (volmount_ctx_set_max_helpers(c, 1) < 0)
+			_exit(2);
+		share_test_before_mount = die_before_mount;
+		if (host_up)
+			(void)volmount_host_up(c, NULL);
+		else
+			(void)volmount_detach(c, "bind", e1, "nothing", "o");
+		_exit(3); /* it did not reach the second share */
+	}
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ASSERT_EQ(kview_at(mpa, NULL), 1);
+	ASSERT_EQ(kview_at(mpb, NULL), 0);
+	b = new_ctx();
+	ASSERT_OK(volmount_snapshot_new(b, &snap));
+	for (size_t i = 0; i < volmount_snapshot_n_shares(snap); i++)
+		if (strcmp(volmount_snapshot_share_export(snap, i), ea) == 0)
+			ASSERT_STREQ(volmount_snapshot_share_state(snap, i), "mounted");
+	volmount_snapshot_free(snap);
+	ASSERT_OK(rmdir(ea) < 0 ? -errno : 0);
+	ASSERT_EQ(volmount_detach(b, "bind", ea, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mpa, NULL), 0);
+	ASSERT_EQ(volmount_detach(b, "bind", eb, "v1", "o"), 0);
+	ASSERT_EQ(kview_at(mpb, NULL), 0);
+	ASSERT_EQ(n_shares(b), 0);
+}
+
+static void test_hostup_dies_after_reboot(void)
+{
+	reconcile_dies_after_reboot(true);
+}
+
+static void test_first_call_dies_after_reboot(void)
+{
+	reconcile_dies_after_reboot(false);
+}
+
 /* share_test_before_unmount: a warm attach of another context, made while repair is about to
  * unmount the share; what it returned and the share's row as it found it. */
 static struct volmount_ctx *during_ctx;
@@ -657,6 +746,8 @@ static const struct test tests[] = {
 	{ "repair marks an unhealthy share pending before it unmounts it", test_repair_marks_pending_first },
 	{ "an unfinished host-up on the same boot keeps the recorded ids", test_unfinished_hostup_same_boot },
 	{ "after a reboot, check and repair trust no id of the last boot", test_repair_after_reboot },
+	{ "a host-up that dies after a reboot: the ids it recorded stay trusted", test_hostup_dies_after_reboot },
+	{ "a first call that dies after a reboot: the same", test_first_call_dies_after_reboot },
 };
 
 static void setup(void)
