@@ -159,6 +159,12 @@ static const char *const migrations[] = {
 	      "  adopted FROM shares;"
 	      "DROP TABLE shares;"
 	      "ALTER TABLE shares_v3 RENAME TO shares;",
+	/* Recorded mount ids are trusted by their boot (host.c, boot_is_ours()): a plain boot
+	 * id now vouches that every id was verified in that boot, and '~<boot>' that they are of
+	 * that boot. Ledgers of earlier builds give no such promise (a reconcile of a new boot
+	 * kept the old id on a row it left untouched): the first call after the upgrade
+	 * reconciles as after a reboot, and verifies every mount again. */
+	[4] = "UPDATE host SET boot_id = '' WHERE boot_id NOT LIKE '~%';",
 };
 
 #define LEDGER_SCHEMA_VERSION ((int)ELEMENTSOF(migrations) - 1)

@@ -120,7 +120,7 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	}
 	/* A host that is down is reconciled by its host-up, not behind the operator's back;
 	 * attach and detach refuse it anyway. */
-	if (strcmp(h.boot_id, ctx->boot_id) == 0 || strcmp(h.state, "up") != 0)
+	if (strcmp(h.state, "up") != 0)
 		return 0;
 	/* First call since a reboot (or ever), or after a host-up that did not finish: the
 	 * recorded mount ids are of another boot, or not all verified. Reconcile before anyone
@@ -140,8 +140,8 @@ int host_check_boot(struct volmount_ctx *ctx, uint64_t deadline_ms)
 	else if (r >= 0 && strcmp(h.state, "up") == 0) {
 		/* One share that cannot be brought back must not fail every later call for the
 		 * others: it stays as the ledger has it (and list shows it), and the boot is
-		 * recorded either way. Only a failure before the shares were worked on (the
-		 * ledger, memory) is the caller's failure. */
+		 * recorded either way. Only a failure that stopped the reconcile (the ledger,
+		 * memory) is the caller's failure; the next call reconciles again. */
 		struct reconcile_hold hold = { .host_fd = fd };
 
 		r = host_reconcile(ctx, !boot_is_ours(h.boot_id, ctx->boot_id), false, NULL, &hold);

@@ -1144,7 +1144,7 @@ static void test_migrate_from_v2(void)
 		"CREATE TABLE host (id INTEGER PRIMARY KEY CHECK (id = 1),"
 		"  state TEXT NOT NULL CHECK (state IN ('up', 'down')), generation INTEGER NOT NULL,"
 		"  boot_id TEXT NOT NULL) STRICT;"
-		"INSERT INTO host (id, state, generation, boot_id) VALUES (1, 'up', 7, '');"
+		"INSERT INTO host (id, state, generation, boot_id) VALUES (1, 'up', 7, 'b00');"
 		"CREATE TABLE shares (hash TEXT PRIMARY KEY, driver TEXT NOT NULL,"
 		"  export TEXT NOT NULL, mountpoint TEXT NOT NULL UNIQUE, options TEXT NOT NULL,"
 		"  state TEXT NOT NULL CHECK (state IN ('pending', 'mounted', 'unmounting')),"
@@ -1180,6 +1180,8 @@ static void test_migrate_from_v2(void)
 	ASSERT_TRUE(user_version(db) >= 3);
 	ASSERT_OK(ledger_host_get(ctx->ledger, &h));
 	ASSERT_EQ(h.generation, 7);
+	/* Schema 4: an earlier build's boot vouches for no id; the first call reconciles. */
+	ASSERT_STREQ(h.boot_id, "");
 	ASSERT_OK(ledger_share_get(ctx->ledger, "a", &row));
 	ASSERT_STREQ(row.export, "/srv/a");
 	ASSERT_STREQ(row.mountpoint, "/mnt/a");
