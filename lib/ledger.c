@@ -818,6 +818,19 @@ int ledger_host_get(struct ledger *l, struct ledger_host *ret)
 	return 0;
 }
 
+/* Inside a transaction: the host's boot. */
+static int record_boot_in(struct ledger *l, const char *boot_id)
+{
+	sqlite3_stmt *s = NULL;
+	int r = stmt(l, ST_HOST_BOOT, &s);
+
+	if (r >= 0)
+		r = bind_text(l, s, 1, boot_id);
+	if (r >= 0)
+		r = step_done(l, s, "record boot id");
+	return r;
+}
+
 int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *boot_id)
 {
 	LEDGER_LOCKED(l);
@@ -835,13 +848,8 @@ int ledger_host_set(struct ledger *l, const char *state, bool bump, const char *
 	}
 	if (r >= 0 && bump)
 		r = exec_id(l, ST_HOST_BUMP, "raise generation");
-	if (r >= 0 && boot_id) {
-		r = stmt(l, ST_HOST_BOOT, &s);
-		if (r >= 0)
-			r = bind_text(l, s, 1, boot_id);
-		if (r >= 0)
-			r = step_done(l, s, "record boot id");
-	}
+	if (r >= 0 && boot_id)
+		r = record_boot_in(l, boot_id);
 	return end(l, r);
 }
 
@@ -1038,17 +1046,12 @@ int ledger_share_set(struct ledger *l, const char *hash, const char *state, uint
 int ledger_shares_forget_mount_ids(struct ledger *l, const char *boot_id)
 {
 	LEDGER_LOCKED(l);
-	sqlite3_stmt *s = NULL;
 	int r = begin(l);
 
 	if (r >= 0)
 		r = exec_id(l, ST_SHARES_FORGET_IDS, "forget mount ids");
 	if (r >= 0)
-		r = stmt(l, ST_HOST_BOOT, &s);
-	if (r >= 0)
-		r = bind_text(l, s, 1, boot_id);
-	if (r >= 0)
-		r = step_done(l, s, "record boot id");
+		r = record_boot_in(l, boot_id);
 	return end(l, r);
 }
 
