@@ -37,8 +37,8 @@
  *     down and takes the general path, which waits for the host lock and reports it; host-up
  *     publishes the host up only while it holds every share's lock, and a share it has not
  *     reconciled yet is one whose mount is gone (not warm) or still the very mount recorded;
- *     after a reboot, where a mount of the new boot may carry an old id, no warm call runs
- *     until the boot is recorded, and the reconcile forgets every old id first. Repair
+ *     after a reboot, where a mount of the new boot may carry an old id, no warm attach
+ *     runs until the boot is recorded, and the reconcile forgets every old id first. Repair
  *     marks a share pending before it unmounts it. gc removes only directories no row owns.
  *
  *     (no row) --attach--> pending --mount+verify--> mounted --last detach--> unmounting
@@ -147,16 +147,23 @@ static int warm_top(struct volmount_ctx *ctx, const struct share_req *req, uint6
  * general path, which probes their health first.
  */
 static int attach_warm(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
-		       const char *owner)
+		       const char *owner, int *ret)
 {
 	struct ledger_host h;
 	uint64_t top = 0;
 	int r;
 
-	if (req->drv->kind != DRIVER_KIND_BIND || warm_top(ctx, req, &top) != 1)
+	/* Only once this context has seen its boot recorded: while another process's reconcile
+	 * of a new boot runs (host_check_boot() then returns without waiting), the mount found
+	 * may carry an id of the last boot, and the share must be waited for under its lock. */
+	if (!__atomic_load_n(&ctx->boot_checked, __ATOMIC_ACQUIRE) ||
+	    req->drv->kind != DRIVER_KIND_BIND || warm_top(ctx, req, &top) != 1)
 		return 0;
 	r = ledger_attach_warm(ctx->ledger, req->hash, top, req->opts.canonical, volume, owner, &h);
-	return r == -EHOSTDOWN ? 0 : r;
+	if (r == -EHOSTDOWN)
+		return 0;
+	*ret = 0;
+	return r;
 }
 
 static int enter_share(struct volmount_ctx *ctx, const struct share_req *req, uint64_t deadline)
@@ -566,35 +573,33 @@ static int attach_locked(struct volmount_ctx *ctx, struct share_req *req, const 
 	return r;
 }
 
-/* One step of attach or detach: (ctx, req, volume, owner). */
+/* The locked step of attach or detach: (ctx, req, volume, owner). */
 typedef int (*share_step)(struct volmount_ctx *, struct share_req *, const char *, const char *);
+/* The warm step (design note 7, no lock): 1 when it did the whole call, whose result it put
+ * in *ret; 0 when the share needs the locked step (nothing was written); or -errno. */
+typedef int (*share_warm)(struct volmount_ctx *, struct share_req *, const char *, const char *,
+			  int *ret);
 
 /*
- * Once the ledger's boot is checked: first @warm, without a lock (design note 7), which
- * returns 0 when the share needs @locked, or, when it did the whole job, 1 + what the call
- * returns; then @locked under the shared host lock and @req's share lock. Both locks are released before returning; a failure names
+ * Once the ledger's boot is checked: @warm, then, unless it did the whole call, @locked under
+ * the shared host lock and @req's share lock, both released before returning. A failure names
  * the share in its message.
  */
 static int with_share_locked(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
-			     const char *owner, share_step warm, share_step locked)
+			     const char *owner, share_warm warm, share_step locked)
 {
 	uint64_t deadline = now_ms() + ctx->timeout_ms;
-	bool host_held = false, done = false;
-	int r;
+	bool host_held = false;
+	int r, result = 0;
 
 	r = host_check_boot(ctx, deadline); /* reconcile first if the ledger is of another boot */
-	/* Only once this context has seen the boot recorded: while another process's reconcile
-	 * of a new boot runs (host_check_boot() then returns without waiting), a share it has
-	 * not reached must be waited for under its lock (design note 7). */
-	if (r >= 0 && __atomic_load_n(&ctx->boot_checked, __ATOMIC_ACQUIRE)) {
-		r = warm(ctx, req, volume, owner);
-		done = r != 0;
-		if (r > 0)
-			r--; /* DETACH_RESPELL: 2, which a detach never returns */
-	}
-	if (r >= 0 && !done)
+	if (r >= 0)
+		r = warm(ctx, req, volume, owner, &result);
+	if (r > 0)
+		r = result;
+	else if (r == 0)
 		r = enter_host(ctx, deadline, &host_held);
-	if (r >= 0 && !done) {
+	if (r >= 0 && host_held) {
 		int share_fd = enter_share(ctx, req, deadline);
 
 		r = share_fd < 0 ? share_fd : locked(ctx, req, volume, owner);
@@ -690,23 +695,32 @@ static int finish_share(struct volmount_ctx *ctx, const struct ledger_share *row
 }
 
 /*
- * The warm detach, under the host lock but not the share's (design note 7): the removal of an
- * attachment that leaves another, so the share stays mounted. 1 when done (the attachment was
- * there), 2 when done and there was no such attachment, 0 when the share needs the general
- * path (nothing was written), DETACH_RESPELL when a lexical request's share does not hold the
- * attachment (nothing was written: resolve the export and start again), or an error.
+ * The warm detach, without a lock (design note 7): the removal of an attachment that leaves
+ * another, so the share stays mounted; it looks at no mount, so it needs no recorded boot
+ * either. A bind export is first taken as given (SHARE_REQ_LEXICAL): the share recorded under
+ * exactly that name (its export as resolved at attach) is the one to detach from when it
+ * holds the attachment, even if a parent directory has since been replaced by a symlink.
+ * Only when it does not is the export resolved, as attach resolves it, and the share that
+ * names tried. So the warm detach costs no path walk, and the locked step, if needed, gets
+ * the share that holds the attachment. Returns as a share_warm.
  */
-#define DETACH_RESPELL 3
-
 static int detach_warm(struct volmount_ctx *ctx, struct share_req *req, const char *volume,
-		       const char *owner)
+		       const char *owner, int *ret)
 {
 	bool removed = false;
 	int r = ledger_detach_warm(ctx->ledger, req->hash, volume, owner, &removed);
 
-	if (r >= 0 && !removed && req->lexical)
-		return DETACH_RESPELL;
-	return r <= 0 ? r : removed ? 1 : 2;
+	if (r >= 0 && !removed && req->lexical) {
+		int k = share_req_resolve(ctx, req);
+
+		if (k < 0)
+			return k;
+		if (k > 0) /* another share: the same, there */
+			r = ledger_detach_warm(ctx->ledger, req->hash, volume, owner, &removed);
+	}
+	if (r > 0)
+		*ret = removed ? 0 : 1;
+	return r;
 }
 
 /* volmount_detach() under the host and share locks: 0, or 1 when there was no such
@@ -762,21 +776,6 @@ VOLMOUNT_EXPORT int volmount_detach(struct volmount_ctx *ctx, const char *driver
 		r = share_req_place(ctx, &req); /* under the canonical base, now that it is known */
 	if (r < 0)
 		return r;
-	/*
-	 * A bind export is first taken as given: the share recorded under exactly that name
-	 * (its export as it was resolved at attach) is the one to detach from when it holds the
-	 * attachment, even if a parent directory has since been replaced by a symlink. Only
-	 * when it does not is the export resolved, as attach resolves it, and the detach run
-	 * again on the share that names. The warm detach thus costs no path walk.
-	 */
-	r = with_share_locked(ctx, &req, volume, owner, detach_warm, detach_locked);
-	if (r != DETACH_RESPELL - 1)
-		return r;
-	r = share_req_resolve(ctx, &req);
-	if (r < 0) {
-		name_share_in_error(ctx, &req, r);
-		return r;
-	}
 	return with_share_locked(ctx, &req, volume, owner, detach_warm, detach_locked);
 }
 

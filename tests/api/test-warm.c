@@ -516,6 +516,11 @@ static void test_warm_waits_for_reconcile(void)
 	ASSERT_EQ(volmount_attach(b, "bind", e1, "v2", "o", NULL, 0, &dev), -ETIMEDOUT);
 	ASSERT_TRUE(strstr(volmount_ctx_errmsg(b), "lock of share") != NULL);
 	ASSERT_EQ(n_attachments(b, e1), 1);
+	/* The last detach, by another spelling: it finds the share that holds the attachment
+	 * (not "no such attachment" under the spelling's own name) and waits for its lock. */
+	ASSERT_EQ(volmount_detach(b, "bind", e1_linked, "v1", "o"), -ETIMEDOUT);
+	ASSERT_TRUE(strstr(volmount_ctx_errmsg(b), "lock of share") != NULL);
+	ASSERT_EQ(n_attachments(b, e1), 1);
 	(void)close(sfd);
 	(void)close(hfd);
 	ASSERT_EQ(volmount_detach(a, "bind", e1, "v1", "o"), 0);
